@@ -1,0 +1,61 @@
+# buddy-kmod - a kernel-space buddy allocator behind /dev/buddy.
+#
+# The two commands (README.md):  make run   and   make check
+# Everything else is a piece of those two; `make help` lists them.
+
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		    $(wildcard /usr/src/linux-headers-*-amd64))
+# Extra kbuild arguments, e.g. W=1 or C=2.
+KBUILD_ARGS ?=
+
+export KDIR
+
+.PHONY: all module clean help run check test-core fuzz bench-core vm-test \
+	kunit debug-kernel lint
+
+all: module
+
+help:
+	@echo "make run [CMD='...']   boot the stock-kernel VM, run a program on /dev/buddy"
+	@echo "make check             every test (installs what it needs as root)"
+	@echo "make module            build buddy.ko against KDIR=$(KDIR)"
+	@echo "make test-core         userspace tests of the core (ASan/UBSan)"
+	@echo "make fuzz              libFuzzer on the core (FUZZ_SECONDS=60)"
+	@echo "make bench-core        the core against glibc malloc"
+	@echo "make vm-test           device tests in QEMU on both kernels"
+	@echo "make kunit             KUnit suites in QEMU on the debug kernel"
+	@echo "make debug-kernel      build (or reuse) the cached debug kernel"
+
+module:
+	@test -n "$(KDIR)" || { scripts/need-pkgs linux-headers-amd64 && \
+		$(MAKE) --no-print-directory module; exit $$?; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KBUILD_ARGS) modules
+
+clean:
+	-test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C tests clean
+	rm -rf build
+
+test-core:
+	$(MAKE) -C tests test-core
+
+fuzz:
+	$(MAKE) -C tests fuzz
+
+bench-core:
+	$(MAKE) -C tests bench-core
+
+debug-kernel:
+	vm/build-debug-kernel
+
+vm-test:
+	vm/vm-test
+
+kunit:
+	kunit/run
+
+run:
+	vm/demo $(if $(CMD),-- $(CMD))
+
+check:
+	scripts/check
