@@ -39,7 +39,7 @@
 #define BUDDY_FEATURE_DEBUGFS	(1ULL << 2)
 
 /* Allocation flags (struct buddy_alloc_args, buddy_block_args, buddy_op). */
-#define BUDDY_ALLOC_ZERO	(1U << 0)	/* zero the block's usable size */
+#define BUDDY_ALLOC_ZERO	0x1u	/* zero the block's usable size (same token as buddy_core.h) */
 
 /*
  * Why an offset was refused (struct buddy_block_args.reason and
