@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * buddy_heap - one /dev/buddy heap in the kernel: the core's callbacks,
+ * every ioctl as a plain function on kernel structs, the fault-path lookup
+ * and the debugfs files.  No module_init here: buddy_kmod.c owns the device
+ * and the KUnit suite #includes this file.
+ */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "buddy_heap.h"
+
+/* Heaps are numbered for debugfs: buddy/<tgid>-<id>. */
+static atomic64_t buddy_kheap_next_id = ATOMIC64_INIT(0);
+
+/*
+ * Chunks and metadata are charged to the caller's memcg.  __GFP_RETRY_MAYFAIL
+ * makes a memcg at its limit fail the charge (-ENOMEM to the caller) instead
+ * of invoking the OOM killer; __GFP_NOWARN keeps the failure quiet.
+ */
+#define BUDDY_KHEAP_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
+static void *buddy_kheap_chunk_alloc(void *ctx, u64 bytes)
+{
+	if (bytes > ULONG_MAX)
+		return NULL;
+	return __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
+}
+
+/*
+ * Zap every user mapping of [offset, offset + bytes) of the window, so no
+ * stale PTE survives the chunk.  The core does not pass the chunk's offset
+ * to chunk_free, so look it up by address among the live chunks; if it is
+ * not there any more, zap the whole window (correct, only slower: pages
+ * still in use fault back in).
+ */
+static void buddy_kheap_unmap_chunk(struct buddy_kheap *kh, const void *mem,
+				    u64 bytes)
+{
+	struct address_space *mapping;
+	u64 offset = 0;
+	unsigned int i;
+
+	if (!kh->inode)
+		return;
+	mapping = kh->inode->i_mapping;
+
+	for (i = 0; i < kh->core.nr_chunks; i++) {
+		if (kh->core.chunks[i].mem == mem) {
+			offset = kh->core.chunks[i].offset;
+			break;
+		}
+	}
+	if (i == kh->core.nr_chunks) {
+		offset = 0;
+		bytes = kh->window_bytes;
+	}
+	unmap_mapping_range(mapping, offset, bytes, 1);
+}
+
+static void buddy_kheap_chunk_free(void *ctx, void *mem, u64 bytes)
+{
+	struct buddy_kheap *kh = ctx;
+
+	buddy_kheap_unmap_chunk(kh, mem, bytes);
+	vfree(mem);
+}
+
+static void *buddy_kheap_meta_alloc(void *ctx, size_t bytes)
+{
+	return kvzalloc(bytes, BUDDY_KHEAP_GFP);
+}
+
+static void buddy_kheap_meta_free(void *ctx, void *mem, size_t bytes)
+{
+	kvfree(mem);
+}
+
+/* Blocks moved by realloc can be large: copy in pieces, let others run. */
+static void buddy_kheap_copy(void *ctx, void *dst, const void *src, u64 bytes)
+{
+	while (bytes) {
+		size_t n = min_t(u64, bytes, SZ_1M);
+
+		memcpy(dst, src, n);
+		dst += n;
+		src += n;
+		bytes -= n;
+		if (bytes)
+			cond_resched();
+	}
+}
+
+static const struct buddy_ops buddy_kheap_ops = {
+	.chunk_alloc	= buddy_kheap_chunk_alloc,
+	.chunk_free	= buddy_kheap_chunk_free,
+	.meta_alloc	= buddy_kheap_meta_alloc,
+	.meta_free	= buddy_kheap_meta_free,
+	.copy		= buddy_kheap_copy,
+};
+
+/**
+ * buddy_kheap_check_params() - check heap limits before using them
+ * @p: the limits (usually the module parameters)
+ *
+ * The minimum chunk must be a power of two of at least a page (chunks are
+ * mapped page by page), the cap at least one minimum chunk, and the window
+ * (the cap rounded up to a power of two) no larger than the core supports.
+ *
+ * Return: 0 if usable, -EINVAL if not.
+ */
+int buddy_kheap_check_params(const struct buddy_kheap_params *p)
+{
+	const u64 max = BUDDY_GRAIN << BUDDY_MAX_ORDER;
+
+	if (!p->min_chunk_bytes || !is_power_of_2(p->min_chunk_bytes) ||
+	    p->min_chunk_bytes < PAGE_SIZE || p->min_chunk_bytes > max)
+		return -EINVAL;
+	if (p->cap_bytes < p->min_chunk_bytes || p->cap_bytes > max)
+		return -EINVAL;
+	return 0;
+}
+
+static void buddy_kheap_debugfs_init(struct buddy_kheap *kh);
+
+static struct buddy_kheap *buddy_kheap_new(const struct buddy_kheap_params *p,
+					   struct inode *inode)
+{
+	struct buddy_kheap *kh;
+
+	if (buddy_kheap_check_params(p))
+		return ERR_PTR(-EINVAL);
+
+	kh = kzalloc(sizeof(*kh), GFP_KERNEL_ACCOUNT);
+	if (!kh)
+		return ERR_PTR(-ENOMEM);
+
+	mutex_init(&kh->lock);
+	kh->params = *p;
+	kh->window_bytes = roundup_pow_of_two(p->cap_bytes);
+	kh->id = atomic64_inc_return(&buddy_kheap_next_id);
+	kh->tgid = task_tgid_nr(current);
+	kh->inode = inode;
+	atomic_set(&kh->nr_vmas, 0);
+	return kh;
+}
+
+static void buddy_kheap_free(struct buddy_kheap *kh)
+{
+	mutex_destroy(&kh->lock);
+	kfree(kh);
+}
+
+/**
+ * buddy_kheap_create() - make an empty heap
+ * @p: its limits, checked with buddy_kheap_check_params()
+ * @inode: inode whose mapping holds the user mappings of the heap's window
+ *	(NULL when the heap is never mapped, as in tests)
+ *
+ * The heap keeps a pointer to @inode but no reference: the caller keeps
+ * @inode alive until after buddy_kheap_destroy().
+ *
+ * Return: the heap, or an ERR_PTR().
+ */
+struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
+				       struct inode *inode)
+{
+	struct buddy_config cfg;
+	struct buddy_kheap *kh;
+	int ret;
+
+	kh = buddy_kheap_new(p, inode);
+	if (IS_ERR(kh))
+		return kh;
+
+	cfg.max_order = ilog2(kh->window_bytes) - BUDDY_GRAIN_SHIFT;
+	cfg.min_chunk_order = ilog2(p->min_chunk_bytes) - BUDDY_GRAIN_SHIFT;
+	cfg.cap_bytes = p->cap_bytes;
+	cfg.low_water_bytes = p->low_water_bytes;
+	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
+	if (ret) {
+		buddy_kheap_free(kh);
+		return ERR_PTR(ret);
+	}
+	buddy_kheap_debugfs_init(kh);
+	return kh;
+}
+
+/**
+ * buddy_kheap_clone() - make a new heap holding a copy of @src
+ * @src: the heap to copy (its lock is taken)
+ * @inode: as for buddy_kheap_create(), for the new heap
+ *
+ * The copy has the same limits, the same blocks at the same offsets and
+ * the same contents; afterwards the two heaps are independent.
+ *
+ * Return: the new heap, or an ERR_PTR().
+ */
+struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
+				      struct inode *inode)
+{
+	struct buddy_kheap *kh;
+	int ret;
+
+	kh = buddy_kheap_new(&src->params, inode);
+	if (IS_ERR(kh))
+		return kh;
+
+	mutex_lock(&src->lock);
+	ret = buddy_heap_clone(&kh->core, &src->core, kh);
+	mutex_unlock(&src->lock);
+	if (ret) {
+		buddy_heap_destroy(&kh->core);
+		buddy_kheap_free(kh);
+		return ERR_PTR(ret);
+	}
+	buddy_kheap_debugfs_init(kh);
+	return kh;
+}
+
+/**
+ * buddy_kheap_destroy() - free a heap: every chunk, all metadata, debugfs
+ * @kh: the heap (NULL is ignored); nobody else may use it any more
+ */
+void buddy_kheap_destroy(struct buddy_kheap *kh)
+{
+	if (!kh)
+		return;
+	/* Waits for debugfs readers, which take kh->lock. */
+	debugfs_remove_recursive(kh->debugfs);
+	buddy_heap_destroy(&kh->core);
+	buddy_kheap_free(kh);
+}
+
+/**
+ * buddy_kheap_info() - BUDDY_IOC_INFO
+ * @kh: the heap
+ * @info: reserved fields checked; every other field filled in
+ *
+ * Return: 0, or -EINVAL for non-zero reserved fields.
+ */
+int buddy_kheap_info(struct buddy_kheap *kh, struct buddy_info *info)
+{
+	if (info->reserved[0] || info->reserved[1])
+		return -EINVAL;
+
+	info->abi_version = BUDDY_ABI_VERSION;
+	info->grain_shift = BUDDY_GRAIN_SHIFT;
+	info->max_order = ilog2(kh->window_bytes) - BUDDY_GRAIN_SHIFT;
+	info->batch_max = BUDDY_BATCH_MAX;
+	info->window_bytes = kh->window_bytes;
+	info->cap_bytes = kh->params.cap_bytes;
+	info->features = BUDDY_FEATURE_BATCH | BUDDY_FEATURE_CLONE;
+	if (!IS_ERR_OR_NULL(kh->debugfs))
+		info->features |= BUDDY_FEATURE_DEBUGFS;
+	info->heap_id = kh->id;
+	return 0;
+}
+
+/* Core errors about an offset become -EINVAL with a reason for the user. */
+static int buddy_kheap_offset_error(int err, struct buddy_op *op)
+{
+	switch (err) {
+	case -BUDDY_ERR_OUTSIDE:
+		op->reason = BUDDY_REASON_OUTSIDE;
+		return -EINVAL;
+	case -BUDDY_ERR_NOT_START:
+		op->reason = BUDDY_REASON_NOT_BLOCK_START;
+		return -EINVAL;
+	case -BUDDY_ERR_FREE:
+		op->reason = BUDDY_REASON_ALREADY_FREE;
+		return -EINVAL;
+	}
+	return err;
+}
+
+/* Is @op well formed?  Every field an operation does not use must be 0. */
+static int buddy_kheap_op_check(const struct buddy_op *op)
+{
+	if (op->reason || (op->flags & ~BUDDY_ALLOC_ZERO))
+		return -EINVAL;
+
+	switch (op->op) {
+	case BUDDY_OP_MALLOC:
+		if (op->offset || op->arg)
+			return -EINVAL;
+		return 0;
+	case BUDDY_OP_CALLOC:
+		if (op->offset)
+			return -EINVAL;
+		return 0;
+	case BUDDY_OP_MEMALIGN:
+		if (op->offset || !op->arg || !is_power_of_2(op->arg))
+			return -EINVAL;
+		return 0;
+	case BUDDY_OP_REALLOC:
+		if (op->arg)
+			return -EINVAL;
+		return 0;
+	case BUDDY_OP_FREE:
+	case BUDDY_OP_USABLE_SIZE:
+		if (op->size || op->flags || op->arg)
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Usable size of the block at @offset, or a core error about @offset. */
+static int buddy_kheap_usable(struct buddy_kheap *kh, u64 offset, u64 *usable)
+{
+	if (offset >= kh->window_bytes)
+		return -BUDDY_ERR_OUTSIDE;
+	return buddy_usable_size(&kh->core, offset, usable);
+}
+
+/*
+ * Carry out one operation under kh->lock.  Fills op->offset and op->usable
+ * on success, op->reason when an offset is refused; returns 0 or -errno.
+ */
+static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
+{
+	const u64 window = kh->window_bytes;
+	u64 size = op->size, offset = 0, usable = 0;
+	int ret;
+
+	lockdep_assert_held(&kh->lock);
+
+	ret = buddy_kheap_op_check(op);
+	if (ret)
+		return ret;
+
+	switch (op->op) {
+	case BUDDY_OP_MALLOC:
+	case BUDDY_OP_CALLOC:
+		if (op->op == BUDDY_OP_CALLOC &&
+		    check_mul_overflow(op->arg, op->size, &size))
+			return -ENOMEM;
+		if (size > window)
+			return -ENOMEM;
+		ret = buddy_alloc(&kh->core, size,
+				  op->op == BUDDY_OP_CALLOC ?
+				  BUDDY_ALLOC_ZERO : op->flags, &offset);
+		break;
+	case BUDDY_OP_MEMALIGN:
+		if (size > window || op->arg > window)
+			return -ENOMEM;
+		ret = buddy_alloc_aligned(&kh->core, size, op->arg, op->flags,
+					  &offset);
+		break;
+	case BUDDY_OP_REALLOC:
+		if (size > window) {
+			/* A bad offset is reported before the size. */
+			ret = buddy_kheap_usable(kh, op->offset, &usable);
+			return buddy_kheap_offset_error(ret ?: -ENOMEM, op);
+		}
+		if (op->offset >= window)
+			return buddy_kheap_offset_error(-BUDDY_ERR_OUTSIDE, op);
+		ret = buddy_realloc(&kh->core, op->offset, size, op->flags,
+				    &offset);
+		if (ret)
+			return buddy_kheap_offset_error(ret, op);
+		break;
+	case BUDDY_OP_FREE:
+		if (op->offset >= window)
+			return buddy_kheap_offset_error(-BUDDY_ERR_OUTSIDE, op);
+		ret = buddy_free(&kh->core, op->offset);
+		if (ret)
+			return buddy_kheap_offset_error(ret, op);
+		op->usable = 0;
+		return 0;
+	case BUDDY_OP_USABLE_SIZE:
+		ret = buddy_kheap_usable(kh, op->offset, &usable);
+		if (ret)
+			return buddy_kheap_offset_error(ret, op);
+		op->usable = usable;
+		return 0;
+	}
+	if (ret)
+		return ret;
+
+	op->offset = offset;
+	ret = buddy_usable_size(&kh->core, offset, &usable);
+	op->usable = ret ? 0 : usable;
+	return 0;
+}
+
+/* Run one operation with the lock taken. */
+static int buddy_kheap_run_op(struct buddy_kheap *kh, struct buddy_op *op)
+{
+	int ret;
+
+	mutex_lock(&kh->lock);
+	ret = buddy_kheap_do_op(kh, op);
+	mutex_unlock(&kh->lock);
+	return ret;
+}
+
+/**
+ * buddy_kheap_alloc() - BUDDY_IOC_MALLOC, BUDDY_IOC_CALLOC, BUDDY_IOC_MEMALIGN
+ * @kh: the heap
+ * @nr: _IOC_NR() of the command
+ * @args: checked, then @args->offset and @args->usable filled in
+ *
+ * Return: 0; -EINVAL for a malformed request (reserved bits, fields the
+ * command does not use, an alignment that is not a power of two); -ENOMEM
+ * when the heap cannot hold the block (cap, memcg, overflowing size);
+ * -ENOTTY for another command.
+ */
+int buddy_kheap_alloc(struct buddy_kheap *kh, unsigned int nr,
+		      struct buddy_alloc_args *args)
+{
+	struct buddy_op op = {
+		.flags = args->flags,
+		.size = args->size,
+	};
+	int ret;
+
+	if (args->reserved)
+		return -EINVAL;
+
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_MALLOC):
+		if (args->nmemb || args->align)
+			return -EINVAL;
+		op.op = BUDDY_OP_MALLOC;
+		break;
+	case _IOC_NR(BUDDY_IOC_CALLOC):
+		if (args->align)
+			return -EINVAL;
+		op.op = BUDDY_OP_CALLOC;
+		op.arg = args->nmemb;
+		break;
+	case _IOC_NR(BUDDY_IOC_MEMALIGN):
+		if (args->nmemb)
+			return -EINVAL;
+		op.op = BUDDY_OP_MEMALIGN;
+		op.arg = args->align;
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	ret = buddy_kheap_run_op(kh, &op);
+	if (ret)
+		return ret;
+	args->offset = op.offset;
+	args->usable = op.usable;
+	return 0;
+}
+
+/**
+ * buddy_kheap_block() - BUDDY_IOC_FREE, BUDDY_IOC_REALLOC, BUDDY_IOC_USABLE_SIZE
+ * @kh: the heap
+ * @nr: _IOC_NR() of the command
+ * @args: checked, then the out fields filled in
+ *
+ * An offset that is not the start of a live block fails with -EINVAL,
+ * @args->reason saying why (copy @args back to the user in that case too);
+ * the heap is unchanged.
+ *
+ * Return: 0; -EINVAL for a malformed request or a refused offset; -ENOMEM
+ * when REALLOC cannot grow the block (it is left intact); -ENOTTY for
+ * another command.
+ */
+int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
+		      struct buddy_block_args *args)
+{
+	struct buddy_op op = {
+		.flags = args->flags,
+		.offset = args->offset,
+		.size = args->size,
+		.reason = args->reason,
+	};
+	int ret;
+
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_FREE):
+		op.op = BUDDY_OP_FREE;
+		break;
+	case _IOC_NR(BUDDY_IOC_REALLOC):
+		op.op = BUDDY_OP_REALLOC;
+		break;
+	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
+		op.op = BUDDY_OP_USABLE_SIZE;
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	ret = buddy_kheap_run_op(kh, &op);
+	args->reason = op.reason;
+	if (ret)
+		return ret;
+	if (nr == _IOC_NR(BUDDY_IOC_REALLOC))
+		args->new_offset = op.offset;
+	if (nr != _IOC_NR(BUDDY_IOC_FREE))
+		args->usable = op.usable;
+	return 0;
+}
+
+static struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
+{
+	struct buddy_stats *st;
+
+	st = kmalloc(sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return NULL;
+	mutex_lock(&kh->lock);
+	buddy_get_stats(&kh->core, st);
+	mutex_unlock(&kh->lock);
+	return st;
+}
+
+/**
+ * buddy_kheap_stats() - BUDDY_IOC_STATS
+ * @kh: the heap
+ * @st: flags and reserved checked, then every field filled in
+ *
+ * Return: 0, -EINVAL for non-zero flags or reserved, -ENOMEM.
+ */
+int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
+{
+	struct buddy_stats *cs;
+	unsigned int i, n;
+
+	BUILD_BUG_ON(BUDDY_MAX_ORDER + 1 > BUDDY_STATS_ORDERS);
+
+	if (st->flags || st->reserved)
+		return -EINVAL;
+
+	cs = buddy_kheap_snapshot(kh);
+	if (!cs)
+		return -ENOMEM;
+
+	memset(st, 0, sizeof(*st));
+	n = min_t(unsigned int, cs->nr_orders, BUDDY_STATS_ORDERS);
+	st->nr_orders = n;
+	st->heap_bytes = cs->heap_bytes;
+	st->peak_heap_bytes = cs->peak_heap_bytes;
+	st->bytes_in_use = cs->bytes_in_use;
+	st->peak_bytes_in_use = cs->peak_bytes_in_use;
+	st->bytes_free = cs->bytes_free;
+	st->bytes_requested_total = cs->bytes_requested_total;
+	st->bytes_granted_total = cs->bytes_granted_total;
+	st->meta_bytes = cs->meta_bytes;
+	st->live_blocks = cs->live_blocks;
+	st->nr_chunks = cs->nr_chunks;
+	st->nr_allocs = cs->nr_allocs;
+	st->nr_frees = cs->nr_frees;
+	st->nr_reallocs = cs->nr_reallocs;
+	st->nr_grows = cs->nr_grows;
+	st->nr_shrinks = cs->nr_shrinks;
+	st->nr_failed = cs->nr_failed;
+	st->largest_free_order = cs->largest_free_order;
+	for (i = 0; i < n; i++) {
+		st->free_blocks[i] = cs->free_blocks[i];
+		st->unusable_index[i] = cs->unusable_index[i];
+		st->extfrag_index[i] = cs->extfrag_index[i];
+	}
+	kfree(cs);
+	return 0;
+}
+
+/**
+ * buddy_kheap_batch_check() - check a BUDDY_IOC_BATCH header
+ * @batch: the header, before its operations are read
+ *
+ * Return: 0, or -EINVAL for too many operations, a wrong @batch->op_size,
+ * unknown flags or non-zero reserved fields.
+ */
+int buddy_kheap_batch_check(const struct buddy_batch *batch)
+{
+	if (batch->count > BUDDY_BATCH_MAX ||
+	    batch->op_size != sizeof(struct buddy_op) ||
+	    (batch->flags & ~BUDDY_BATCH_STOP_ON_ERROR) || batch->reserved)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * buddy_kheap_batch() - BUDDY_IOC_BATCH on operations already in the kernel
+ * @kh: the heap
+ * @batch: the header (checked again here); @batch->done is set
+ * @ops: @batch->count operations; each gets its result
+ *
+ * The operations run in order under one hold of the heap's lock.  With
+ * BUDDY_BATCH_STOP_ON_ERROR the first failing one ends the batch (it is
+ * counted in @batch->done and carries its error).
+ *
+ * Return: 0, or -EINVAL for a malformed header.
+ */
+int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
+		      struct buddy_op *ops)
+{
+	u32 i;
+	int ret;
+
+	ret = buddy_kheap_batch_check(batch);
+	if (ret)
+		return ret;
+
+	batch->done = 0;
+	mutex_lock(&kh->lock);
+	for (i = 0; i < batch->count; i++) {
+		ops[i].result = buddy_kheap_do_op(kh, &ops[i]);
+		batch->done = i + 1;
+		if (ops[i].result && (batch->flags & BUDDY_BATCH_STOP_ON_ERROR))
+			break;
+		if ((i & 63) == 63)
+			cond_resched();
+	}
+	mutex_unlock(&kh->lock);
+	return 0;
+}
+
+/**
+ * buddy_kheap_clone_check() - check BUDDY_IOC_CLONE arguments
+ * @args: the arguments
+ *
+ * Return: 0, or -EINVAL for flags other than O_CLOEXEC or non-zero reserved.
+ */
+int buddy_kheap_clone_check(const struct buddy_clone_args *args)
+{
+	if ((args->flags & ~O_CLOEXEC) || args->reserved)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * buddy_kheap_page() - the page backing a window offset
+ * @kh: the heap; the caller holds @kh->lock
+ * @offset: a page-aligned offset in the window
+ *
+ * Return: the page, or NULL when @offset is not inside a live chunk.
+ */
+struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
+{
+	void *addr;
+	u64 left;
+
+	lockdep_assert_held(&kh->lock);
+
+	if (offset >= kh->window_bytes || !PAGE_ALIGNED(offset))
+		return NULL;
+	addr = buddy_chunk_address(&kh->core, offset, &left);
+	if (!addr || left < PAGE_SIZE)
+		return NULL;
+	return vmalloc_to_page(addr);
+}
+
+/**
+ * buddy_kheap_fault() - map the page under a faulting window address
+ * @kh: the heap the mapping belongs to
+ * @vmf: the fault, in a VM_MIXEDMAP mapping of the window at offset 0
+ *
+ * The page is inserted with the heap's lock held, so a chunk cannot be
+ * released between finding its page and mapping it: chunk_free zaps the
+ * chunk's range under the same lock before vfree().
+ *
+ * Return: VM_FAULT_NOPAGE once mapped, VM_FAULT_SIGBUS for offsets outside
+ * live chunks, VM_FAULT_OOM.
+ */
+vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
+{
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct page *page;
+	int err;
+
+	if (vmf->pgoff >= kh->window_bytes >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+
+	mutex_lock(&kh->lock);
+	page = buddy_kheap_page(kh, (u64)vmf->pgoff << PAGE_SHIFT);
+	if (page) {
+		err = vm_insert_page(vmf->vma, vmf->address, page);
+		if (!err || err == -EBUSY)	/* -EBUSY: another thread won */
+			ret = VM_FAULT_NOPAGE;
+		else if (err == -ENOMEM)
+			ret = VM_FAULT_OOM;
+	}
+	mutex_unlock(&kh->lock);
+	return ret;
+}
+
+/* debugfs: buddy/<tgid>-<id>/{buddyinfo,stats,unusable_index,extfrag_index,map} */
+
+static int buddyinfo_show(struct seq_file *m, void *v)
+{
+	struct buddy_kheap *kh = m->private;
+	struct buddy_stats *st;
+	unsigned int i;
+
+	st = buddy_kheap_snapshot(kh);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "heap %llu ", kh->id);
+	for (i = 0; i < st->nr_orders; i++)
+		seq_printf(m, "%6llu ", st->free_blocks[i]);
+	seq_putc(m, '\n');
+	kfree(st);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(buddyinfo);
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	struct buddy_kheap *kh = m->private;
+	struct buddy_stats *st;
+
+	st = buddy_kheap_snapshot(kh);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "heap_id %llu\n", kh->id);
+	seq_printf(m, "tgid %d\n", kh->tgid);
+	seq_printf(m, "window_bytes %llu\n", kh->window_bytes);
+	seq_printf(m, "cap_bytes %llu\n", kh->params.cap_bytes);
+	seq_printf(m, "min_chunk_bytes %llu\n", kh->params.min_chunk_bytes);
+	seq_printf(m, "low_water_bytes %llu\n", kh->params.low_water_bytes);
+	seq_printf(m, "mappings %d\n", atomic_read(&kh->nr_vmas));
+	seq_printf(m, "heap_bytes %llu\n", st->heap_bytes);
+	seq_printf(m, "peak_heap_bytes %llu\n", st->peak_heap_bytes);
+	seq_printf(m, "bytes_in_use %llu\n", st->bytes_in_use);
+	seq_printf(m, "peak_bytes_in_use %llu\n", st->peak_bytes_in_use);
+	seq_printf(m, "bytes_free %llu\n", st->bytes_free);
+	seq_printf(m, "bytes_requested_total %llu\n", st->bytes_requested_total);
+	seq_printf(m, "bytes_granted_total %llu\n", st->bytes_granted_total);
+	seq_printf(m, "meta_bytes %llu\n", st->meta_bytes);
+	seq_printf(m, "live_blocks %llu\n", st->live_blocks);
+	seq_printf(m, "nr_chunks %llu\n", st->nr_chunks);
+	seq_printf(m, "nr_allocs %llu\n", st->nr_allocs);
+	seq_printf(m, "nr_frees %llu\n", st->nr_frees);
+	seq_printf(m, "nr_reallocs %llu\n", st->nr_reallocs);
+	seq_printf(m, "nr_grows %llu\n", st->nr_grows);
+	seq_printf(m, "nr_shrinks %llu\n", st->nr_shrinks);
+	seq_printf(m, "nr_failed %llu\n", st->nr_failed);
+	seq_printf(m, "largest_free_order %d\n", st->largest_free_order);
+	kfree(st);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* Like mm/vmstat.c's unusable_show_print(): "%d.%03d " per order. */
+static int unusable_index_show(struct seq_file *m, void *v)
+{
+	struct buddy_kheap *kh = m->private;
+	struct buddy_stats *st;
+	unsigned int i;
+
+	st = buddy_kheap_snapshot(kh);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "heap %llu ", kh->id);
+	for (i = 0; i < st->nr_orders; i++)
+		seq_printf(m, "%d.%03d ", st->unusable_index[i] / 1000,
+			   st->unusable_index[i] % 1000);
+	seq_putc(m, '\n');
+	kfree(st);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(unusable_index);
+
+/* Like mm/vmstat.c's extfrag_show_print(): "%2d.%03d " (-1.000: fits). */
+static int extfrag_index_show(struct seq_file *m, void *v)
+{
+	struct buddy_kheap *kh = m->private;
+	struct buddy_stats *st;
+	unsigned int i;
+
+	st = buddy_kheap_snapshot(kh);
+	if (!st)
+		return -ENOMEM;
+	seq_printf(m, "heap %llu ", kh->id);
+	for (i = 0; i < st->nr_orders; i++)
+		seq_printf(m, "%2d.%03d ", st->extfrag_index[i] / 1000,
+			   st->extfrag_index[i] % 1000);
+	seq_putc(m, '\n');
+	kfree(st);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(extfrag_index);
+
+/*
+ * map: one line per block, "0x<offset> <order> free|allocated", in offset
+ * order.  Read in batches: each batch walks the heap under its lock from
+ * the start, skipping the blocks already shown.  Not a snapshot: the heap
+ * may change between batches.
+ */
+#define BUDDY_MAP_BATCH	64
+
+struct buddy_map_rec {
+	u64 offset;
+	unsigned int order;
+	enum buddy_block_state state;
+};
+
+struct buddy_map_iter {
+	struct buddy_kheap *kh;
+	loff_t base;		/* index of rec[0] */
+	unsigned int n;		/* records held */
+	loff_t seen;		/* walk state */
+	struct buddy_map_rec rec[BUDDY_MAP_BATCH];
+};
+
+static int buddy_map_collect(void *arg, u64 offset, unsigned int order,
+			     enum buddy_block_state state)
+{
+	struct buddy_map_iter *it = arg;
+
+	if (it->seen++ < it->base)
+		return 0;
+	if (it->n == BUDDY_MAP_BATCH)
+		return 1;	/* full: stop the walk */
+	it->rec[it->n].offset = offset;
+	it->rec[it->n].order = order;
+	it->rec[it->n].state = state;
+	it->n++;
+	return 0;
+}
+
+static void *buddy_map_get(struct buddy_map_iter *it, loff_t pos)
+{
+	if (pos < it->base || pos >= it->base + it->n) {
+		it->base = pos;
+		it->n = 0;
+		it->seen = 0;
+		mutex_lock(&it->kh->lock);
+		buddy_walk(&it->kh->core, buddy_map_collect, it);
+		mutex_unlock(&it->kh->lock);
+		if (!it->n)
+			return NULL;
+	}
+	return &it->rec[pos - it->base];
+}
+
+static void *buddy_map_start(struct seq_file *m, loff_t *pos)
+{
+	return buddy_map_get(m->private, *pos);
+}
+
+static void *buddy_map_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return buddy_map_get(m->private, *pos);
+}
+
+static void buddy_map_stop(struct seq_file *m, void *v)
+{
+}
+
+static int buddy_map_show(struct seq_file *m, void *v)
+{
+	const struct buddy_map_rec *r = v;
+
+	seq_printf(m, "0x%llx %u %s\n", r->offset, r->order,
+		   r->state == BUDDY_BLOCK_FREE ? "free" : "allocated");
+	return 0;
+}
+
+static const struct seq_operations buddy_map_sops = {
+	.start	= buddy_map_start,
+	.next	= buddy_map_next,
+	.stop	= buddy_map_stop,
+	.show	= buddy_map_show,
+};
+
+static int buddy_map_open(struct inode *inode, struct file *file)
+{
+	struct buddy_map_iter *it;
+
+	it = __seq_open_private(file, &buddy_map_sops, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->kh = inode->i_private;
+	it->n = 0;
+	return 0;
+}
+
+static const struct file_operations buddy_map_fops = {
+	.owner		= THIS_MODULE,
+	.open		= buddy_map_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= seq_release_private,
+};
+
+static void buddy_kheap_debugfs_init(struct buddy_kheap *kh)
+{
+	struct dentry *root = kh->params.debugfs_root;
+	char name[32];
+
+	if (IS_ERR_OR_NULL(root))
+		return;
+	snprintf(name, sizeof(name), "%d-%llu", kh->tgid, kh->id);
+	kh->debugfs = debugfs_create_dir(name, root);
+	debugfs_create_file("buddyinfo", 0444, kh->debugfs, kh,
+			    &buddyinfo_fops);
+	debugfs_create_file("stats", 0444, kh->debugfs, kh, &stats_fops);
+	debugfs_create_file("unusable_index", 0444, kh->debugfs, kh,
+			    &unusable_index_fops);
+	debugfs_create_file("extfrag_index", 0444, kh->debugfs, kh,
+			    &extfrag_index_fops);
+	debugfs_create_file("map", 0444, kh->debugfs, kh, &buddy_map_fops);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * buddy_heap - the kernel side of one /dev/buddy heap.
+ *
+ * A struct buddy_kheap wraps a struct buddy_heap from the core with what the
+ * kernel needs around it: a mutex, vmalloc'd chunks charged to the caller's
+ * memcg, the address_space whose user mappings are zapped before a chunk
+ * goes back, and a debugfs directory.  Every ioctl is a plain function here
+ * taking kernel copies of the uapi structs, so the KUnit suite can drive the
+ * device logic without a file; buddy_kmod.c only copies to and from user
+ * memory and owns the misc device, the mmap and the pseudo filesystem.
+ */
+#ifndef _BUDDY_HEAP_H
+#define _BUDDY_HEAP_H
+
+#include <linux/atomic.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+
+#include <linux/buddy.h>
+
+#include "buddy_core.h"
+
+struct dentry;
+struct inode;
+
+/**
+ * struct buddy_kheap_params - limits for a new heap (module parameters)
+ * @cap_bytes: most chunk bytes the heap may hold.
+ * @min_chunk_bytes: first chunk and smallest growth step; a power of two,
+ *	at least PAGE_SIZE.
+ * @low_water_bytes: wholly free chunks go back to the kernel only while the
+ *	heap keeps at least this much.
+ * @debugfs_root: directory for the heap's debugfs files, or NULL/ERR_PTR
+ *	for none.
+ */
+struct buddy_kheap_params {
+	u64 cap_bytes;
+	u64 min_chunk_bytes;
+	u64 low_water_bytes;
+	struct dentry *debugfs_root;
+};
+
+/**
+ * struct buddy_kheap - one heap, the private data of one /dev/buddy file
+ * @lock: serialises every use of @core (ioctls, faults, debugfs).
+ * @core: the allocator; its chunks are vmalloc'd, its metadata kvmalloc'd.
+ * @params: the limits it was made with.
+ * @window_bytes: size of the mmap window (BUDDY_GRAIN << max_order).
+ * @id: unique number, names the debugfs directory.
+ * @tgid: thread group that created the heap.
+ * @inode: the heap's own inode (set by the device layer, may be NULL); user
+ *	mappings of the heap live in @inode->i_mapping, and the range of a
+ *	chunk is unmapped there before the chunk is freed.
+ * @nr_vmas: user mappings currently referring to the heap.
+ * @debugfs: the heap's debugfs directory (NULL or ERR_PTR if none).
+ */
+struct buddy_kheap {
+	struct mutex lock;		/* serialises core, faults, debugfs */
+	struct buddy_heap core;
+	struct buddy_kheap_params params;
+	u64 window_bytes;
+	u64 id;
+	pid_t tgid;
+	struct inode *inode;
+	atomic_t nr_vmas;
+	struct dentry *debugfs;
+};
+
+/*
+ * Module parameter checking, shared with the tests: returns 0 when @p
+ * describes a usable heap geometry, -EINVAL otherwise.
+ */
+int buddy_kheap_check_params(const struct buddy_kheap_params *p);
+
+struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
+				       struct inode *inode);
+struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
+				      struct inode *inode);
+void buddy_kheap_destroy(struct buddy_kheap *kh);
+
+int buddy_kheap_info(struct buddy_kheap *kh, struct buddy_info *info);
+int buddy_kheap_alloc(struct buddy_kheap *kh, unsigned int nr,
+		      struct buddy_alloc_args *args);
+int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
+		      struct buddy_block_args *args);
+int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st);
+int buddy_kheap_batch_check(const struct buddy_batch *batch);
+int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
+		      struct buddy_op *ops);
+int buddy_kheap_clone_check(const struct buddy_clone_args *args);
+
+struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset);
+vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf);
+
+#endif /* _BUDDY_HEAP_H */

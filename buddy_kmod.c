@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * buddy_kmod - /dev/buddy: a buddy allocator heap per open file.
+ *
+ * Each open of /dev/buddy makes a heap (buddy_heap.c); release gives every
+ * page and all metadata back.  The process maps the heap's window once with
+ * MAP_SHARED at offset 0; pages are inserted lazily by the fault handler
+ * from the heap's vmalloc'd chunks, so the heap can grow without remapping
+ * and an offset outside the live chunks raises SIGBUS.  The ioctls of
+ * include/uapi/linux/buddy.h speak in window offsets.
+ *
+ * Every heap has its own inode from a small pseudo filesystem (as DRM does
+ * for its devices) and the file's f_mapping points at it: before a chunk
+ * is freed, its range is unmapped from exactly that heap's mappings.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/nospec.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "buddy_heap.h"
+
+static unsigned long long max_heap_bytes = SZ_1G;
+module_param(max_heap_bytes, ullong, 0444);
+MODULE_PARM_DESC(max_heap_bytes,
+		 "Most bytes one heap may hold; the mmap window is this rounded up to a power of two (default 1 GiB)");
+
+static unsigned long long min_chunk_bytes = SZ_64K;
+module_param(min_chunk_bytes, ullong, 0444);
+MODULE_PARM_DESC(min_chunk_bytes,
+		 "First chunk and smallest growth step of a heap; a power of two >= PAGE_SIZE (default 64 KiB)");
+
+static unsigned long long low_water_bytes = SZ_1M;
+module_param(low_water_bytes, ullong, 0444);
+MODULE_PARM_DESC(low_water_bytes,
+		 "Wholly free chunks go back to the kernel only while a heap keeps at least this much (default 1 MiB)");
+
+static struct buddy_kheap_params buddy_params __ro_after_init;
+
+/* The pseudo filesystem holding one inode per heap. */
+#define BUDDY_FS_MAGIC	0x62756479	/* "budy" */
+
+static struct vfsmount *buddy_mnt;
+static int buddy_mnt_count;
+
+static int buddy_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, BUDDY_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type buddy_fs_type = {
+	.name		= "buddy",
+	.owner		= THIS_MODULE,
+	.init_fs_context = buddy_fs_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+static struct inode *buddy_inode_new(void)
+{
+	struct inode *inode;
+	int ret;
+
+	ret = simple_pin_fs(&buddy_fs_type, &buddy_mnt, &buddy_mnt_count);
+	if (ret)
+		return ERR_PTR(ret);
+	inode = alloc_anon_inode(buddy_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		simple_release_fs(&buddy_mnt, &buddy_mnt_count);
+	return inode;
+}
+
+static void buddy_inode_put(struct inode *inode)
+{
+	iput(inode);
+	simple_release_fs(&buddy_mnt, &buddy_mnt_count);
+}
+
+/* Mappings of the window */
+
+static void buddy_vm_open(struct vm_area_struct *vma)
+{
+	struct buddy_kheap *kh = vma->vm_file->private_data;
+
+	atomic_inc(&kh->nr_vmas);
+}
+
+static void buddy_vm_close(struct vm_area_struct *vma)
+{
+	struct buddy_kheap *kh = vma->vm_file->private_data;
+
+	atomic_dec(&kh->nr_vmas);
+}
+
+static vm_fault_t buddy_vm_fault(struct vm_fault *vmf)
+{
+	return buddy_kheap_fault(vmf->vma->vm_file->private_data, vmf);
+}
+
+static const struct vm_operations_struct buddy_vm_ops = {
+	.open	= buddy_vm_open,
+	.close	= buddy_vm_close,
+	.fault	= buddy_vm_fault,
+};
+
+static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct buddy_kheap *kh = file->private_data;
+
+	/* MAP_PRIVATE would copy pages the kernel may later change or free. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > kh->window_bytes)
+		return -EINVAL;
+
+	/*
+	 * VM_DONTEXPAND: mremap() may not grow it.  VM_MIXEDMAP: the fault
+	 * handler inserts refcounted pages itself, under the heap's lock.
+	 * (vm_flags_set() is 6.3+; on 6.1 the flags are set by hand.)
+	 */
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	vma->vm_ops = &buddy_vm_ops;
+	atomic_inc(&kh->nr_vmas);
+	return 0;
+}
+
+/* Files */
+
+static int buddy_open(struct inode *inode, struct file *file)
+{
+	struct buddy_kheap *kh;
+	struct inode *hinode;
+
+	hinode = buddy_inode_new();
+	if (IS_ERR(hinode))
+		return PTR_ERR(hinode);
+
+	kh = buddy_kheap_create(&buddy_params, hinode);
+	if (IS_ERR(kh)) {
+		buddy_inode_put(hinode);
+		return PTR_ERR(kh);
+	}
+	/* The misc core left the miscdevice here; the heap replaces it. */
+	file->private_data = kh;
+	file->f_mapping = hinode->i_mapping;
+	return 0;
+}
+
+static int buddy_release(struct inode *inode, struct file *file)
+{
+	struct buddy_kheap *kh = file->private_data;
+	struct inode *hinode = kh->inode;
+
+	buddy_kheap_destroy(kh);
+	buddy_inode_put(hinode);
+	return 0;
+}
+
+static const struct file_operations buddy_fops;
+
+/*
+ * BUDDY_IOC_CLONE: a new file with its own inode and a copy of the heap.
+ * The fd is installed only once nothing can fail any more.
+ */
+static int buddy_ioctl_clone(struct buddy_kheap *kh,
+			     struct buddy_clone_args *args,
+			     void __user *uarg, size_t usize)
+{
+	struct buddy_kheap *nkh;
+	struct inode *hinode;
+	struct file *nfile;
+	int fd, ret;
+
+	ret = buddy_kheap_clone_check(args);
+	if (ret)
+		return ret;
+
+	hinode = buddy_inode_new();
+	if (IS_ERR(hinode))
+		return PTR_ERR(hinode);
+
+	nkh = buddy_kheap_clone(kh, hinode);
+	if (IS_ERR(nkh)) {
+		ret = PTR_ERR(nkh);
+		goto err_inode;
+	}
+
+	fd = get_unused_fd_flags(args->flags);
+	if (fd < 0) {
+		ret = fd;
+		goto err_heap;
+	}
+
+	/*
+	 * The file's dentry takes one inode reference, the heap keeps its
+	 * own (dropped in buddy_release() like for an opened file).  The
+	 * file drops a module reference on its last fput().
+	 */
+	ihold(hinode);
+	__module_get(THIS_MODULE);
+	nfile = alloc_file_pseudo(hinode, buddy_mnt, "buddy", O_RDWR,
+				  &buddy_fops);
+	if (IS_ERR(nfile)) {
+		ret = PTR_ERR(nfile);
+		module_put(THIS_MODULE);
+		iput(hinode);
+		goto err_fd;
+	}
+	nfile->private_data = nkh;
+
+	args->fd = fd;
+	if (copy_to_user(uarg, args, min(sizeof(*args), usize))) {
+		fput(nfile);	/* buddy_release() frees heap and inode */
+		put_unused_fd(fd);
+		return -EFAULT;
+	}
+	fd_install(fd, nfile);
+	return 0;
+
+err_fd:
+	put_unused_fd(fd);
+err_heap:
+	buddy_kheap_destroy(nkh);
+err_inode:
+	buddy_inode_put(hinode);
+	return ret;
+}
+
+static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
+{
+	struct buddy_op __user *uops = u64_to_user_ptr(batch->ops);
+	struct buddy_op *ops;
+	int ret;
+
+	ret = buddy_kheap_batch_check(batch);
+	if (ret)
+		return ret;
+	if (!batch->count) {
+		batch->done = 0;
+		return 0;
+	}
+
+	ops = kvmalloc_array(batch->count, sizeof(*ops), GFP_KERNEL_ACCOUNT);
+	if (!ops)
+		return -ENOMEM;
+	if (copy_from_user(ops, uops, batch->count * sizeof(*ops))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	ret = buddy_kheap_batch(kh, batch, ops);
+	if (!ret && copy_to_user(uops, ops, batch->done * sizeof(*ops)))
+		ret = -EFAULT;
+out:
+	kvfree(ops);
+	return ret;
+}
+
+union buddy_ioc_args {
+	struct buddy_info info;
+	struct buddy_alloc_args alloc;
+	struct buddy_block_args block;
+	struct buddy_heap_stats stats;
+	struct buddy_batch batch;
+	struct buddy_clone_args clone;
+};
+
+static const unsigned short buddy_ioc_size[] = {
+	[_IOC_NR(BUDDY_IOC_INFO)]	 = sizeof(struct buddy_info),
+	[_IOC_NR(BUDDY_IOC_MALLOC)]	 = sizeof(struct buddy_alloc_args),
+	[_IOC_NR(BUDDY_IOC_CALLOC)]	 = sizeof(struct buddy_alloc_args),
+	[_IOC_NR(BUDDY_IOC_MEMALIGN)]	 = sizeof(struct buddy_alloc_args),
+	[_IOC_NR(BUDDY_IOC_FREE)]	 = sizeof(struct buddy_block_args),
+	[_IOC_NR(BUDDY_IOC_REALLOC)]	 = sizeof(struct buddy_block_args),
+	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = sizeof(struct buddy_block_args),
+	[_IOC_NR(BUDDY_IOC_STATS)]	 = sizeof(struct buddy_heap_stats),
+	[_IOC_NR(BUDDY_IOC_BATCH)]	 = sizeof(struct buddy_batch),
+	[_IOC_NR(BUDDY_IOC_CLONE)]	 = sizeof(struct buddy_clone_args),
+};
+
+/*
+ * Commands are matched on type and number; the size in the command is the
+ * caller's struct size: shorter structs are zero-extended, longer ones must
+ * have a zero tail (copy_struct_from_user()), and min(size) is copied back.
+ * No user memory is touched with the heap's lock held: the fault handler
+ * takes that lock under mmap_lock.
+ */
+static long buddy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct buddy_kheap *kh = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	size_t usize = _IOC_SIZE(cmd);
+	union buddy_ioc_args k;
+	unsigned int nr = _IOC_NR(cmd);
+	size_t ksize;
+	int ret;
+
+	if (_IOC_TYPE(cmd) != BUDDY_IOC_MAGIC ||
+	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) ||
+	    nr >= ARRAY_SIZE(buddy_ioc_size))
+		return -ENOTTY;
+	nr = array_index_nospec(nr, ARRAY_SIZE(buddy_ioc_size));
+	ksize = buddy_ioc_size[nr];
+
+	ret = copy_struct_from_user(&k, ksize, uarg, usize);
+	if (ret)
+		return ret;
+
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_INFO):
+		ret = buddy_kheap_info(kh, &k.info);
+		break;
+	case _IOC_NR(BUDDY_IOC_MALLOC):
+	case _IOC_NR(BUDDY_IOC_CALLOC):
+	case _IOC_NR(BUDDY_IOC_MEMALIGN):
+		ret = buddy_kheap_alloc(kh, nr, &k.alloc);
+		if (ret)
+			return ret;
+		if (copy_to_user(uarg, &k, min(ksize, usize))) {
+			/* The caller cannot learn the offset: take it back. */
+			struct buddy_block_args undo = {
+				.offset = k.alloc.offset,
+			};
+
+			buddy_kheap_block(kh, _IOC_NR(BUDDY_IOC_FREE), &undo);
+			return -EFAULT;
+		}
+		return 0;
+	case _IOC_NR(BUDDY_IOC_FREE):
+	case _IOC_NR(BUDDY_IOC_REALLOC):
+	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
+		ret = buddy_kheap_block(kh, nr, &k.block);
+		/* A refused offset is reported with its reason. */
+		if (ret && !(ret == -EINVAL && k.block.reason))
+			return ret;
+		if (copy_to_user(uarg, &k, min(ksize, usize)))
+			return -EFAULT;
+		return ret;
+	case _IOC_NR(BUDDY_IOC_STATS):
+		ret = buddy_kheap_stats(kh, &k.stats);
+		break;
+	case _IOC_NR(BUDDY_IOC_BATCH):
+		ret = buddy_ioctl_batch(kh, &k.batch);
+		break;
+	case _IOC_NR(BUDDY_IOC_CLONE):
+		return buddy_ioctl_clone(kh, &k.clone, uarg, usize);
+	default:
+		return -ENOTTY;
+	}
+
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &k, min(ksize, usize)))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct file_operations buddy_fops = {
+	.owner		= THIS_MODULE,
+	.open		= buddy_open,
+	.release	= buddy_release,
+	.unlocked_ioctl	= buddy_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= buddy_mmap,
+	.fsync		= noop_fsync,
+	.llseek		= noop_llseek,
+};
+
+/* Any user may have heaps: each is charged to its owner's memcg. */
+static struct miscdevice buddy_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "buddy",
+	.fops	= &buddy_fops,
+	.mode	= 0666,
+};
+
+static struct dentry *buddy_debugfs_root;
+
+static int __init buddy_init(void)
+{
+	int ret;
+
+	buddy_params.cap_bytes = max_heap_bytes;
+	buddy_params.min_chunk_bytes = min_chunk_bytes;
+	buddy_params.low_water_bytes = low_water_bytes;
+	if (buddy_kheap_check_params(&buddy_params)) {
+		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu]\n",
+		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER);
+		return -EINVAL;
+	}
+
+	/* Without debugfs the device still works, just without the files. */
+	buddy_debugfs_root = debugfs_create_dir("buddy", NULL);
+	buddy_params.debugfs_root = buddy_debugfs_root;
+
+	ret = misc_register(&buddy_misc);
+	if (ret) {
+		debugfs_remove_recursive(buddy_debugfs_root);
+		return ret;
+	}
+	return 0;
+}
+
+static void __exit buddy_exit(void)
+{
+	misc_deregister(&buddy_misc);
+	debugfs_remove_recursive(buddy_debugfs_root);
+}
+
+module_init(buddy_init);
+module_exit(buddy_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("/dev/buddy: a kernel-side buddy allocator heap per open file");
+MODULE_VERSION("0.1");
+MODULE_AUTHOR("buddy-kmod developers");
