@@ -350,59 +350,32 @@ static int cmd_list(int argc, char **argv __attribute__((unused)))
 #define MAX_VALS (HM_MAX_ORDER + 1)
 
 /*
- * Per-order values from a buddyinfo or index file.  Accepted shapes: one
- * line whose trailing tokens are the values ("heap 1-2  3 0 1 ..."), or one
- * "<order> <value>" pair per line.
+ * Per-order values of a buddyinfo or index file: "heap <id>" then one value
+ * per order, as buddy_heap.c writes them.  Other labels are tolerated: the
+ * values are the numeric tokens after the last word (and after the id that
+ * follows "heap").
  */
 static int parse_orders(char *text, double *vals)
 {
-	int n = 0, pairs = 1, lines = 0;
-	char *save = NULL, *line, *save2 = NULL;
-	double tmp[MAX_VALS];
+	char *save = NULL, *tok, *end;
+	int n = 0, skip = 0;
+	double v;
 
-	/* Try "<order> <value>" per line first. */
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *p = line, *end;
-		double v;
-		long o;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == '#')
+	for (tok = strtok_r(text, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
+		if (skip) {
+			skip = 0;
 			continue;
-		lines++;
-		/* A line of "key value ..." tokens: keep its numeric tail. */
-		if (pairs) {
-			o = strtol(p, &end, 10);
-			if (end != p && isspace((unsigned char)*end) &&
-			    o == n && n < MAX_VALS) {
-				v = strtod(end, &p);
-				while (isspace((unsigned char)*p))
-					p++;
-				if (p != end && !*p) {
-					vals[n++] = v;
-					continue;
-				}
-			}
-			pairs = 0;
 		}
-		/* Numeric tail of one line. */
-		n = 0;
-		for (p = strtok_r(line, " \t", &save2); p;
-		     p = strtok_r(NULL, " \t", &save2)) {
-			v = strtod(p, &end);
-			if (end == p || *end) {
-				n = 0;	/* a label: restart */
-				continue;
-			}
-			if (n < MAX_VALS)
-				tmp[n++] = v;
+		v = strtod(tok, &end);
+		if (end == tok || *end) {
+			n = 0;
+			skip = !strcmp(tok, "heap");
+			continue;
 		}
-		memcpy(vals, tmp, (size_t)n * sizeof(*vals));
-		break;
+		if (n < MAX_VALS)
+			vals[n++] = v;
 	}
-	(void)lines;
 	return n;
 }
 
@@ -628,10 +601,13 @@ static int cmd_map(int argc, char **argv)
 		return 1;
 	}
 	hm_map_init(&m);
-	if (hm_map_parse(f, &m, err, sizeof(err))) {
+	if (hm_map_parse(f, &m, !!file, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s: %s\n", prog, path, err);
 		goto out;
 	}
+	if (m.dropped)
+		fprintf(stderr, "%s: %zu blocks left out: the heap changed while it was read\n",
+			prog, m.dropped);
 	if (!m.nr) {
 		fprintf(stderr, "%s: %s: the heap has no blocks\n", prog, path);
 		goto out;

@@ -102,11 +102,13 @@ static int parse_state(const char *s, enum hm_state *state)
 	}
 }
 
-int hm_map_parse(FILE *f, struct hm_map *m, char *err, size_t errlen)
+int hm_map_parse(FILE *f, struct hm_map *m, int strict, char *err,
+		 size_t errlen)
 {
 	char line[256], st[32];
 	unsigned long lineno = 0;
-	size_t i;
+	uint64_t prev_end = 0;
+	size_t i, j;
 
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line, *end;
@@ -151,17 +153,28 @@ int hm_map_parse(FILE *f, struct hm_map *m, char *err, size_t errlen)
 		return -1;
 	}
 	qsort(m->blocks, m->nr, sizeof(*m->blocks), cmp_block);
-	for (i = 1; i < m->nr; i++) {
-		const struct hm_block *a = &m->blocks[i - 1], *b = &m->blocks[i];
+	m->end = 0;
+	for (i = j = 0; i < m->nr; i++) {
+		const struct hm_block *b = &m->blocks[i];
+		uint64_t bytes = (uint64_t)1 << (b->order + HM_GRAIN_SHIFT);
 
-		if (a->offset + ((uint64_t)1 << (a->order + HM_GRAIN_SHIFT)) >
-		    b->offset) {
-			seterr(err, errlen,
-			       "blocks at %#" PRIx64 " and %#" PRIx64 " overlap",
-			       a->offset, b->offset);
-			return -1;
+		if (i && b->offset < prev_end) {
+			if (strict) {
+				seterr(err, errlen,
+				       "blocks at %#" PRIx64 " and %#" PRIx64 " overlap",
+				       m->blocks[j - 1].offset, b->offset);
+				return -1;
+			}
+			m->bytes[b->state] -= bytes;
+			m->count[b->state][b->order]--;
+			m->dropped++;
+			continue;
 		}
+		m->blocks[j++] = *b;
+		prev_end = b->offset + bytes;
+		m->end = prev_end;
 	}
+	m->nr = j;
 	return 0;
 }
 

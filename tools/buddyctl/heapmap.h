@@ -50,6 +50,7 @@ struct hm_map {
 	uint64_t end;		/* highest block end, bytes */
 	uint64_t bytes[2];	/* bytes per state */
 	uint64_t count[2][HM_MAX_ORDER + 1];	/* blocks per state and order */
+	size_t dropped;		/* overlapping blocks left out (lenient parse) */
 };
 
 struct hm_rgb {
@@ -80,7 +81,13 @@ void hm_map_free(struct hm_map *m);
 /* Returns 0, or -1 with a message in @err. */
 int hm_map_add(struct hm_map *m, uint64_t offset, unsigned int order,
 	       enum hm_state state, char *err, size_t errlen);
-int hm_map_parse(FILE *f, struct hm_map *m, char *err, size_t errlen);
+/*
+ * Reads a map file.  Overlapping blocks are an error when @strict; else
+ * (a live heap read in batches may change in between) later ones are left
+ * out and counted in m->dropped.
+ */
+int hm_map_parse(FILE *f, struct hm_map *m, int strict, char *err,
+		 size_t errlen);
 
 struct hm_rgb hm_color(enum hm_state state, unsigned int order);
 

@@ -58,7 +58,7 @@ static int parse_str(const char *text, struct hm_map *m, char *err, size_t len)
 
 	if (!f)
 		return -2;
-	rc = hm_map_parse(f, m, err, len);
+	rc = hm_map_parse(f, m, 1, err, len);
 	fclose(f);
 	return rc;
 }
@@ -287,6 +287,17 @@ static void test_parse(void)
 
 	CHECK(parse_str("0 4 free\n16 0 free\n", &m, err, sizeof(err)) == -1 &&
 	      strstr(err, "overlap"), "overlap: %s", err);
+	hm_map_free(&m);
+	{
+		static char text[] = "0 4 free\n16 0 free\n512 0 allocated\n";
+		FILE *f = fmemopen(text, strlen(text), "r");
+
+		CHECK(f && !hm_map_parse(f, &m, 0, err, sizeof(err)) &&
+		      m.nr == 2 && m.dropped == 1 && m.count[HM_FREE][0] == 0 &&
+		      m.bytes[HM_FREE] == 256 && m.end == 528, "lenient");
+		if (f)
+			fclose(f);
+	}
 	hm_map_free(&m);
 	CHECK(parse_str("16 1 free\n", &m, err, sizeof(err)) == -1 &&
 	      strstr(err, "aligned"), "misaligned: %s", err);
