@@ -169,6 +169,12 @@ struct buddy_heap {
 	u64 heap_bytes;
 	u64 free_blocks[BUDDY_MAX_ORDER + 1];		/* over all chunks */
 	struct buddy_stats counters;	/* life-time and peak counters */
+	/* private to buddy_core.c: */
+	u64 order_mask;		/* bit k set <=> free_blocks[k] != 0 */
+	/* bit c of [k] set <=> chunks[c] has a free block of order k */
+	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
+	/* word offset of the free region of depth d (see the layout) */
+	u64 free_off[BUDDY_MAX_ORDER + 2];
 };
 
 enum buddy_block_state {

@@ -1,0 +1,1191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * buddy_core.c - a buddy allocator over offsets, with out-of-band metadata.
+ *
+ * See buddy_core.h for the geometry, the growth policy and the exact
+ * metadata layout.  Nothing here touches block memory except to zero or
+ * copy it on request; everything the allocator knows lives in the per-chunk
+ * metadata and in struct buddy_heap.
+ */
+#include "buddy_core.h"
+
+#define BUDDY_NO_CHUNK		(-1)
+
+/* ---------------------------------------------------------------------- */
+/* Geometry helpers                                                        */
+
+static inline u64 order_bytes(unsigned int order)
+{
+	return BUDDY_GRAIN << order;
+}
+
+static inline u64 chunk_bytes(const struct buddy_chunk *c)
+{
+	return order_bytes(c->order);
+}
+
+/* Words in one level-0 bitmap of 2^@depth bits (at least one word). */
+static inline u64 bitmap_words(unsigned int depth)
+{
+	return depth <= 6 ? 1 : BIT_ULL(depth - 6);
+}
+
+/* Words in a free region of depth @depth: level 0 plus its summaries. */
+static u64 free_region_words(unsigned int depth)
+{
+	u64 bits = BIT_ULL(depth);
+	u64 total = 0;
+
+	do {
+		bits = (bits + 63) >> 6;
+		total += bits;
+	} while (bits > 1);
+	return total;
+}
+
+/* Word offset of the split bitmap of depth @depth inside the split area. */
+static inline u64 split_offset(unsigned int depth)
+{
+	return depth <= 7 ? depth : BIT_ULL(depth - 6) + 5;
+}
+
+/* Words of metadata for a chunk of order @order. */
+static u64 meta_words(const struct buddy_heap *heap, unsigned int order)
+{
+	return order + 1 + heap->free_off[order + 1] + split_offset(order);
+}
+
+/* Per-order free counts of a chunk: the first order + 1 words. */
+static inline u64 *chunk_counts(const struct buddy_chunk *c)
+{
+	return c->meta;
+}
+
+/* Level 0 of the free bitmap of order @k in chunk @c. */
+static inline u64 *free_map(const struct buddy_heap *heap,
+			    const struct buddy_chunk *c, unsigned int k)
+{
+	return (u64 *)c->meta + c->order + 1 + heap->free_off[c->order - k];
+}
+
+/* Split bitmap of order @k (1 <= @k <= chunk order) in chunk @c. */
+static inline u64 *split_map(const struct buddy_heap *heap,
+			     const struct buddy_chunk *c, unsigned int k)
+{
+	return (u64 *)c->meta + c->order + 1 + heap->free_off[c->order + 1] +
+	       split_offset(c->order - k);
+}
+
+static inline bool test_bit64(const u64 *map, u64 i)
+{
+	return (map[i >> 6] >> (i & 63)) & 1;
+}
+
+static inline bool is_free(const struct buddy_heap *heap,
+			   const struct buddy_chunk *c, unsigned int k, u64 i)
+{
+	return test_bit64(free_map(heap, c, k), i);
+}
+
+static inline bool is_split(const struct buddy_heap *heap,
+			    const struct buddy_chunk *c, unsigned int k, u64 i)
+{
+	return test_bit64(split_map(heap, c, k), i);
+}
+
+static inline void set_split(const struct buddy_heap *heap,
+			     const struct buddy_chunk *c, unsigned int k, u64 i)
+{
+	split_map(heap, c, k)[i >> 6] |= BIT_ULL(i & 63);
+}
+
+static inline void clear_split(const struct buddy_heap *heap,
+			       const struct buddy_chunk *c, unsigned int k,
+			       u64 i)
+{
+	split_map(heap, c, k)[i >> 6] &= ~BIT_ULL(i & 63);
+}
+
+/*
+ * Mark block @i of order @k in chunk @ci free.  Summary bits are set on the
+ * way up only while the word below was empty, so this is O(1) amortised and
+ * O(levels) at worst.
+ */
+static void mark_free(struct buddy_heap *heap, unsigned int ci,
+		      unsigned int k, u64 i)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+	u64 *w = free_map(heap, c, k);
+	u64 bits = BIT_ULL(c->order - k);
+
+	for (;;) {
+		u64 *p = &w[i >> 6];
+		u64 old = *p;
+
+		*p = old | BIT_ULL(i & 63);
+		if (old)
+			break;
+		if (bits <= 64) {
+			/* the top word was empty: first free block here */
+			heap->chunk_mask[k] |= BIT_ULL(ci);
+			break;
+		}
+		w += bits >> 6;
+		bits >>= 6;
+		i >>= 6;
+	}
+	chunk_counts(c)[k]++;
+	if (!heap->free_blocks[k]++)
+		heap->order_mask |= BIT_ULL(k);
+}
+
+/* Take block @i of order @k in chunk @ci off the free bitmap. */
+static void mark_used(struct buddy_heap *heap, unsigned int ci,
+		      unsigned int k, u64 i)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+	u64 *w = free_map(heap, c, k);
+	u64 bits = BIT_ULL(c->order - k);
+
+	for (;;) {
+		u64 *p = &w[i >> 6];
+
+		*p &= ~BIT_ULL(i & 63);
+		if (*p)
+			break;
+		if (bits <= 64) {
+			heap->chunk_mask[k] &= ~BIT_ULL(ci);
+			break;
+		}
+		w += bits >> 6;
+		bits >>= 6;
+		i >>= 6;
+	}
+	chunk_counts(c)[k]--;
+	if (!--heap->free_blocks[k])
+		heap->order_mask &= ~BIT_ULL(k);
+}
+
+/*
+ * Lowest free block of order @k in chunk @c, which must have one: start at
+ * the single top summary word and descend one level per step.
+ */
+static u64 find_free(const struct buddy_heap *heap,
+		     const struct buddy_chunk *c, unsigned int k)
+{
+	u64 *w = free_map(heap, c, k);
+	u64 bits = BIT_ULL(c->order - k);
+	u64 *level[8];
+	unsigned int n = 0;
+	u64 i = 0;
+
+	for (;;) {
+		level[n++] = w;
+		if (bits <= 64)
+			break;
+		w += bits >> 6;
+		bits >>= 6;
+	}
+	while (n--)
+		i = (i << 6) | buddy_ctz64(level[n][i]);
+	return i;
+}
+
+/* Index of the chunk holding @offset, or BUDDY_NO_CHUNK. */
+static int find_chunk(const struct buddy_heap *heap, u64 offset)
+{
+	unsigned int lo = 0, hi = heap->nr_chunks;
+	const struct buddy_chunk *c;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (heap->chunks[mid].offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return BUDDY_NO_CHUNK;
+	c = &heap->chunks[lo - 1];
+	if (offset - c->offset >= chunk_bytes(c))
+		return BUDDY_NO_CHUNK;
+	return lo - 1;
+}
+
+/*
+ * Find the allocated block starting at @offset.  The block holding a grain
+ * is the lowest node on the grain's path whose parent is split (or the
+ * chunk's top), so walk up from order 0: for the small blocks that make up
+ * most of a heap this reads only a few split bits.
+ */
+static int locate(const struct buddy_heap *heap, u64 offset,
+		  unsigned int *cip, unsigned int *orderp, u64 *indexp)
+{
+	const struct buddy_chunk *c;
+	unsigned int k;
+	int ci;
+	u64 rel, g;
+
+	ci = find_chunk(heap, offset);
+	if (ci == BUDDY_NO_CHUNK)
+		return -BUDDY_ERR_OUTSIDE;
+	c = &heap->chunks[ci];
+	rel = offset - c->offset;
+	g = rel >> BUDDY_GRAIN_SHIFT;
+	for (k = 0; k < c->order; k++)
+		if (is_split(heap, c, k + 1, g >> (k + 1)))
+			break;
+	if (is_free(heap, c, k, g >> k))
+		return -BUDDY_ERR_FREE;
+	if (rel & (order_bytes(k) - 1))
+		return -BUDDY_ERR_NOT_START;
+	*cip = ci;
+	*orderp = k;
+	*indexp = g >> k;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Chunks                                                                  */
+
+static void free_chunk_memory(struct buddy_heap *heap, struct buddy_chunk *c)
+{
+	heap->ops->chunk_free(heap->ctx, c->mem, chunk_bytes(c));
+	heap->ops->meta_free(heap->ctx, c->meta, c->meta_bytes);
+}
+
+/* Lowest window offset aligned to 16 << @order clear of live chunks. */
+static bool find_hole(const struct buddy_heap *heap, unsigned int order,
+		      u64 *pos)
+{
+	u64 size = order_bytes(order);
+	u64 p = 0;
+	unsigned int i;
+
+	for (i = 0; i < heap->nr_chunks; i++) {
+		const struct buddy_chunk *c = &heap->chunks[i];
+		u64 end = c->offset + chunk_bytes(c);
+
+		if (end <= p)
+			continue;
+		if (c->offset >= p + size)
+			break;
+		p = (end + size - 1) & ~(size - 1);
+	}
+	if (p + size > buddy_window_bytes(heap))
+		return false;
+	*pos = p;
+	return true;
+}
+
+static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
+{
+	const struct buddy_ops *ops = heap->ops;
+	size_t mbytes = (size_t)meta_words(heap, order) * sizeof(u64);
+	struct buddy_chunk *c;
+	unsigned int ci, k;
+	void *mem, *meta;
+
+	mem = ops->chunk_alloc(heap->ctx, order_bytes(order));
+	if (!mem)
+		return -ENOMEM;
+	meta = ops->meta_alloc(heap->ctx, mbytes);
+	if (!meta) {
+		ops->chunk_free(heap->ctx, mem, order_bytes(order));
+		return -ENOMEM;
+	}
+
+	for (ci = 0; ci < heap->nr_chunks; ci++)
+		if (heap->chunks[ci].offset > pos)
+			break;
+	memmove(&heap->chunks[ci + 1], &heap->chunks[ci],
+		(heap->nr_chunks - ci) * sizeof(heap->chunks[0]));
+	/* open a zero bit at @ci in every per-order chunk mask */
+	for (k = 0; k <= heap->cfg.max_order; k++) {
+		u64 m = heap->chunk_mask[k];
+		u64 low = m & (BIT_ULL(ci) - 1);
+
+		heap->chunk_mask[k] = low | ((m & ~low) << 1);
+	}
+	heap->nr_chunks++;
+
+	c = &heap->chunks[ci];
+	c->offset = pos;
+	c->order = order;
+	c->mem = mem;
+	c->meta = meta;
+	c->meta_bytes = mbytes;
+	mark_free(heap, ci, order, 0);
+
+	heap->heap_bytes += order_bytes(order);
+	if (heap->heap_bytes > heap->counters.peak_heap_bytes)
+		heap->counters.peak_heap_bytes = heap->heap_bytes;
+	heap->counters.meta_bytes += mbytes;
+	heap->counters.nr_grows++;
+	return 0;
+}
+
+/* Give back chunk @ci, which must be wholly free. */
+static void remove_chunk(struct buddy_heap *heap, unsigned int ci)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+	unsigned int k;
+
+	mark_used(heap, ci, c->order, 0);
+	heap->heap_bytes -= chunk_bytes(c);
+	heap->counters.meta_bytes -= c->meta_bytes;
+	heap->counters.nr_shrinks++;
+	free_chunk_memory(heap, c);
+
+	memmove(&heap->chunks[ci], &heap->chunks[ci + 1],
+		(heap->nr_chunks - ci - 1) * sizeof(heap->chunks[0]));
+	heap->nr_chunks--;
+	memset(&heap->chunks[heap->nr_chunks], 0, sizeof(heap->chunks[0]));
+	for (k = 0; k <= heap->cfg.max_order; k++) {
+		u64 m = heap->chunk_mask[k];
+		u64 low = m & (BIT_ULL(ci) - 1);
+
+		heap->chunk_mask[k] = low | ((m >> 1) & ~(BIT_ULL(ci) - 1));
+	}
+}
+
+static u64 heap_cap(const struct buddy_heap *heap)
+{
+	u64 window = buddy_window_bytes(heap);
+
+	if (!heap->cfg.cap_bytes || heap->cfg.cap_bytes > window)
+		return window;
+	return heap->cfg.cap_bytes;
+}
+
+/*
+ * Add a chunk able to hold a block of order @want: as large as the heap
+ * (doubling it), but no larger than the cap and the window allow, and no
+ * smaller than @want or cfg.min_chunk_order.
+ */
+static int grow(struct buddy_heap *heap, unsigned int want)
+{
+	unsigned int lo = want, hi, o;
+	u64 cap = heap_cap(heap);
+	u64 pos;
+	int ret;
+
+	if (lo < heap->cfg.min_chunk_order)
+		lo = heap->cfg.min_chunk_order;
+	if (lo > heap->cfg.max_order || heap->nr_chunks >= BUDDY_MAX_CHUNKS)
+		return -ENOMEM;
+	hi = lo;
+	if (heap->heap_bytes) {
+		o = buddy_fls64(heap->heap_bytes) - 1 - BUDDY_GRAIN_SHIFT;
+		if (o > hi)
+			hi = o;
+	}
+	if (hi > heap->cfg.max_order)
+		hi = heap->cfg.max_order;
+
+	for (o = hi; o >= lo; o--) {
+		if (heap->heap_bytes + order_bytes(o) > cap)
+			continue;
+		if (!find_hole(heap, o, &pos))
+			continue;
+		ret = add_chunk(heap, o, pos);
+		if (!ret || o == lo)
+			return ret;
+		/* a big chunk was refused: fall back to just what is needed */
+		o = lo + 1;
+	}
+	return -ENOMEM;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Blocks                                                                  */
+
+/*
+ * Take the lowest-addressed free block of the smallest order >= @search
+ * (growing the heap if there is none) and split it down to @order, handing
+ * the right halves back to the free bitmaps, like expand() in page_alloc.c.
+ */
+static int alloc_block(struct buddy_heap *heap, unsigned int order,
+		       unsigned int search, u64 *offset)
+{
+	struct buddy_chunk *c;
+	unsigned int ci, j;
+	u64 mask, i;
+	int ret;
+
+	mask = heap->order_mask & ~(BIT_ULL(search) - 1);
+	if (!mask) {
+		ret = grow(heap, search);
+		if (ret)
+			return ret;
+		mask = heap->order_mask & ~(BIT_ULL(search) - 1);
+	}
+	j = buddy_ctz64(mask);
+	ci = buddy_ctz64(heap->chunk_mask[j]);
+	c = &heap->chunks[ci];
+	i = find_free(heap, c, j);
+	mark_used(heap, ci, j, i);
+	while (j > order) {
+		set_split(heap, c, j, i);
+		j--;
+		i <<= 1;
+		mark_free(heap, ci, j, i + 1);
+	}
+	*offset = c->offset + (i << (order + BUDDY_GRAIN_SHIFT));
+	return 0;
+}
+
+/*
+ * Free block @i of order @k in chunk @ci and merge it with free buddies as
+ * far as they go, like __free_one_page().  A chunk left wholly free goes
+ * back to the embedder unless that would drop below the low-water mark.
+ */
+static void free_block(struct buddy_heap *heap, unsigned int ci,
+		       unsigned int k, u64 i)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+
+	while (k < c->order && is_free(heap, c, k, i ^ 1)) {
+		mark_used(heap, ci, k, i ^ 1);
+		i >>= 1;
+		k++;
+		clear_split(heap, c, k, i);
+	}
+	mark_free(heap, ci, k, i);
+	if (k == c->order &&
+	    heap->heap_bytes - chunk_bytes(c) >= heap->cfg.low_water_bytes)
+		remove_chunk(heap, ci);
+}
+
+static void *host_address(const struct buddy_heap *heap, u64 offset)
+{
+	const struct buddy_chunk *c = &heap->chunks[find_chunk(heap, offset)];
+
+	return (u8 *)c->mem + (offset - c->offset);
+}
+
+static void account_alloc(struct buddy_heap *heap, u64 requested,
+			  u64 granted)
+{
+	struct buddy_stats *s = &heap->counters;
+
+	s->bytes_in_use += granted;
+	if (s->bytes_in_use > s->peak_bytes_in_use)
+		s->peak_bytes_in_use = s->bytes_in_use;
+	s->bytes_requested_total += requested;
+	s->bytes_granted_total += granted;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exported operations                                                     */
+
+/**
+ * buddy_heap_init() - set up an empty heap
+ * @heap: the heap to initialise (any previous contents are ignored)
+ * @cfg: geometry and limits; copied
+ * @ops: memory callbacks; must stay valid for the heap's life
+ * @ctx: passed to every callback
+ *
+ * The heap starts without any chunk: the first allocation grows it.
+ *
+ * Return: 0, or -EINVAL for a bad configuration or missing callback.
+ */
+int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
+		    const struct buddy_ops *ops, void *ctx)
+{
+	unsigned int d;
+
+	if (!cfg || !ops || !ops->chunk_alloc || !ops->chunk_free ||
+	    !ops->meta_alloc || !ops->meta_free)
+		return -EINVAL;
+	if (cfg->max_order > BUDDY_MAX_ORDER ||
+	    cfg->min_chunk_order > cfg->max_order)
+		return -EINVAL;
+
+	memset(heap, 0, sizeof(*heap));
+	heap->cfg = *cfg;
+	heap->ops = ops;
+	heap->ctx = ctx;
+	heap->free_off[0] = 0;
+	for (d = 0; d <= BUDDY_MAX_ORDER; d++)
+		heap->free_off[d + 1] = heap->free_off[d] +
+					free_region_words(d);
+	return 0;
+}
+
+/**
+ * buddy_heap_destroy() - give every chunk back
+ * @heap: an initialised heap
+ *
+ * Live blocks are dropped.  The heap is left empty and may be used again
+ * (it grows on the next allocation) or destroyed again.
+ */
+void buddy_heap_destroy(struct buddy_heap *heap)
+{
+	unsigned int i;
+
+	for (i = 0; i < heap->nr_chunks; i++)
+		free_chunk_memory(heap, &heap->chunks[i]);
+	memset(heap->chunks, 0, sizeof(heap->chunks));
+	memset(heap->free_blocks, 0, sizeof(heap->free_blocks));
+	memset(heap->chunk_mask, 0, sizeof(heap->chunk_mask));
+	heap->order_mask = 0;
+	heap->nr_chunks = 0;
+	heap->heap_bytes = 0;
+	heap->counters.bytes_in_use = 0;
+	heap->counters.live_blocks = 0;
+	heap->counters.meta_bytes = 0;
+}
+
+/**
+ * buddy_heap_clone() - copy a heap: same chunks, offsets and contents
+ * @dst: uninitialised heap to fill
+ * @src: heap to copy
+ * @ctx: callback context for @dst (the ops are @src's)
+ *
+ * Contents are copied with ops->copy (memcpy when NULL).
+ *
+ * Return: 0, or -ENOMEM; on failure @dst is an empty heap holding no memory.
+ */
+int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
+		     void *ctx)
+{
+	const struct buddy_ops *ops = src->ops;
+	unsigned int i;
+
+	*dst = *src;
+	dst->ctx = ctx;
+	for (i = 0; i < src->nr_chunks; i++) {
+		const struct buddy_chunk *s = &src->chunks[i];
+		struct buddy_chunk *d = &dst->chunks[i];
+		u64 bytes = chunk_bytes(s);
+
+		d->mem = ops->chunk_alloc(ctx, bytes);
+		d->meta = d->mem ? ops->meta_alloc(ctx, s->meta_bytes) : NULL;
+		if (!d->meta) {
+			if (d->mem)
+				ops->chunk_free(ctx, d->mem, bytes);
+			dst->nr_chunks = i;
+			buddy_heap_destroy(dst);
+			buddy_heap_init(dst, &src->cfg, ops, ctx);
+			return -ENOMEM;
+		}
+		memcpy(d->meta, s->meta, s->meta_bytes);
+		if (ops->copy)
+			ops->copy(ctx, d->mem, s->mem, bytes);
+		else
+			memcpy(d->mem, s->mem, bytes);
+	}
+	return 0;
+}
+
+/**
+ * buddy_size_to_order() - order of the smallest block holding @size bytes
+ * @size: bytes; 0 counts as 1
+ * @order: where to store the order
+ *
+ * Return: 0, or -ENOMEM if no block can be that large.
+ */
+int buddy_size_to_order(u64 size, unsigned int *order)
+{
+	unsigned int o = 0;
+
+	if (size > BUDDY_GRAIN)
+		o = buddy_fls64(size - 1) - BUDDY_GRAIN_SHIFT;
+	if (o > BUDDY_MAX_ORDER)
+		return -ENOMEM;
+	*order = o;
+	return 0;
+}
+
+static int heap_order(const struct buddy_heap *heap, u64 size,
+		      unsigned int *order)
+{
+	if (buddy_size_to_order(size, order) || *order > heap->cfg.max_order)
+		return -ENOMEM;
+	return 0;
+}
+
+static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
+		    unsigned int search, unsigned int flags, u64 *offset)
+{
+	int ret;
+
+	ret = alloc_block(heap, order, search, offset);
+	if (ret) {
+		heap->counters.nr_failed++;
+		return ret;
+	}
+	account_alloc(heap, size, order_bytes(order));
+	heap->counters.live_blocks++;
+	heap->counters.nr_allocs++;
+	if (flags & BUDDY_ALLOC_ZERO)
+		memset(host_address(heap, *offset), 0, order_bytes(order));
+	return 0;
+}
+
+/**
+ * buddy_alloc() - allocate a block of at least @size bytes
+ * @heap: the heap
+ * @size: bytes wanted (0 gives the smallest block)
+ * @flags: BUDDY_ALLOC_ZERO or 0
+ * @offset: where to store the block's window offset
+ *
+ * The block is the lowest-addressed free one of the smallest fitting
+ * order; the heap grows when there is none.  O(log N).
+ *
+ * Return: 0, -EINVAL for unknown @flags, -ENOMEM if the heap cannot grow.
+ */
+int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
+		u64 *offset)
+{
+	unsigned int order;
+
+	if (flags & ~BUDDY_ALLOC_FLAGS) {
+		heap->counters.nr_failed++;
+		return -EINVAL;
+	}
+	if (heap_order(heap, size, &order)) {
+		heap->counters.nr_failed++;
+		return -ENOMEM;
+	}
+	return do_alloc(heap, size, order, order, flags, offset);
+}
+
+/**
+ * buddy_alloc_aligned() - allocate a block aligned to @align
+ * @heap: the heap
+ * @size: bytes wanted
+ * @align: a power of two; the offset is a multiple of it
+ * @flags: BUDDY_ALLOC_ZERO or 0
+ * @offset: where to store the block's window offset
+ *
+ * Takes a block of order max(order(@size), order(@align)) and trims its
+ * tail back to the free bitmaps, so the result is an order(@size) block:
+ * no padding, nothing to remember at free time.
+ *
+ * Return: 0, -EINVAL for a bad @align or unknown @flags, -ENOMEM.
+ */
+int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
+			unsigned int flags, u64 *offset)
+{
+	unsigned int order, aorder;
+
+	if ((flags & ~BUDDY_ALLOC_FLAGS) || !align || (align & (align - 1))) {
+		heap->counters.nr_failed++;
+		return -EINVAL;
+	}
+	if (heap_order(heap, size, &order) || heap_order(heap, align, &aorder)) {
+		heap->counters.nr_failed++;
+		return -ENOMEM;
+	}
+	return do_alloc(heap, size, order, aorder > order ? aorder : order,
+			flags, offset);
+}
+
+/**
+ * buddy_free() - free the block starting at @offset
+ * @heap: the heap
+ * @offset: the block's window offset
+ *
+ * Return: 0; -BUDDY_ERR_OUTSIDE if @offset is in no live chunk,
+ * -BUDDY_ERR_FREE if it is inside a free block, -BUDDY_ERR_NOT_START if it
+ * is inside an allocated block but not at its start.  On error the heap is
+ * unchanged (apart from the failure counter).
+ */
+int buddy_free(struct buddy_heap *heap, u64 offset)
+{
+	unsigned int ci, order;
+	u64 i;
+	int ret;
+
+	ret = locate(heap, offset, &ci, &order, &i);
+	if (ret) {
+		heap->counters.nr_failed++;
+		return ret;
+	}
+	heap->counters.bytes_in_use -= order_bytes(order);
+	heap->counters.live_blocks--;
+	heap->counters.nr_frees++;
+	free_block(heap, ci, order, i);
+	return 0;
+}
+
+/* Can block @i of order @k in @c become order @n by absorbing buddies? */
+static bool can_grow_in_place(const struct buddy_heap *heap,
+			      const struct buddy_chunk *c, unsigned int k,
+			      u64 i, unsigned int n)
+{
+	if (n > c->order)
+		return false;
+	for (; k < n; k++, i >>= 1)
+		if ((i & 1) || !is_free(heap, c, k, i + 1))
+			return false;
+	return true;
+}
+
+/**
+ * buddy_realloc() - resize the block at @offset
+ * @heap: the heap
+ * @offset: start of a live block
+ * @size: new size in bytes (0 gives the smallest block)
+ * @flags: BUDDY_ALLOC_ZERO (zero what the block gains) or 0
+ * @new_offset: where to store the block's offset afterwards
+ *
+ * Shrinks in place by splitting off the tail; grows in place when each
+ * right-hand buddy up to the new order is wholly free; otherwise allocates
+ * a new block, copies the old contents with ops->copy and frees the old
+ * block.
+ *
+ * Return: 0; -EINVAL for unknown @flags; the errors of buddy_free() for a
+ * bad @offset; -ENOMEM (the old block is left intact).
+ */
+int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
+		  unsigned int flags, u64 *new_offset)
+{
+	unsigned int ci, k, n;
+	struct buddy_chunk *c;
+	u64 i, old_bytes, new_bytes, dst;
+	int ret;
+
+	if (flags & ~BUDDY_ALLOC_FLAGS) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	ret = locate(heap, offset, &ci, &k, &i);
+	if (ret)
+		goto fail;
+	ret = heap_order(heap, size, &n);
+	if (ret)
+		goto fail;
+	c = &heap->chunks[ci];
+	old_bytes = order_bytes(k);
+	new_bytes = order_bytes(n);
+	dst = offset;
+
+	if (n < k) {
+		/* shrink: keep the left half at each level */
+		for (; k > n; k--) {
+			set_split(heap, c, k, i);
+			i <<= 1;
+			mark_free(heap, ci, k - 1, i + 1);
+		}
+		heap->counters.bytes_in_use -= old_bytes - new_bytes;
+	} else if (n > k && can_grow_in_place(heap, c, k, i, n)) {
+		for (; k < n; k++) {
+			mark_used(heap, ci, k, i + 1);
+			i >>= 1;
+			clear_split(heap, c, k + 1, i);
+		}
+		heap->counters.bytes_in_use += new_bytes - old_bytes;
+	} else if (n > k) {
+		ret = alloc_block(heap, n, n, &dst);
+		if (ret)
+			goto fail;
+		if (heap->ops->copy)
+			heap->ops->copy(heap->ctx, host_address(heap, dst),
+					host_address(heap, offset), old_bytes);
+		else
+			memcpy(host_address(heap, dst),
+			       host_address(heap, offset), old_bytes);
+		/* the chunk array may have moved under alloc_block() */
+		locate(heap, offset, &ci, &k, &i);
+		free_block(heap, ci, k, i);
+		heap->counters.bytes_in_use += new_bytes - old_bytes;
+	}
+	if (heap->counters.bytes_in_use > heap->counters.peak_bytes_in_use)
+		heap->counters.peak_bytes_in_use = heap->counters.bytes_in_use;
+	if ((flags & BUDDY_ALLOC_ZERO) && new_bytes > old_bytes)
+		memset((u8 *)host_address(heap, dst) + old_bytes, 0,
+		       new_bytes - old_bytes);
+	heap->counters.bytes_requested_total += size;
+	heap->counters.bytes_granted_total += new_bytes;
+	heap->counters.nr_reallocs++;
+	*new_offset = dst;
+	return 0;
+fail:
+	heap->counters.nr_failed++;
+	return ret;
+}
+
+/**
+ * buddy_usable_size() - size of the allocated block starting at @offset
+ * @heap: the heap
+ * @offset: start of a live block
+ * @size: where to store its size in bytes
+ *
+ * Return: 0, or the errors of buddy_free().
+ */
+int buddy_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
+{
+	unsigned int ci, order;
+	u64 i;
+	int ret;
+
+	ret = locate(heap, offset, &ci, &order, &i);
+	if (!ret)
+		*size = order_bytes(order);
+	return ret;
+}
+
+/**
+ * buddy_chunk_address() - host address of the byte at @offset
+ * @heap: the heap
+ * @offset: any window offset
+ * @bytes_left: if not NULL, bytes from @offset to the end of its chunk
+ *
+ * Return: the address, or NULL if @offset is in no live chunk.
+ */
+void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
+			  u64 *bytes_left)
+{
+	const struct buddy_chunk *c;
+	int ci = find_chunk(heap, offset);
+
+	if (ci == BUDDY_NO_CHUNK)
+		return NULL;
+	c = &heap->chunks[ci];
+	if (bytes_left)
+		*bytes_left = chunk_bytes(c) - (offset - c->offset);
+	return (u8 *)c->mem + (offset - c->offset);
+}
+
+/**
+ * buddy_get_stats() - snapshot of a heap's counters and fragmentation
+ * @heap: the heap
+ * @st: where to store the snapshot
+ *
+ * The per-order indices are computed exactly as mm/vmstat.c computes
+ * unusable_free_index() and __fragmentation_index(), with grains in the
+ * role of pages.  O(max_order).
+ */
+void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
+{
+	unsigned int nr = heap->cfg.max_order + 1;
+	u64 free_grains = 0, total = 0;
+	unsigned int k, s;
+
+	*st = heap->counters;
+	st->heap_bytes = heap->heap_bytes;
+	st->bytes_free = heap->heap_bytes - heap->counters.bytes_in_use;
+	st->nr_chunks = heap->nr_chunks;
+	st->nr_orders = nr;
+	st->largest_free_order = -1;
+	memset(st->free_blocks, 0, sizeof(st->free_blocks));
+	memset(st->unusable_index, 0, sizeof(st->unusable_index));
+	memset(st->extfrag_index, 0, sizeof(st->extfrag_index));
+
+	for (k = 0; k < nr; k++) {
+		st->free_blocks[k] = heap->free_blocks[k];
+		total += heap->free_blocks[k];
+		free_grains += heap->free_blocks[k] << k;
+		if (heap->free_blocks[k])
+			st->largest_free_order = k;
+	}
+	for (s = 0; s < nr; s++) {
+		u64 suitable = 0;
+
+		for (k = s; k < nr; k++)
+			suitable += heap->free_blocks[k] << (k - s);
+
+		/* unusable_free_index() */
+		if (!free_grains)
+			st->unusable_index[s] = 1000;
+		else
+			st->unusable_index[s] =
+				buddy_div64((free_grains - (suitable << s)) *
+					    1000ULL, free_grains);
+
+		/* __fragmentation_index() */
+		if (!total)
+			st->extfrag_index[s] = 0;
+		else if (suitable)
+			st->extfrag_index[s] = -1000;
+		else
+			st->extfrag_index[s] = 1000 -
+				(s64)buddy_div64(1000 +
+					buddy_div64(free_grains * 1000ULL,
+						    BIT_ULL(s)), total);
+	}
+}
+
+/*
+ * Depth-first, address-ordered traversal of the blocks of one chunk.
+ * @fn sees every leaf; @split (optional) every split node before its
+ * children.  A non-zero return from either stops the traversal.
+ */
+struct walk_ctx {
+	const struct buddy_heap *heap;
+	const struct buddy_chunk *c;
+	int (*leaf)(struct walk_ctx *w, unsigned int k, u64 i, bool free);
+	int (*split)(struct walk_ctx *w, unsigned int k, u64 i);
+	buddy_walk_fn fn;
+	void *arg;
+	struct buddy_violation *v;
+	u64 nfree[BUDDY_MAX_ORDER + 1];
+	u64 nsplit[BUDDY_MAX_ORDER + 1];
+	u64 used_bytes;
+	u64 used_blocks;
+};
+
+static int walk_chunk(struct walk_ctx *w)
+{
+	const struct buddy_chunk *c = w->c;
+	unsigned int k = c->order;
+	u64 i = 0;
+	int ret;
+
+	for (;;) {
+		if (k > 0 && is_split(w->heap, c, k, i)) {
+			if (w->split) {
+				ret = w->split(w, k, i);
+				if (ret)
+					return ret;
+			}
+			k--;
+			i <<= 1;
+			continue;
+		}
+		ret = w->leaf(w, k, i, is_free(w->heap, c, k, i));
+		if (ret)
+			return ret;
+		while (k < c->order && (i & 1)) {
+			i >>= 1;
+			k++;
+		}
+		if (k == c->order)
+			return 0;
+		i++;
+	}
+}
+
+static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
+{
+	return w->fn(w->arg, w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT)), k,
+		     free ? BUDDY_BLOCK_FREE : BUDDY_BLOCK_ALLOCATED);
+}
+
+/**
+ * buddy_walk() - call @fn for every block, free or allocated, by address
+ * @heap: the heap
+ * @fn: called with @arg, the block's offset, order and state
+ * @arg: passed to @fn
+ *
+ * O(heap size): for heap maps and debugging, not for hot paths.
+ *
+ * Return: 0, or the first non-zero value @fn returned (which stops the walk).
+ */
+int buddy_walk(const struct buddy_heap *heap, buddy_walk_fn fn, void *arg)
+{
+	struct walk_ctx w = {
+		.heap = heap,
+		.leaf = walk_leaf,
+		.fn = fn,
+		.arg = arg,
+	};
+	unsigned int ci;
+	int ret;
+
+	for (ci = 0; ci < heap->nr_chunks; ci++) {
+		w.c = &heap->chunks[ci];
+		ret = walk_chunk(&w);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int violation(struct buddy_violation *v, u64 offset,
+		     unsigned int order, const char *what)
+{
+	if (v) {
+		v->offset = offset;
+		v->order = order;
+		v->what = what;
+	}
+	return -EUCLEAN;
+}
+
+static int check_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
+{
+	(void)i;
+	if (free) {
+		w->nfree[k]++;
+	} else {
+		w->used_bytes += order_bytes(k);
+		w->used_blocks++;
+	}
+	return 0;
+}
+
+static int check_split(struct walk_ctx *w, unsigned int k, u64 i)
+{
+	u64 off = w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+
+	if (is_free(w->heap, w->c, k, i))
+		return violation(w->v, off, k, "node both split and free");
+	if (is_free(w->heap, w->c, k - 1, 2 * i) &&
+	    is_free(w->heap, w->c, k - 1, 2 * i + 1))
+		return violation(w->v, off, k - 1, "free buddies not merged");
+	w->nsplit[k]++;
+	return 0;
+}
+
+/* Summaries of the free bitmap of order @k must match the level below. */
+static int check_summaries(struct walk_ctx *w, unsigned int k)
+{
+	const struct buddy_chunk *c = w->c;
+	const u64 *lvl = free_map(w->heap, c, k);
+	u64 bits = BIT_ULL(c->order - k);
+	u64 off = c->offset;
+
+	while (bits > 64) {
+		u64 words = bits >> 6;
+		const u64 *up = lvl + words;
+		u64 j;
+
+		for (j = 0; j < words; j++)
+			if (test_bit64(up, j) != !!lvl[j])
+				return violation(w->v, off +
+						 (j << (k + 6 + BUDDY_GRAIN_SHIFT)),
+						 k, "free summary bit wrong");
+		if (words < 64 && (up[0] >> words))
+			return violation(w->v, off, k,
+					 "stray free summary bit");
+		lvl = up;
+		bits = words;
+	}
+	if (bits < 64 && (lvl[0] >> bits))
+		return violation(w->v, off, k, "stray free bit past the end");
+	return 0;
+}
+
+static unsigned int popcount_words(const u64 *w, u64 n)
+{
+	unsigned int sum = 0;
+	u64 j;
+
+	for (j = 0; j < n; j++)
+		sum += buddy_popcount64(w[j]);
+	return sum;
+}
+
+static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
+		       struct walk_ctx *w, u64 *nfree_heap)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+	unsigned int k, K = c->order;
+	int ret;
+
+	w->c = c;
+	memset(w->nfree, 0, sizeof(w->nfree));
+	memset(w->nsplit, 0, sizeof(w->nsplit));
+	ret = walk_chunk(w);
+	if (ret)
+		return ret;
+	for (k = 0; k <= K; k++) {
+		u64 words = bitmap_words(K - k);
+
+		ret = check_summaries(w, k);
+		if (ret)
+			return ret;
+		if (popcount_words(free_map(heap, c, k), words) != w->nfree[k])
+			return violation(w->v, c->offset, k,
+					 "free bit set on a covered node");
+		if (chunk_counts(c)[k] != w->nfree[k])
+			return violation(w->v, c->offset, k,
+					 "chunk free count wrong");
+		if (!!(heap->chunk_mask[k] & BIT_ULL(ci)) != !!w->nfree[k])
+			return violation(w->v, c->offset, k,
+					 "chunk mask bit wrong");
+		nfree_heap[k] += w->nfree[k];
+		if (!k)
+			continue;
+		if (popcount_words(split_map(heap, c, k), words) !=
+		    w->nsplit[k])
+			return violation(w->v, c->offset, k,
+					 "split bit set on a leaf or covered node");
+	}
+	return 0;
+}
+
+/**
+ * buddy_check() - verify every invariant of a heap
+ * @heap: the heap
+ * @v: if not NULL, filled with the first violation found
+ *
+ * Checks the chunk list (sorted, aligned, inside the window, not
+ * overlapping, metadata sized right), that every node is exactly one of
+ * free, split, allocated or covered, that no two free buddies are left
+ * unmerged, that summary bits, per-chunk and per-heap counts and masks
+ * match the bitmaps, and that the byte counters match the blocks.
+ * O(heap size): for tests and debugging.
+ *
+ * Return: 0, or -EUCLEAN.
+ */
+int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
+{
+	struct walk_ctx w = {
+		.heap = heap,
+		.leaf = check_leaf,
+		.split = check_split,
+		.v = v,
+	};
+	u64 nfree[BUDDY_MAX_ORDER + 1] = { 0 };
+	u64 heap_bytes = 0, meta_bytes = 0, prev_end = 0, mask = 0;
+	unsigned int ci, k;
+	int ret;
+
+	if (heap->nr_chunks > BUDDY_MAX_CHUNKS)
+		return violation(v, 0, 0, "too many chunks");
+	for (ci = 0; ci < heap->nr_chunks; ci++) {
+		const struct buddy_chunk *c = &heap->chunks[ci];
+		u64 bytes;
+
+		if (c->order > heap->cfg.max_order ||
+		    c->order < heap->cfg.min_chunk_order)
+			return violation(v, c->offset, c->order,
+					 "chunk order out of range");
+		bytes = chunk_bytes(c);
+		if (c->offset & (bytes - 1))
+			return violation(v, c->offset, c->order,
+					 "chunk not aligned to its size");
+		if (c->offset < prev_end)
+			return violation(v, c->offset, c->order,
+					 "chunks overlap or are out of order");
+		if (c->offset + bytes > buddy_window_bytes(heap))
+			return violation(v, c->offset, c->order,
+					 "chunk beyond the window");
+		if (!c->mem || !c->meta ||
+		    c->meta_bytes != meta_words(heap, c->order) * sizeof(u64))
+			return violation(v, c->offset, c->order,
+					 "chunk memory or metadata missing");
+		prev_end = c->offset + bytes;
+		heap_bytes += bytes;
+		meta_bytes += c->meta_bytes;
+		ret = check_chunk(heap, ci, &w, nfree);
+		if (ret)
+			return ret;
+	}
+	for (k = 0; k <= BUDDY_MAX_ORDER; k++) {
+		if (heap->free_blocks[k] != nfree[k])
+			return violation(v, 0, k, "heap free count wrong");
+		if (nfree[k])
+			mask |= BIT_ULL(k);
+		if (heap->nr_chunks < 64 &&
+		    (heap->chunk_mask[k] >> heap->nr_chunks))
+			return violation(v, 0, k, "chunk mask bit past the end");
+	}
+	if (heap->order_mask != mask)
+		return violation(v, 0, 0, "order mask wrong");
+	if (heap->heap_bytes != heap_bytes)
+		return violation(v, 0, 0, "heap_bytes wrong");
+	if (heap->counters.meta_bytes != meta_bytes)
+		return violation(v, 0, 0, "meta_bytes wrong");
+	if (heap->counters.bytes_in_use != w.used_bytes)
+		return violation(v, 0, 0, "bytes_in_use wrong");
+	if (heap->counters.live_blocks != w.used_blocks)
+		return violation(v, 0, 0, "live_blocks wrong");
+	return 0;
+}

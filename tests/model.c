@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * model.c - the reference model (see model.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+/* ---- sorted sets -------------------------------------------------------- */
+
+static size_t oset_lower(const struct oset *s, u64 x)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static long oset_find(const struct oset *s, u64 x)
+{
+	size_t i = oset_lower(s, x);
+
+	return i < s->n && s->v[i] == x ? (long)i : -1;
+}
+
+static void oset_insert(struct oset *s, u64 x, unsigned int ord)
+{
+	size_t i = oset_lower(s, x);
+
+	if (i < s->n && s->v[i] == x) {
+		fprintf(stderr, "model: duplicate %#llx\n",
+			(unsigned long long)x);
+		abort();
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		s->ord = realloc(s->ord, s->cap);
+		if (!s->v || !s->ord)
+			abort();
+	}
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	memmove(&s->ord[i + 1], &s->ord[i], s->n - i);
+	s->v[i] = x;
+	s->ord[i] = (u8)ord;
+	s->n++;
+}
+
+static void oset_remove_at(struct oset *s, size_t i)
+{
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+	memmove(&s->ord[i], &s->ord[i + 1], s->n - i - 1);
+	s->n--;
+}
+
+static void oset_copy(struct oset *d, const struct oset *s)
+{
+	d->n = s->n;
+	d->cap = s->n ? s->n : 1;
+	d->v = malloc(d->cap * sizeof(*d->v));
+	d->ord = malloc(d->cap);
+	if (!d->v || !d->ord)
+		abort();
+	if (s->n) {
+		memcpy(d->v, s->v, s->n * sizeof(*s->v));
+		memcpy(d->ord, s->ord, s->n);
+	}
+}
+
+/* ---- model -------------------------------------------------------------- */
+
+static u64 obytes(unsigned int o)
+{
+	return 16ULL << o;
+}
+
+static unsigned int size_order(u64 size)
+{
+	unsigned int o = 0;
+
+	while (obytes(o) < size)
+		o++;
+	return o;
+}
+
+void model_init(struct model *m, const struct buddy_config *cfg)
+{
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	m->window = obytes(cfg->max_order);
+	m->cap = cfg->cap_bytes && cfg->cap_bytes < m->window ?
+		 cfg->cap_bytes : m->window;
+}
+
+void model_copy(struct model *dst, const struct model *src)
+{
+	unsigned int k;
+
+	*dst = *src;
+	for (k = 0; k <= BUDDY_MAX_ORDER; k++)
+		oset_copy(&dst->free[k], &src->free[k]);
+	oset_copy(&dst->live, &src->live);
+}
+
+void model_destroy(struct model *m)
+{
+	unsigned int k;
+
+	for (k = 0; k <= BUDDY_MAX_ORDER; k++) {
+		free(m->free[k].v);
+		free(m->free[k].ord);
+	}
+	free(m->live.v);
+	free(m->live.ord);
+	memset(m, 0, sizeof(*m));
+}
+
+static int chunk_of(const struct model *m, u64 off)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nr_chunks; i++)
+		if (off >= m->coff[i] && off - m->coff[i] < obytes(m->cord[i]))
+			return (int)i;
+	return -1;
+}
+
+static int hole(const struct model *m, unsigned int o, u64 *pos)
+{
+	u64 s = obytes(o), p;
+	unsigned int i;
+
+	for (p = 0; p + s <= m->window; p += s) {
+		for (i = 0; i < m->nr_chunks; i++) {
+			u64 cs = m->coff[i], ce = cs + obytes(m->cord[i]);
+
+			if (cs < p + s && p < ce)
+				break;
+		}
+		if (i == m->nr_chunks) {
+			*pos = p;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int fits(const struct model *m, unsigned int o, u64 *pos)
+{
+	return m->heap_bytes + obytes(o) <= m->cap && hole(m, o, pos);
+}
+
+static int add_chunk(struct model *m, unsigned int o, u64 pos)
+{
+	unsigned int i;
+
+	if (m->fail_chunk_in && !--m->fail_chunk_in)
+		return -1;
+	for (i = m->nr_chunks; i > 0 && m->coff[i - 1] > pos; i--) {
+		m->coff[i] = m->coff[i - 1];
+		m->cord[i] = m->cord[i - 1];
+	}
+	m->coff[i] = pos;
+	m->cord[i] = o;
+	m->nr_chunks++;
+	m->heap_bytes += obytes(o);
+	oset_insert(&m->free[o], pos, o);
+	return 0;
+}
+
+static int grow(struct model *m, unsigned int want)
+{
+	unsigned int lo = want, hi, o;
+	u64 pos;
+
+	if (lo < m->cfg.min_chunk_order)
+		lo = m->cfg.min_chunk_order;
+	if (lo > m->cfg.max_order || m->nr_chunks >= BUDDY_MAX_CHUNKS)
+		return -ENOMEM;
+	hi = lo;
+	if (m->heap_bytes) {
+		/* largest power of two <= heap_bytes, as an order */
+		o = 0;
+		while (obytes(o + 1) <= m->heap_bytes)
+			o++;
+		if (o > hi)
+			hi = o;
+	}
+	if (hi > m->cfg.max_order)
+		hi = m->cfg.max_order;
+	for (o = hi + 1; o-- > lo;) {
+		if (!fits(m, o, &pos))
+			continue;
+		if (!add_chunk(m, o, pos))
+			return 0;
+		if (o != lo && fits(m, lo, &pos) && !add_chunk(m, lo, pos))
+			return 0;
+		return -ENOMEM;
+	}
+	return -ENOMEM;
+}
+
+static int take(struct model *m, unsigned int order, unsigned int search,
+		u64 *off)
+{
+	unsigned int j;
+	u64 o;
+
+	for (j = search; j <= m->cfg.max_order; j++)
+		if (m->free[j].n)
+			break;
+	if (j > m->cfg.max_order)
+		return -ENOMEM;
+	o = m->free[j].v[0];
+	oset_remove_at(&m->free[j], 0);
+	while (j > order) {
+		j--;
+		oset_insert(&m->free[j], o + obytes(j), j);
+	}
+	oset_insert(&m->live, o, order);
+	m->in_use += obytes(order);
+	*off = o;
+	return 0;
+}
+
+int model_alloc(struct model *m, u64 size, u64 align, u64 *off)
+{
+	unsigned int order, search;
+
+	if (size > m->window || align > m->window)
+		return -ENOMEM;
+	order = size_order(size);
+	search = order;
+	if (align && size_order(align) > search)
+		search = size_order(align);
+	if (!take(m, order, search, off))
+		return 0;
+	if (grow(m, search))
+		return -ENOMEM;
+	return take(m, order, search, off);
+}
+
+/* Classify @off: 0 and the live block's index, or an error. */
+static int locate(const struct model *m, u64 off, size_t *idx)
+{
+	size_t i;
+
+	if (chunk_of(m, off) < 0)
+		return -BUDDY_ERR_OUTSIDE;
+	i = oset_lower(&m->live, off + 1);
+	if (i > 0) {
+		u64 s = m->live.v[i - 1];
+
+		if (off < s + obytes(m->live.ord[i - 1])) {
+			*idx = i - 1;
+			return s == off ? 0 : -BUDDY_ERR_NOT_START;
+		}
+	}
+	return -BUDDY_ERR_FREE;
+}
+
+static void release(struct model *m, u64 o, unsigned int k)
+{
+	int c = chunk_of(m, o);
+	unsigned int i;
+
+	if (m->heap_bytes - obytes(k) < m->cfg.low_water_bytes)
+		return;
+	oset_remove_at(&m->free[k], (size_t)oset_find(&m->free[k], o));
+	for (i = (unsigned int)c; i + 1 < m->nr_chunks; i++) {
+		m->coff[i] = m->coff[i + 1];
+		m->cord[i] = m->cord[i + 1];
+	}
+	m->nr_chunks--;
+	m->heap_bytes -= obytes(k);
+}
+
+static void put(struct model *m, u64 o, unsigned int k)
+{
+	unsigned int corder = m->cord[chunk_of(m, o)];
+
+	while (k < corder) {
+		u64 b = o ^ obytes(k);
+		long bi = oset_find(&m->free[k], b);
+
+		if (bi < 0)
+			break;
+		oset_remove_at(&m->free[k], (size_t)bi);
+		if (b < o)
+			o = b;
+		k++;
+	}
+	oset_insert(&m->free[k], o, k);
+	if (k == corder)
+		release(m, o, k);
+}
+
+int model_free(struct model *m, u64 off)
+{
+	size_t i;
+	unsigned int k;
+	int ret = locate(m, off, &i);
+
+	if (ret)
+		return ret;
+	k = m->live.ord[i];
+	oset_remove_at(&m->live, i);
+	m->in_use -= obytes(k);
+	put(m, off, k);
+	return 0;
+}
+
+int model_usable(const struct model *m, u64 off, u64 *usable)
+{
+	size_t i;
+	int ret = locate(m, off, &i);
+
+	if (!ret)
+		*usable = obytes(m->live.ord[i]);
+	return ret;
+}
+
+int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off)
+{
+	unsigned int k, n, l;
+	size_t i;
+	int ret = locate(m, off, &i);
+	int ok;
+
+	if (ret)
+		return ret;
+	if (size > m->window)
+		return -ENOMEM;
+	k = m->live.ord[i];
+	n = size_order(size);
+	*new_off = off;
+	if (n == k)
+		return 0;
+	if (n < k) {
+		m->live.ord[i] = (u8)n;
+		for (l = k; l-- > n;)
+			oset_insert(&m->free[l], off + obytes(l), l);
+		m->in_use -= obytes(k) - obytes(n);
+		return 0;
+	}
+	ok = n <= m->cord[chunk_of(m, off)];
+	for (l = k; ok && l < n; l++)
+		ok = !(off & obytes(l)) &&
+		     oset_find(&m->free[l], off + obytes(l)) >= 0;
+	if (ok) {
+		for (l = k; l < n; l++)
+			oset_remove_at(&m->free[l],
+				       (size_t)oset_find(&m->free[l],
+							 off + obytes(l)));
+		m->live.ord[i] = (u8)n;
+		m->in_use += obytes(n) - obytes(k);
+		return 0;
+	}
+	ret = model_alloc(m, size, 0, new_off);
+	if (ret)
+		return ret;
+	return model_free(m, off);
+}
+
+/* ---- comparison ---------------------------------------------------------- */
+
+struct cmp_ctx {
+	const struct model *m;
+	size_t li;		/* next live block */
+	size_t fi[BUDDY_MAX_ORDER + 1];
+	int bad;
+};
+
+static int cmp_cb(void *arg, u64 offset, unsigned int order,
+		  enum buddy_block_state state)
+{
+	struct cmp_ctx *c = arg;
+	const struct model *m = c->m;
+
+	if (state == BUDDY_BLOCK_ALLOCATED) {
+		if (c->li >= m->live.n || m->live.v[c->li] != offset ||
+		    m->live.ord[c->li] != order)
+			goto bad;
+		c->li++;
+	} else {
+		if (order > BUDDY_MAX_ORDER || c->fi[order] >= m->free[order].n ||
+		    m->free[order].v[c->fi[order]] != offset)
+			goto bad;
+		c->fi[order]++;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "    model mismatch at block %#llx order %u %s\n",
+		(unsigned long long)offset, order,
+		state == BUDDY_BLOCK_FREE ? "free" : "allocated");
+	c->bad = 1;
+	return 1;
+}
+
+int model_compare(const struct model *m, const struct buddy_heap *h,
+		  int full)
+{
+	struct buddy_stats st;
+	unsigned int k;
+
+	buddy_get_stats(h, &st);
+	if (st.heap_bytes != m->heap_bytes || st.bytes_in_use != m->in_use ||
+	    st.live_blocks != m->live.n || st.nr_chunks != m->nr_chunks) {
+		fprintf(stderr,
+			"    model: heap %llu/%llu in_use %llu/%llu live %llu/%zu chunks %llu/%u\n",
+			(unsigned long long)st.heap_bytes,
+			(unsigned long long)m->heap_bytes,
+			(unsigned long long)st.bytes_in_use,
+			(unsigned long long)m->in_use,
+			(unsigned long long)st.live_blocks, m->live.n,
+			(unsigned long long)st.nr_chunks, m->nr_chunks);
+		return 1;
+	}
+	for (k = 0; k <= m->cfg.max_order; k++)
+		if (st.free_blocks[k] != m->free[k].n) {
+			fprintf(stderr, "    model: free_blocks[%u] %llu != %zu\n",
+				k, (unsigned long long)st.free_blocks[k],
+				m->free[k].n);
+			return 1;
+		}
+	for (k = 0; k < m->nr_chunks; k++)
+		if (h->chunks[k].offset != m->coff[k] ||
+		    h->chunks[k].order != m->cord[k]) {
+			fprintf(stderr, "    model: chunk %u differs\n", k);
+			return 1;
+		}
+	if (full) {
+		struct cmp_ctx c = { .m = m };
+
+		buddy_walk(h, cmp_cb, &c);
+		if (c.bad || c.li != m->live.n)
+			return 1;
+		for (k = 0; k <= m->cfg.max_order; k++)
+			if (c.fi[k] != m->free[k].n)
+				return 1;
+	}
+	return 0;
+}
