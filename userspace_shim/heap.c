@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Heaps on /dev/buddy: opening and mapping one, the operations (one ioctl
+ * each, under the heap's lock), the buddy.h client API, and the fork
+ * handling that gives a child its own copy of every heap.
+ *
+ * The malloc family (malloc.c) is the default heap driven through the same
+ * heap_*() functions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "buddy.h"
+#include "shim.h"
+
+/* Every open heap, so fork can copy each; the default heap is one. */
+static struct buddy_handle *registry;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static int atfork_done;
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	int r;
+
+	do
+		r = ioctl(fd, cmd, arg);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+/*
+ * Move a heap's descriptor out of the way of programs that dup2() onto low
+ * numbers (a shell's "exec 3>file" would otherwise replace it): to the top
+ * quarter of the first 1024 descriptors, or leave it where it is.
+ */
+static int fd_high(int fd)
+{
+	struct rlimit rl;
+	long lim = 1024;
+	int nfd;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)lim)
+		lim = (long)rl.rlim_cur;
+	if (lim < 64)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)(lim - lim / 4));
+	if (nfd < 0)
+		return fd;
+	close(fd);
+	return nfd;
+}
+
+/*
+ * Open a new heap and map its window at an address aligned to the window
+ * size, so that the kernel's natural block alignment (relative to the window)
+ * is absolute.  Returns 0 or a negative errno; -EPROTO for an ABI mismatch.
+ */
+int heap_open(struct buddy_handle *h, const char *path)
+{
+	struct buddy_info info;
+	unsigned char *res, *base;
+	uint64_t w;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fd = fd_high(fd);
+	memset(&info, 0, sizeof(info));
+	err = xioctl(fd, BUDDY_IOC_INFO, &info);
+	if (err)
+		goto fail;
+	err = -EPROTO;
+	if (info.abi_version != BUDDY_ABI_VERSION || !info.window_bytes ||
+	    info.window_bytes > (UINT64_MAX >> 2))
+		goto fail;
+	w = info.window_bytes;
+
+	/* Reserve twice the window, then put the device on the aligned half. */
+	res = mmap(NULL, 2 * w, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED) {
+		err = -errno;
+		goto fail;
+	}
+	base = (unsigned char *)(((uintptr_t)res + w - 1) / w * w);
+	if (mmap(base, w, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) == MAP_FAILED) {
+		err = -errno;
+		munmap(res, 2 * w);
+		goto fail;
+	}
+	if (base > res)
+		munmap(res, (size_t)(base - res));
+	if (res + 2 * w > base + w)
+		munmap(base + w, (size_t)(res + 2 * w - (base + w)));
+
+	h->fd = fd;
+	h->clone_fd = -1;
+	h->base = base;
+	h->window = w;
+	h->info = info;
+	pthread_mutex_init(&h->lock, NULL);
+	h->next = NULL;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+static void heap_unmap(struct buddy_handle *h)
+{
+	munmap(h->base, h->window);
+	close(h->fd);
+}
+
+/* ---- fork ------------------------------------------------------------ */
+
+/*
+ * prepare: with every lock held (nothing can change a heap any more), have
+ * the kernel copy each heap into a new file.  The child maps its copy over
+ * the window at the same address and drops the parent's file; the parent
+ * closes the copies.  A failed copy is reported by shim_fork_child() /
+ * the fork() wrapper in malloc.c.
+ */
+/* Set on the forking thread by prepare; the child inherits the value. */
+static __thread int fork_clone_err;
+
+static void atfork_prepare(void)
+{
+	struct buddy_handle *h;
+
+	shim_fork_prepare();
+	pthread_mutex_lock(&registry_lock);
+	fork_clone_err = 0;
+	for (h = registry; h; h = h->next)
+		pthread_mutex_lock(&h->lock);
+	for (h = registry; h; h = h->next) {
+		struct buddy_clone_args ca = { .flags = O_CLOEXEC };
+		int err = xioctl(h->fd, BUDDY_IOC_CLONE, &ca);
+
+		if (err) {
+			fork_clone_err = -err;
+			break;
+		}
+		h->clone_fd = ca.fd;
+	}
+	if (fork_clone_err)
+		for (h = registry; h; h = h->next)
+			if (h->clone_fd >= 0) {
+				close(h->clone_fd);
+				h->clone_fd = -1;
+			}
+}
+
+static void atfork_parent(void)
+{
+	struct buddy_handle *h;
+
+	for (h = registry; h; h = h->next) {
+		if (h->clone_fd >= 0)
+			close(h->clone_fd);
+		h->clone_fd = -1;
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	shim_fork_parent();
+}
+
+int heap_fork_failed(void)
+{
+	return fork_clone_err;
+}
+
+static void atfork_child(void)
+{
+	struct buddy_handle *h;
+
+	if (fork_clone_err) {
+		/*
+		 * No private copy: running on would share the parent's heap.
+		 * The fork() wrapper turns this into fork() = -1 / ENOMEM in
+		 * the parent; a fork that bypassed it sees the child exit 127.
+		 */
+		if (!shim_fork_wrapped())
+			say3("libbuddy: fork: cannot copy the heap: ",
+			     errdesc(fork_clone_err), "; the child exits\n");
+		_exit(127);
+	}
+	for (h = registry; h; h = h->next) {
+		if (mmap(h->base, h->window, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, h->clone_fd, 0) == MAP_FAILED) {
+			say3("libbuddy: fork: cannot map the heap copy: ",
+			     errdesc(errno), "; the child exits\n");
+			_exit(127);
+		}
+		/* Keep the parent's (high) descriptor number for the copy. */
+		if (dup3(h->clone_fd, h->fd, O_CLOEXEC) < 0) {
+			close(h->fd);
+			h->fd = h->clone_fd;
+		} else {
+			close(h->clone_fd);
+		}
+		h->clone_fd = -1;
+		pthread_mutex_init(&h->lock, NULL);
+	}
+	pthread_mutex_init(&registry_lock, NULL);
+	shim_fork_child();
+}
+
+void heap_register(struct buddy_handle *h)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (!atfork_done) {
+		atfork_done = 1;
+		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	}
+	h->next = registry;
+	registry = h;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void heap_unregister(struct buddy_handle *h)
+{
+	struct buddy_handle **pp;
+
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &registry; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- operations ------------------------------------------------------ */
+
+/*
+ * MALLOC / CALLOC / MEMALIGN.  Size 0 asks for the smallest block (malloc(0)
+ * returns a unique pointer, as in glibc).  Returns 0 or a negative errno.
+ */
+int heap_alloc(struct buddy_handle *h, unsigned long cmd, size_t size,
+	       size_t nmemb, size_t align, void **out)
+{
+	struct buddy_alloc_args a = {
+		.size = size ? size : 1,
+		.nmemb = nmemb,
+		.align = align,
+	};
+	int err;
+
+	if (cmd == BUDDY_IOC_CALLOC && !nmemb)
+		a.nmemb = 1;
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, cmd, &a);
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		return err;
+	*out = h->base + a.offset;
+	return 0;
+}
+
+/*
+ * FREE.  Returns 0, -EINVAL with *reason (BUDDY_REASON_*) when the kernel
+ * (or the window check) refuses the pointer, or another negative errno.
+ */
+int heap_free(struct buddy_handle *h, void *p, unsigned int *reason)
+{
+	struct buddy_block_args b = { 0 };
+	int err;
+
+	*reason = BUDDY_REASON_NONE;
+	if (!heap_contains(h, p)) {
+		*reason = BUDDY_REASON_OUTSIDE;
+		return -EINVAL;
+	}
+	b.offset = (uintptr_t)p - (uintptr_t)h->base;
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
+	pthread_mutex_unlock(&h->lock);
+	if (err == -EINVAL)
+		*reason = b.reason;
+	return err;
+}
+
+/* REALLOC: the block intact on failure.  Same returns as heap_free(). */
+int heap_realloc(struct buddy_handle *h, void *p, size_t size, void **out,
+		 unsigned int *reason)
+{
+	struct buddy_block_args b = { 0 };
+	int err;
+
+	*reason = BUDDY_REASON_NONE;
+	if (!heap_contains(h, p)) {
+		*reason = BUDDY_REASON_OUTSIDE;
+		return -EINVAL;
+	}
+	b.offset = (uintptr_t)p - (uintptr_t)h->base;
+	b.size = size ? size : 1;
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, BUDDY_IOC_REALLOC, &b);
+	pthread_mutex_unlock(&h->lock);
+	if (err == -EINVAL)
+		*reason = b.reason;
+	if (!err)
+		*out = h->base + b.new_offset;
+	return err;
+}
+
+int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
+		unsigned int *reason)
+{
+	struct buddy_block_args b = { 0 };
+	int err;
+
+	*reason = BUDDY_REASON_NONE;
+	if (!heap_contains(h, p)) {
+		*reason = BUDDY_REASON_OUTSIDE;
+		return -EINVAL;
+	}
+	b.offset = (uintptr_t)p - (uintptr_t)h->base;
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, BUDDY_IOC_USABLE_SIZE, &b);
+	pthread_mutex_unlock(&h->lock);
+	if (err == -EINVAL)
+		*reason = b.reason;
+	if (!err)
+		*usable = b.usable;
+	return err;
+}
+
+int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st)
+{
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, BUDDY_IOC_STATS, st);
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+/* ---- client API (buddy.h) --------------------------------------------- */
+
+static int fail(int err)
+{
+	errno = -err;
+	return -1;
+}
+
+API buddy_t *buddy_open(void)
+{
+	const char *path = knob("BUDDY_DEVICE");
+	struct buddy_handle *h;
+	int err;
+
+	/* Handles live in pages of their own: no malloc here. */
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h == MAP_FAILED)
+		return NULL;
+	err = heap_open(h, path && *path ? path : "/dev/buddy");
+	if (err) {
+		munmap(h, sizeof(*h));
+		errno = -err;
+		return NULL;
+	}
+	heap_register(h);
+	return h;
+}
+
+API int buddy_close(buddy_t *h)
+{
+	if (!h || h->is_default)
+		return fail(-EINVAL);
+	heap_unregister(h);
+	heap_unmap(h);
+	munmap(h, sizeof(*h));
+	return 0;
+}
+
+API void *buddy_malloc(buddy_t *h, size_t n)
+{
+	void *p;
+	int err;
+
+	if (n > PTRDIFF_MAX)
+		return fail(-ENOMEM), NULL;
+	err = heap_alloc(h, BUDDY_IOC_MALLOC, n, 0, 0, &p);
+	return err ? (fail(err), NULL) : p;
+}
+
+API void *buddy_calloc(buddy_t *h, size_t n, size_t size)
+{
+	ptrdiff_t bytes;
+	void *p;
+	int err;
+
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return fail(-ENOMEM), NULL;
+	err = heap_alloc(h, BUDDY_IOC_CALLOC, (size_t)bytes, 1, 0, &p);
+	return err ? (fail(err), NULL) : p;
+}
+
+API void *buddy_memalign(buddy_t *h, size_t align, size_t n)
+{
+	void *p;
+	int err;
+
+	if (!align || (align & (align - 1)))
+		return fail(-EINVAL), NULL;
+	if (n > PTRDIFF_MAX || align > PTRDIFF_MAX)
+		return fail(-ENOMEM), NULL;
+	if (align <= 16)
+		err = heap_alloc(h, BUDDY_IOC_MALLOC, n, 0, 0, &p);
+	else
+		err = heap_alloc(h, BUDDY_IOC_MEMALIGN, n, 0, align, &p);
+	return err ? (fail(err), NULL) : p;
+}
+
+API int buddy_free(buddy_t *h, void *p)
+{
+	unsigned int reason;
+	int err;
+
+	if (!p)
+		return 0;
+	err = heap_free(h, p, &reason);
+	if (err == -EINVAL && reason) {
+		errno = EINVAL;
+		return (int)reason;
+	}
+	return err ? fail(err) : 0;
+}
+
+API void *buddy_realloc(buddy_t *h, void *p, size_t n)
+{
+	unsigned int reason;
+	void *q;
+	int err;
+
+	if (!p)
+		return buddy_malloc(h, n);
+	if (!n) {
+		buddy_free(h, p);
+		return NULL;
+	}
+	if (!heap_contains(h, p))
+		return fail(-EINVAL), NULL;
+	if (n > PTRDIFF_MAX)
+		return fail(-ENOMEM), NULL;
+	err = heap_realloc(h, p, n, &q, &reason);
+	if (err == -EINVAL && !reason)
+		err = -ENOMEM;
+	return err ? (fail(err), NULL) : q;
+}
+
+API size_t buddy_usable_size(buddy_t *h, const void *p)
+{
+	unsigned int reason;
+	size_t n;
+
+	if (!p || heap_usable(h, p, &n, &reason))
+		return 0;
+	return n;
+}
+
+API int buddy_stats(buddy_t *h, struct buddy_heap_stats *st)
+{
+	int err = heap_stats(h, st);
+
+	return err ? fail(err) : 0;
+}
+
+API void *buddy_base(buddy_t *h)
+{
+	return h->base;
+}
+
+API size_t buddy_window_size(buddy_t *h)
+{
+	return (size_t)h->window;
+}
+
+API int buddy_fd(buddy_t *h)
+{
+	return h->fd;
+}
+
+API const struct buddy_info *buddy_info(buddy_t *h)
+{
+	return &h->info;
+}

@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The malloc family on /dev/buddy, with glibc 2.36's semantics.
+ *
+ * State machine of the default heap:
+ *   UNINIT -> DEVICE  the first call opens /dev/buddy ($BUDDY_DEVICE) and maps
+ *                     it; every block then comes from the kernel.
+ *   UNINIT -> LIBC    no device: one line on stderr, then glibc's malloc
+ *                     (dlsym(RTLD_NEXT)) serves everything;
+ *                     BUDDY_FALLBACK=abort aborts instead.
+ * While the first call is opening the device (and, for the fallback, while
+ * dlsym runs) a call on the same thread is served from a static bootstrap
+ * arena.  free() routes by address: inside the window -> the kernel; inside
+ * the bootstrap arena -> recycled when it is the latest block, else kept;
+ * anything else -> glibc's free in LIBC state, "free(): invalid pointer"
+ * in DEVICE state.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buddy.h"
+#include "shim.h"
+
+enum { ST_UNINIT, ST_DEVICE, ST_LIBC, ST_BOOT };
+
+static int state;			/* ST_UNINIT, ST_DEVICE or ST_LIBC */
+static struct buddy_handle dflt = { .fd = -1, .clone_fd = -1 };
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int t_in_init;
+static __thread int t_fork_wrapped;
+
+static struct {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*usable)(void *);
+} libc;
+
+/* ---- statistics (BUDDY_STATS) ----------------------------------------- */
+
+enum {
+	C_MALLOC, C_FREE, C_CALLOC, C_REALLOC, C_MEMALIGN, C_USABLE,
+	C_BOOT, C_FAILED, C_BYTES, C_N
+};
+static uint64_t counters[C_N];
+static int stats_level;
+
+/* BUDDY_TEST_BOOTSTRAP=N: serve the first N allocations from the bootstrap
+ * arena even with a device, to test how its blocks are freed later. */
+static int boot_first;
+
+static inline int take_boot(void)
+{
+	int n = __atomic_load_n(&boot_first, __ATOMIC_RELAXED);
+
+	while (unlikely(n > 0))
+		if (__atomic_compare_exchange_n(&boot_first, &n, n - 1, 0,
+						__ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
+static inline void count(int i, uint64_t v)
+{
+	__atomic_fetch_add(&counters[i], v, __ATOMIC_RELAXED);
+}
+
+/* ---- bootstrap arena -------------------------------------------------- */
+
+#define BOOT_BYTES	(256 * 1024)
+
+struct boot_hdr {
+	size_t size;		/* usable bytes */
+	size_t start;		/* arena offset where this block's space began */
+};
+
+static unsigned char boot[BOOT_BYTES] __attribute__((aligned(4096)));
+static size_t boot_top;
+static int boot_spin;
+
+static void boot_lock(void)
+{
+	while (__atomic_exchange_n(&boot_spin, 1, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void boot_unlock(void)
+{
+	__atomic_store_n(&boot_spin, 0, __ATOMIC_RELEASE);
+}
+
+static inline int in_boot(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)boot < BOOT_BYTES;
+}
+
+static void *boot_alloc(size_t n, size_t align, int zero)
+{
+	size_t start, user, size = (n + 15) & ~(size_t)15;
+	struct boot_hdr *h;
+
+	count(C_BOOT, 1);
+	if (align < 16)
+		align = 16;
+	if (n > BOOT_BYTES || align > BOOT_BYTES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!size)
+		size = 16;
+	boot_lock();
+	start = boot_top;
+	user = (((uintptr_t)boot + start + sizeof(*h) + align - 1) &
+		~(uintptr_t)(align - 1)) - (uintptr_t)boot;
+	if (user + size > BOOT_BYTES) {
+		boot_unlock();
+		errno = ENOMEM;
+		return NULL;
+	}
+	h = (struct boot_hdr *)(boot + user) - 1;
+	h->size = size;
+	h->start = start;
+	boot_top = user + size;
+	boot_unlock();
+	if (zero)
+		memset(boot + user, 0, size);
+	return boot + user;
+}
+
+static size_t boot_usable(const void *p)
+{
+	return ((const struct boot_hdr *)p - 1)->size;
+}
+
+/* Only the latest block goes back; the others stay (a few bytes, once). */
+static void boot_free(void *p)
+{
+	struct boot_hdr *h = (struct boot_hdr *)p - 1;
+
+	boot_lock();
+	if ((unsigned char *)p + h->size == boot + boot_top)
+		boot_top = h->start;
+	boot_unlock();
+}
+
+/* ---- initialisation --------------------------------------------------- */
+
+static const char *device_path(void)
+{
+	const char *p = knob("BUDDY_DEVICE");
+
+	return p && *p ? p : "/dev/buddy";
+}
+
+static void resolve_libc(void)
+{
+#define R(field, name) (libc.field = (__typeof__(libc.field))dlsym(RTLD_NEXT, name))
+	if (!R(malloc, "malloc") | !R(free, "free") | !R(calloc, "calloc") |
+	    !R(realloc, "realloc") | !R(memalign, "memalign") |
+	    !R(aligned_alloc, "aligned_alloc") |
+	    !R(posix_memalign, "posix_memalign") | !R(valloc, "valloc") |
+	    !R(pvalloc, "pvalloc") | !R(usable, "malloc_usable_size"))
+		die("libbuddy: no glibc malloc to fall back to");
+#undef R
+}
+
+static int do_init(void)
+{
+	const char *path = device_path(), *fb;
+	int err;
+
+	err = heap_open(&dflt, path);
+	if (!err) {
+		const char *b = knob("BUDDY_TEST_BOOTSTRAP");
+
+		while (b && *b >= '0' && *b <= '9' && boot_first < 100000)
+			boot_first = boot_first * 10 + (*b++ - '0');
+		dflt.is_default = 1;
+		heap_register(&dflt);
+		return ST_DEVICE;
+	}
+	fb = knob("BUDDY_FALLBACK");
+	say3("libbuddy: cannot open ", path, ": ");
+	if (err == -EPROTO)
+		say("unsupported ABI version (module and shim do not match)");
+	else
+		say(errdesc(-err));
+	if (fb && !strcmp(fb, "abort")) {
+		say("; aborting (BUDDY_FALLBACK=abort)\n");
+		abort();
+	}
+	say("; falling back to glibc malloc (BUDDY_FALLBACK=libc)\n");
+	resolve_libc();
+	return ST_LIBC;
+}
+
+static __attribute__((noinline)) int slow_init(void)
+{
+	int s;
+
+	if (t_in_init)
+		return ST_BOOT;
+	pthread_mutex_lock(&init_lock);
+	s = state;
+	if (s == ST_UNINIT) {
+		t_in_init = 1;
+		s = do_init();
+		__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+		t_in_init = 0;
+	}
+	pthread_mutex_unlock(&init_lock);
+	return s;
+}
+
+static inline int get_state(void)
+{
+	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+
+	return likely(s != ST_UNINIT) ? s : slow_init();
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* The program closed or replaced our descriptor: the heap is unreachable. */
+static __attribute__((noreturn)) void lost_fd(int err)
+{
+	char buf[32];
+
+	*fmt_u64(buf, (uint64_t)dflt.fd) = 0;
+	say3("libbuddy: the heap's file descriptor ", buf,
+	     " was closed or replaced by the program: ");
+	die(errdesc(-err));
+}
+
+static void check_fd_err(int err)
+{
+	if (unlikely(err == -EBADF || err == -ENOTTY))
+		lost_fd(err);
+}
+
+/* ---- the device paths ------------------------------------------------- */
+
+static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
+{
+	void *p;
+	int err;
+
+	if (n > PTRDIFF_MAX || align > PTRDIFF_MAX) {
+		count(C_FAILED, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	if (unlikely(err)) {
+		check_fd_err(err);
+		count(C_FAILED, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	count(C_BYTES, n);
+	return p;
+}
+
+static void *do_malloc(size_t n)
+{
+	switch (get_state()) {
+	case ST_DEVICE:
+		if (unlikely(take_boot())) {
+			void *p = boot_alloc(n, 16, 0);
+
+			if (p)
+				return p;
+		}
+		return dev_alloc(BUDDY_IOC_MALLOC, n, 0, 0);
+	case ST_LIBC:
+		return libc.malloc(n);
+	default:
+		return boot_alloc(n, 16, 0);
+	}
+}
+
+static void do_free(void *p, const char *who)
+{
+	if (heap_contains(&dflt, p)) {
+		unsigned int reason;
+		int err = heap_free(&dflt, p, &reason);
+
+		if (likely(!err))
+			return;
+		check_fd_err(err);
+		if (reason == BUDDY_REASON_ALREADY_FREE)
+			die("free(): double free detected");
+		die(who);
+	}
+	if (in_boot(p)) {
+		boot_free(p);
+		return;
+	}
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == ST_LIBC) {
+		libc.free(p);
+		return;
+	}
+	die(who);
+}
+
+/* glibc's _mid_memalign(): alignment rules of memalign and friends. */
+static void *mid_memalign(size_t align, size_t n)
+{
+	if (align <= 16)
+		return do_malloc(n);
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align & (align - 1)) {
+		size_t a = 32;
+
+		while (a < align)
+			a <<= 1;
+		align = a;
+	}
+	switch (get_state()) {
+	case ST_DEVICE:
+		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
+			void *p = boot_alloc(n, align, 0);
+
+			if (p)
+				return p;
+		}
+		return dev_alloc(BUDDY_IOC_MEMALIGN, n, 0, align);
+	case ST_LIBC:
+		return libc.memalign(align, n);
+	default:
+		if (n > PTRDIFF_MAX) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(n, align, 0);
+	}
+}
+
+/* ---- the exported family ---------------------------------------------- */
+
+API void *malloc(size_t n)
+{
+	count(C_MALLOC, 1);
+	return do_malloc(n);
+}
+
+API void free(void *p)
+{
+	int saved;
+
+	if (!p)
+		return;
+	count(C_FREE, 1);
+	saved = errno;
+	do_free(p, "free(): invalid pointer");
+	errno = saved;
+}
+
+API void cfree(void *p)
+{
+	free(p);
+}
+
+API void *calloc(size_t n, size_t size)
+{
+	ptrdiff_t bytes;
+
+	count(C_CALLOC, 1);
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		count(C_FAILED, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	switch (get_state()) {
+	case ST_DEVICE:
+		if (unlikely(take_boot())) {
+			void *p = boot_alloc((size_t)bytes, 16, 1);
+
+			if (p)
+				return p;
+		}
+		return dev_alloc(BUDDY_IOC_CALLOC, (size_t)bytes, 1, 0);
+	case ST_LIBC:
+		return libc.calloc(n, size);
+	default:
+		return boot_alloc((size_t)bytes, 16, 1);
+	}
+}
+
+API void *realloc(void *p, size_t n)
+{
+	count(C_REALLOC, 1);
+	if (!p)
+		return do_malloc(n);
+	if (!n) {
+		count(C_FREE, 1);
+		do_free(p, "free(): invalid pointer");
+		return NULL;
+	}
+	if (heap_contains(&dflt, p)) {
+		unsigned int reason;
+		void *q;
+		int err;
+
+		if (n > PTRDIFF_MAX) {
+			count(C_FAILED, 1);
+			errno = ENOMEM;
+			return NULL;
+		}
+		err = heap_realloc(&dflt, p, n, &q, &reason);
+		if (likely(!err)) {
+			count(C_BYTES, n);
+			return q;
+		}
+		check_fd_err(err);
+		if (err == -EINVAL && reason)
+			die("realloc(): invalid pointer");
+		count(C_FAILED, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (in_boot(p)) {
+		size_t old = boot_usable(p);
+		void *q = do_malloc(n);
+
+		if (q) {
+			memcpy(q, p, old < n ? old : n);
+			boot_free(p);
+		}
+		return q;
+	}
+	if (get_state() == ST_LIBC)
+		return libc.realloc(p, n);
+	die("realloc(): invalid pointer");
+}
+
+API void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, bytes);
+}
+
+API void *memalign(size_t align, size_t n)
+{
+	count(C_MEMALIGN, 1);
+	return mid_memalign(align, n);
+}
+
+/* glibc 2.36: an alias of memalign (no check that n is a multiple). */
+API void *aligned_alloc(size_t align, size_t n)
+{
+	count(C_MEMALIGN, 1);
+	return mid_memalign(align, n);
+}
+
+API int posix_memalign(void **memptr, size_t align, size_t n)
+{
+	void *p;
+
+	count(C_MEMALIGN, 1);
+	if (align % sizeof(void *) || !align ||
+	    ((align / sizeof(void *)) & (align / sizeof(void *) - 1)))
+		return EINVAL;
+	p = mid_memalign(align, n);
+	if (!p)
+		return ENOMEM;
+	*memptr = p;
+	return 0;
+}
+
+API void *valloc(size_t n)
+{
+	count(C_MEMALIGN, 1);
+	return mid_memalign((size_t)getpagesize(), n);
+}
+
+API void *pvalloc(size_t n)
+{
+	size_t ps = (size_t)getpagesize(), rounded;
+
+	count(C_MEMALIGN, 1);
+	if (__builtin_add_overflow(n, ps - 1, &rounded)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return mid_memalign(ps, rounded & ~(ps - 1));
+}
+
+API size_t malloc_usable_size(void *p)
+{
+	count(C_USABLE, 1);
+	if (!p)
+		return 0;
+	if (heap_contains(&dflt, p)) {
+		unsigned int reason;
+		size_t n;
+		int err = heap_usable(&dflt, p, &n, &reason);
+
+		check_fd_err(err);
+		return err ? 0 : n;
+	}
+	if (in_boot(p))
+		return boot_usable(p);
+	if (get_state() == ST_LIBC)
+		return libc.usable(p);
+	return 0;
+}
+
+API buddy_t *buddy_default(void)
+{
+	return get_state() == ST_DEVICE ? &dflt : NULL;
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+void shim_fork_prepare(void)
+{
+	pthread_mutex_lock(&init_lock);
+}
+
+void shim_fork_parent(void)
+{
+	pthread_mutex_unlock(&init_lock);
+}
+
+void shim_fork_child(void)
+{
+	pthread_mutex_init(&init_lock, NULL);
+	memset(counters, 0, sizeof(counters));
+}
+
+int shim_fork_wrapped(void)
+{
+	return t_fork_wrapped;
+}
+
+/*
+ * fork() itself is wrapped only to turn a failed heap copy into a failed
+ * fork: the child (which would otherwise share the parent's heap) exits at
+ * once in the atfork child handler, and the parent sees -1 / ENOMEM, as if
+ * the kernel had been unable to copy the address space.
+ */
+API pid_t fork(void)
+{
+	static pid_t (*real_fork)(void);
+	pid_t (*f)(void) = __atomic_load_n(&real_fork, __ATOMIC_ACQUIRE);
+	pid_t pid;
+	int err;
+
+	if (!f) {
+		f = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+		if (!f) {
+			errno = ENOSYS;
+			return -1;
+		}
+		__atomic_store_n(&real_fork, f, __ATOMIC_RELEASE);
+	}
+	t_fork_wrapped = 1;
+	pid = f();
+	t_fork_wrapped = 0;
+	err = heap_fork_failed();
+	if (pid > 0 && err) {
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+		say3("libbuddy: fork: cannot copy the heap: ", errdesc(err),
+		     "; fork() fails with ENOMEM\n");
+		errno = ENOMEM;
+		return -1;
+	}
+	return pid;
+}
+
+/* ---- start and exit --------------------------------------------------- */
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	const char *s = knob("BUDDY_STATS");
+
+	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
+	get_state();
+}
+
+static char *field(char *p, const char *name, uint64_t v)
+{
+	p = fmt_str(p, " ");
+	p = fmt_str(p, name);
+	p = fmt_str(p, "=");
+	return fmt_u64(p, v);
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	struct buddy_heap_stats st;
+	char buf[1024], *p = buf;
+	uint64_t c[C_N];
+
+	if (!stats_level)
+		return;
+	for (int i = 0; i < C_N; i++)
+		c[i] = __atomic_load_n(&counters[i], __ATOMIC_RELAXED);
+	p = fmt_str(p, "libbuddy:");
+	p = field(p, "pid", (uint64_t)getpid());
+	p = fmt_str(p, state == ST_DEVICE ? " mode=device" :
+		       state == ST_LIBC ? " mode=libc-fallback" : " mode=none");
+	p = field(p, "malloc", c[C_MALLOC]);
+	p = field(p, "free", c[C_FREE]);
+	p = field(p, "calloc", c[C_CALLOC]);
+	p = field(p, "realloc", c[C_REALLOC]);
+	p = field(p, "memalign", c[C_MEMALIGN]);
+	p = field(p, "usable_size", c[C_USABLE]);
+	p = field(p, "bootstrap", c[C_BOOT]);
+	p = field(p, "failed", c[C_FAILED]);
+	p = field(p, "bytes", c[C_BYTES]);
+	if (state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+		p = field(p, "peak_in_use", st.peak_bytes_in_use);
+		p = field(p, "in_use", st.bytes_in_use);
+		p = field(p, "live", st.live_blocks);
+		p = field(p, "heap", st.heap_bytes);
+		p = field(p, "peak_heap", st.peak_heap_bytes);
+		p = field(p, "kernel_allocs", st.nr_allocs);
+		p = field(p, "kernel_frees", st.nr_frees);
+		p = field(p, "heap_id", st.nr_orders ? dflt.info.heap_id : 0);
+	}
+	p = fmt_str(p, "\n");
+	if (stats_level > 1 && state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+		unsigned int n = st.nr_orders;
+
+		if (n > BUDDY_STATS_ORDERS)
+			n = BUDDY_STATS_ORDERS;
+		p = fmt_str(p, "libbuddy: buddyinfo (free blocks of 16B<<order, order 0..");
+		p = fmt_u64(p, n ? n - 1 : 0);
+		p = fmt_str(p, "):");
+		for (unsigned int i = 0; i < n && p < buf + sizeof(buf) - 32; i++) {
+			p = fmt_str(p, " ");
+			p = fmt_u64(p, st.free_blocks[i]);
+		}
+		p = fmt_str(p, "\n");
+	}
+	*p = 0;
+	say(buf);
+}
