@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	struct buddy_block_args fb;
 	struct buddy_info info;
 	struct buddy_heap_stats st;
-	unsigned long long off[NBLOCKS];
+	const char *dev = getenv("BUDDY_DEVICE");
+	unsigned long long off[NBLOCKS] = { 0 };
 	int fd, i, ok;
 	char *base;
 	FILE *f;
@@ -53,8 +54,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: holdheap FILE\n");
 		return 2;
 	}
-	fd = open(getenv("BUDDY_DEVICE") ? getenv("BUDDY_DEVICE") : "/dev/buddy",
-		  O_RDWR | O_CLOEXEC);
+	fd = open(dev ? dev : "/dev/buddy", O_RDWR | O_CLOEXEC);
 	check(fd >= 0, "open /dev/buddy");
 	if (fd < 0)
 		return 1;

@@ -9,6 +9,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <buddy.h>
@@ -35,7 +36,7 @@ int main(void)
 		fprintf(stderr, "pkgdemo: allocation failed\n");
 		return 1;
 	}
-	strcpy(p, "hello from /dev/buddy");
+	snprintf(p, 100, "hello from /dev/buddy");
 	if (buddy_usable_size(h, p) != 128 || buddy_stats(h, &st) ||
 	    st.live_blocks != 2) {
 		fprintf(stderr, "pkgdemo: usable size or stats wrong\n");
@@ -47,7 +48,8 @@ int main(void)
 	}
 	/* Linking libbuddy puts malloc on /dev/buddy too. */
 	p = strdup("malloc works");
-	printf("pkgdemo ok (%s, heap via %s)\n", p,
+	printf("pkgdemo ok (%s, heap via %s)\n", p ? p : "-",
 	       buddy_default() ? "/dev/buddy" : "glibc fallback");
+	free(p);
 	return 0;
 }

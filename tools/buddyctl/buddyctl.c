@@ -144,12 +144,13 @@ static void print_params(void)
 	closedir(d);
 }
 
-static int cmd_info(int argc, char **argv __attribute__((unused)))
+static int cmd_info(int argc, char **argv)
 {
 	struct buddy_info info;
 	char a[32], b[32];
 	int fd;
 
+	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "%s: info takes no arguments\n", prog);
 		return 2;
@@ -229,8 +230,9 @@ static int cmp_heap(const void *a, const void *b)
 static void debugfs_hint(int err)
 {
 	if (err == ENOENT)
-		fprintf(stderr, "%s: is buddy.ko loaded and debugfs mounted "
-			"(mount -t debugfs none /sys/kernel/debug)?\n", prog);
+		fprintf(stderr,
+			"%s: is buddy.ko loaded and debugfs mounted (mount -t debugfs none /sys/kernel/debug)?\n",
+			prog);
 	else if (err == EACCES || err == EPERM)
 		fprintf(stderr, "%s: debugfs is readable by root only\n", prog);
 }
@@ -323,12 +325,13 @@ static char *heap_file(const struct heap_name *h, const char *file)
 	return slurp(path);
 }
 
-static int cmd_list(int argc, char **argv __attribute__((unused)))
+static int cmd_list(int argc, char **argv)
 {
 	struct heap_name *v = NULL;
 	char comm[64];
 	int n, i;
 
+	(void)argv;
 	if (argc > 1) {
 		fprintf(stderr, "%s: list takes no arguments\n", prog);
 		return 2;
@@ -416,7 +419,7 @@ static void print_stats_kv(char *text)
 static int show_stats(const struct heap_name *h)
 {
 	static const char *const idx[] = { "unusable_index", "extfrag_index" };
-	double free_blocks[MAX_VALS], vals[MAX_VALS];
+	double free_blocks[MAX_VALS] = { 0 }, vals[MAX_VALS] = { 0 };
 	int n_free = 0, n, i, last = -1;
 	char comm[64], *text;
 
@@ -442,7 +445,7 @@ static int show_stats(const struct heap_name *h)
 	/* Show orders up to the highest with a free block, at least 12. */
 	n = n_free ? (last + 1 > 12 ? last + 1 : (n_free < 12 ? n_free : 12)) : 0;
 	if (n) {
-		double ord[MAX_VALS];
+		double ord[MAX_VALS] = { 0 };
 
 		for (i = 0; i < n; i++)
 			ord[i] = i;
@@ -497,13 +500,13 @@ static int term_columns(void)
 {
 	struct winsize ws;
 	const char *c = getenv("COLUMNS");
+	long n;
 
 	if (isatty(STDOUT_FILENO) && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) &&
 	    ws.ws_col)
 		return ws.ws_col;
-	if (c && atoi(c) > 0)
-		return atoi(c);
-	return 128;
+	n = c ? strtol(c, NULL, 10) : 0;
+	return n > 0 && n < 100000 ? (int)n : 128;
 }
 
 static void map_usage(FILE *f)
@@ -567,8 +570,8 @@ static int cmd_map(int argc, char **argv)
 		map_usage(stderr);
 		return 2;
 	}
-	if (strcmp(color, "auto") && strcmp(color, "always") &&
-	    strcmp(color, "never")) {
+	if (!color || (strcmp(color, "auto") && strcmp(color, "always") &&
+		       strcmp(color, "never"))) {
 		map_usage(stderr);
 		return 2;
 	}
@@ -652,7 +655,7 @@ out:
 
 /* ---- main ---------------------------------------------------------- */
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s COMMAND [ARGS]\n"
@@ -671,12 +674,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
-		usage(stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
@@ -692,6 +695,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "map"))
 		return cmd_map(argc - 1, argv + 1);
 	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-	usage(stderr);
+	print_usage(stderr);
 	return 2;
 }

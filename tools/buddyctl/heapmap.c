@@ -286,13 +286,15 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 	if (!m->nr || max_width < 1)
 		return -1;
 	end_grains = (m->end + (1u << HM_GRAIN_SHIFT) - 1) >> HM_GRAIN_SHIFT;
-	while (((uint64_t)1 << R) < end_grains)
+	while (R < 60 && ((uint64_t)1 << R) < end_grains)
 		R++;
 	gw = (uint64_t)1 << ((R + 1) / 2);
 	gh = (uint64_t)1 << (R / 2);
 	mw = 1u << ilog2_floor(max_width);
 
 	/* Largest zoom (or smallest shrink) that fits both limits. */
+	if (!gw || !mw)
+		return -1;
 	if (gw <= mw)
 		z = (int)ilog2_floor(mw / gw);
 	else
@@ -306,6 +308,8 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 	r->width = (unsigned int)(z >= 0 ? gw << z : gw >> -z);
 	r->height = (unsigned int)(z >= 0 ? gh << z : gh >> -z);
 	n = (uint64_t)r->width * r->height;
+	if (!n)
+		return -1;
 	full = z >= 0 ? 1 : (uint64_t)1 << (2 * -z);
 	r->px = calloc(n, sizeof(*r->px));
 	if (z < 0)
@@ -349,7 +353,7 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 
 		if (p->order >= 0)
 			continue;
-		if (!covered) {
+		if (!covered || !acc) {	/* zoomed: every covered pixel has an order */
 			p->rgb = HM_RGB_UNMAPPED;
 			continue;
 		}
@@ -371,13 +375,12 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 			morton_xy(b->offset >> HM_GRAIN_SHIFT, &x, &y);
 			w = (uint64_t)1 << ((b->order + 1) / 2);
 			h = (uint64_t)1 << (b->order / 2);
-			if (z >= 0) {
-				x <<= z, y <<= z, w <<= z, h <<= z;
-			} else {
-				if (b->order < (unsigned int)(2 * -z))
-					continue;
-				x >>= -z, y >>= -z, w >>= -z, h >>= -z;
-			}
+			if (z < 0 && b->order < (unsigned int)(2 * -z))
+				continue;
+			x = z >= 0 ? x << z : x >> -z;
+			y = z >= 0 ? y << z : y >> -z;
+			w = z >= 0 ? w << z : w >> -z;
+			h = z >= 0 ? h << z : h >> -z;
 			if (w >= 4 && h >= 4)
 				border(r, x, y, w, h);
 		}
@@ -417,8 +420,9 @@ void hm_print_text(FILE *out, const struct hm_raster *r, int color)
 				s[0] = p->block_start ? hm_digits[p->order % 36] : fillc;
 				s[1] = fillc;
 			} else if (p->grains[HM_ALLOCATED] || p->grains[HM_FREE]) {
-				s[0] = s[1] = p->grains[HM_ALLOCATED] >=
-					      p->grains[HM_FREE] ? '%' : ':';
+				s[0] = p->grains[HM_ALLOCATED] >=
+				       p->grains[HM_FREE] ? '%' : ':';
+				s[1] = s[0];
 			}
 			if (color)
 				ansi_color(out, p->rgb);
@@ -449,8 +453,8 @@ void hm_print_legend(FILE *out, const struct hm_map *m, int color)
 
 	human(a, sizeof(a), m->bytes[HM_ALLOCATED]);
 	human(f, sizeof(f), m->bytes[HM_FREE]);
-	fprintf(out, "%zu blocks: %s allocated, %s free.  "
-		"Cell: <order><#=allocated|.=free>, %%/: several blocks, blank: no chunk\n",
+	fprintf(out,
+		"%zu blocks: %s allocated, %s free.  Cell: <order><#=allocated|.=free>, %%/: several blocks, blank: no chunk\n",
 		m->nr, a, f);
 	fprintf(out, "order %10s %10s %10s\n", "size", "allocated", "free");
 	for (o = 0; o <= HM_MAX_ORDER; o++) {
