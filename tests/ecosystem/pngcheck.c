@@ -3,10 +3,11 @@
  * pngcheck - check a `buddyctl map --png` picture against the map it came
  * from, with the layout worked out here independently of the renderer:
  *
- *   pngcheck PNG MAP MAX_WIDTH
+ *   pngcheck PNG MAP MAX_WIDTH [legend]
  *
  * - the image is MAX_WIDTH (rounded down to a power of two) wide and as
- *   high as the Z-order layout of the map's range says (1:1 or 2:1);
+ *   high as the Z-order layout of the map's range says (1:1 or 2:1), plus
+ *   HM_LEGEND_HEIGHT with "legend";
  * - the top-left pixel of every block at least one pixel big has the
  *   block's colour (state and order);
  * - when no pixel holds several blocks, every pixel is a block colour,
@@ -51,8 +52,8 @@ int main(int argc, char **argv)
 	FILE *f;
 	size_t b;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: pngcheck PNG MAP MAX_WIDTH\n");
+	if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "legend"))) {
+		fprintf(stderr, "usage: pngcheck PNG MAP MAX_WIDTH [legend]\n");
 		return 2;
 	}
 	maxw = strtoul(argv[3], NULL, 10);
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	gw = 1UL << ((R + 1) / 2);
 	gh = 1UL << (R / 2);
 	want_h = W * gh / gw;
-	if (img.width != W || img.height != want_h) {
+	if (img.width != W || img.height != want_h + (argc == 5 ? HM_LEGEND_HEIGHT : 0)) {
 		printf("pngcheck: FAIL size %ux%u, want %lux%lu (range 16 B << %u)\n",
 		       img.width, img.height, W, want_h, R);
 		return 1;
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (W >= gw) {
-		for (b = 0; b < (size_t)img.width * img.height; b++)
+		for (b = 0; b < (size_t)img.width * want_h; b++)
 			unknown += !known(&buf[3 * b]);
 	}
 	printf("pngcheck: %s %ux%u, %zu blocks, %lu checked, %lu wrong, %lu unknown pixels\n",

@@ -442,8 +442,13 @@ static int show_stats(const struct heap_name *h)
 	for (i = 0; i < n_free; i++)
 		if (free_blocks[i] != 0)
 			last = i;
-	/* Show orders up to the highest with a free block, at least 12. */
-	n = n_free ? (last + 1 > 12 ? last + 1 : (n_free < 12 ? n_free : 12)) : 0;
+	/*
+	 * Orders up to one past the largest free block (the first that cannot
+	 * be served), at least 12, at most what the heap has.
+	 */
+	n = last + 2 > 12 ? last + 2 : 12;
+	if (n > n_free)
+		n = n_free;
 	if (n) {
 		double ord[MAX_VALS] = { 0 };
 
@@ -512,7 +517,7 @@ static int term_columns(void)
 static void map_usage(FILE *f)
 {
 	fprintf(f, "usage: %s map [PID|PID-ID] [--file MAP] [--png FILE]\n"
-		"       [--width N] [--height N] [--color auto|always|never] [--no-legend]\n",
+		"       [--width N] [--height N] [--color auto|always|never] [--legend|--no-legend]\n",
 		prog);
 }
 
@@ -526,19 +531,20 @@ static int cmd_map(int argc, char **argv)
 		{ "color", required_argument, NULL, 'c' },
 		{ "colour", required_argument, NULL, 'c' },
 		{ "no-legend", no_argument, NULL, 'L' },
+		{ "legend", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *png = NULL, *file = NULL, *color = "auto";
 	unsigned long width = 0, height = 0;
-	int legend = 1, c, rc = 1;
+	int legend = 1, png_legend = 0, c, rc = 1;
 	struct hm_raster r;
 	struct hm_map m;
 	char err[256], path[1024];
 	FILE *f;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:f:w:H:c:Lh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:f:w:H:c:Llh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			png = optarg;
@@ -557,6 +563,9 @@ static int cmd_map(int argc, char **argv)
 			break;
 		case 'L':
 			legend = 0;
+			break;
+		case 'l':
+			png_legend = 1;
 			break;
 		case 'h':
 			map_usage(stdout);
@@ -621,6 +630,11 @@ static int cmd_map(int argc, char **argv)
 			fprintf(stderr, "%s: cannot render the map\n", prog);
 			goto out;
 		}
+		if (png_legend && hm_add_legend(&m, &r)) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			hm_raster_free(&r);
+			goto out;
+		}
 		if (hm_write_png(png, &r, err, sizeof(err))) {
 			fprintf(stderr, "%s: %s\n", prog, err);
 			hm_raster_free(&r);
@@ -663,7 +677,7 @@ static void print_usage(FILE *f)
 		"  list                         live heaps (debugfs, root)\n"
 		"  stats [PID|PID-ID|--all]     counters, buddyinfo, fragmentation indices\n"
 		"  map [PID|PID-ID] [--png FILE] [--file MAP] [--width N] [--height N]\n"
-		"      [--color auto|always|never] [--no-legend]\n"
+		"      [--color auto|always|never] [--legend|--no-legend]\n"
 		"                               every block, coloured by state and order\n"
 		"  --version                    print the version\n"
 		"Environment: BUDDY_DEVICE (default " DEFAULT_DEVICE "),\n"

@@ -388,6 +388,77 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 	return 0;
 }
 
+/* A 3x5 font for the legend: digits, 'A' and 'F', one row per 3 bits. */
+static const uint8_t hm_font[12][5] = {
+	{ 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 7, 1, 7, 4, 7 }, { 7, 1, 7, 1, 7 },
+	{ 5, 5, 7, 1, 1 }, { 7, 4, 7, 1, 7 }, { 7, 4, 7, 5, 7 }, { 7, 1, 1, 1, 1 },
+	{ 7, 5, 7, 5, 7 }, { 7, 5, 7, 1, 7 }, { 2, 5, 7, 5, 5 }, { 7, 4, 6, 4, 4 },
+};
+
+static void put_px(struct hm_raster *r, unsigned int x, unsigned int y,
+		   struct hm_rgb c)
+{
+	if (x < r->width && y < r->height)
+		r->px[y * r->width + x].rgb = c;
+}
+
+/* Glyph @g (0-9, 10 = 'A', 11 = 'F') at (x, y), each dot 2 x 2 pixels. */
+static void glyph(struct hm_raster *r, unsigned int x, unsigned int y,
+		  unsigned int g, struct hm_rgb c)
+{
+	unsigned int row, col;
+
+	for (row = 0; row < 10; row++)
+		for (col = 0; col < 6; col++)
+			if (hm_font[g][row / 2] & (4 >> (col / 2)))
+				put_px(r, x + col, y + row, c);
+}
+
+int hm_add_legend(const struct hm_map *m, struct hm_raster *r)
+{
+	const struct hm_rgb black = { 0, 0, 0 }, white = { 255, 255, 255 };
+	unsigned int h = r->height + HM_LEGEND_HEIGHT, st, o, x, y, i, j;
+	struct hm_pixel *px;
+
+	px = realloc(r->px, (size_t)r->width * h * sizeof(*px));
+	if (!px)
+		return -1;
+	r->px = px;
+	for (i = r->width * r->height; i < r->width * h; i++) {
+		memset(&px[i], 0, sizeof(px[i]));
+		px[i].order = -1;
+		px[i].rgb = HM_RGB_LEGEND_BG;
+	}
+	y = r->height + 4;
+	r->height = h;
+	for (st = 0; st < 2; st++, y += 18) {
+		enum hm_state state = st ? HM_FREE : HM_ALLOCATED;
+
+		glyph(r, 4, y + 2, st ? 11 : 10, black);
+		x = 14;
+		for (o = 0; o <= HM_MAX_ORDER; o++) {
+			struct hm_rgb c = hm_color(state, o);
+			unsigned int lum = (299u * c.r + 587u * c.g + 114u * c.b) / 1000u;
+
+			if (!m->count[state][o])
+				continue;
+			if (x + 18 > r->width)
+				break;
+			for (j = 0; j < 14; j++)
+				for (i = 0; i < 18; i++)
+					put_px(r, x + i, y + j, c);
+			if (o >= 10) {
+				glyph(r, x + 2, y + 2, o / 10, lum > 128 ? black : white);
+				glyph(r, x + 10, y + 2, o % 10, lum > 128 ? black : white);
+			} else {
+				glyph(r, x + 6, y + 2, o, lum > 128 ? black : white);
+			}
+			x += 20;
+		}
+	}
+	return 0;
+}
+
 void hm_raster_free(struct hm_raster *r)
 {
 	free(r->px);

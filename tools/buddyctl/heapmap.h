@@ -100,6 +100,15 @@ int hm_render(const struct hm_map *m, unsigned int max_width,
 	      unsigned int max_height, int borders, struct hm_raster *r);
 void hm_raster_free(struct hm_raster *r);
 
+/*
+ * Appends a legend strip (HM_LEGEND_HEIGHT pixels, white) below the map:
+ * a row of swatches for the allocated orders present (marked A) and one
+ * for the free orders (F), each labelled with its order.
+ */
+#define HM_LEGEND_HEIGHT	40
+#define HM_RGB_LEGEND_BG	((struct hm_rgb){ 255, 255, 255 })
+int hm_add_legend(const struct hm_map *m, struct hm_raster *r);
+
 /* Text picture: two characters per pixel, optional ANSI colours. */
 void hm_print_text(FILE *out, const struct hm_raster *r, int color);
 void hm_print_legend(FILE *out, const struct hm_map *m, int color);

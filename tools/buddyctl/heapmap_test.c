@@ -239,6 +239,40 @@ static void test_odd(void)
 	hm_map_free(&m);
 }
 
+static void test_legend(const char *dir)
+{
+	struct hm_raster r;
+	struct hm_map m;
+	char path[512], err[128];
+
+	hm_map_init(&m);
+	add(&m, 0, 4, HM_ALLOCATED);
+	add(&m, 256, 4, HM_FREE);
+	add(&m, 512, 5, HM_FREE);
+	add(&m, 1024, 6, HM_ALLOCATED);
+	add(&m, 2048, 7, HM_FREE);
+	CHECK(!hm_render(&m, 256, 0, 1, &r), "render");
+	CHECK(!hm_add_legend(&m, &r), "legend");
+	CHECK(r.width == 256 && r.height == 256 + HM_LEGEND_HEIGHT, "size %ux%u",
+	      r.width, r.height);
+	/* Swatches: allocated orders 4, 6 in the first row, free 4, 5, 7 in
+	 * the second; their left columns carry no digit.
+	 */
+	CHECK(same(px(&r, 14, 256 + 4), hm_color(HM_ALLOCATED, 4)), "swatch a4");
+	CHECK(same(px(&r, 34, 256 + 4), hm_color(HM_ALLOCATED, 6)), "swatch a6");
+	CHECK(same(px(&r, 54, 256 + 4), HM_RGB_LEGEND_BG), "two allocated orders");
+	CHECK(same(px(&r, 14, 256 + 22), hm_color(HM_FREE, 4)), "swatch f4");
+	CHECK(same(px(&r, 34, 256 + 22), hm_color(HM_FREE, 5)), "swatch f5");
+	CHECK(same(px(&r, 54, 256 + 22), hm_color(HM_FREE, 7)), "swatch f7");
+	CHECK(same(px(&r, 0, 256), HM_RGB_LEGEND_BG), "background");
+	/* The map above is unchanged. */
+	CHECK(same(px(&r, 10, 10), hm_color(HM_ALLOCATED, 4)), "map kept");
+	snprintf(path, sizeof(path), "%s/legend.png", dir);
+	CHECK(!hm_write_png(path, &r, err, sizeof(err)), "write: %s", err);
+	hm_raster_free(&r);
+	hm_map_free(&m);
+}
+
 static void test_colors(void)
 {
 	unsigned int o, p, clash = 0;
@@ -363,6 +397,7 @@ int main(int argc, char **argv)
 	test_shrunk(dir);
 	test_odd();
 	test_text();
+	test_legend(dir);
 	printf("heapmap: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
