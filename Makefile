@@ -8,10 +8,14 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 # Extra kbuild arguments, e.g. W=1 or C=2.
 KBUILD_ARGS ?=
 
+PREFIX ?= /usr/local
+DESTDIR ?=
+MODULE ?= auto
+
 export KDIR
 
 .PHONY: all module clean help run check test-core fuzz bench-core vm-test \
-	kunit debug-kernel lint
+	kunit debug-kernel lint buddyctl install uninstall ecosystem
 
 all: module
 
@@ -25,6 +29,11 @@ help:
 	@echo "make vm-test           device tests in QEMU on both kernels"
 	@echo "make kunit             KUnit suites in QEMU on the debug kernel"
 	@echo "make debug-kernel      build (or reuse) the cached debug kernel"
+	@echo "make lint              checkpatch, sparse, W=1, clang-tidy, cppcheck"
+	@echo "make buddyctl          build tools/buddyctl"
+	@echo "make install           DESTDIR=, PREFIX=$(PREFIX), MODULE=auto|dkms|kbuild|none"
+	@echo "make uninstall         remove what make install put in place"
+	@echo "make ecosystem         DKMS, install, pkg-config and buddyctl tests"
 
 module:
 	@test -n "$(KDIR)" || { scripts/need-pkgs linux-headers-amd64 && \
@@ -59,3 +68,18 @@ run:
 
 check:
 	scripts/check
+
+lint:
+	scripts/lint
+
+buddyctl:
+	$(MAKE) -C tools/buddyctl
+
+install:
+	scripts/install DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" MODULE="$(MODULE)"
+
+uninstall:
+	scripts/install --uninstall DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)"
+
+ecosystem:
+	tests/ecosystem/run

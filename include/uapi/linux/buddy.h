@@ -39,7 +39,8 @@
 #define BUDDY_FEATURE_DEBUGFS	(1ULL << 2)
 
 /* Allocation flags (struct buddy_alloc_args, buddy_block_args, buddy_op). */
-#define BUDDY_ALLOC_ZERO	0x1u	/* zero the block's usable size (same token as buddy_core.h) */
+/* Same token as buddy_core.h so both headers can be included together. */
+#define BUDDY_ALLOC_ZERO	0x1u	/* zero the block's usable size */
 
 /*
  * Why an offset was refused (struct buddy_block_args.reason and
