@@ -38,8 +38,10 @@
 #define BUDDY_FEATURE_CLONE	(1ULL << 1)
 #define BUDDY_FEATURE_DEBUGFS	(1ULL << 2)
 
-/* Allocation flags (struct buddy_alloc_args, buddy_block_args, buddy_op). */
-/* Same token as buddy_core.h so both headers can be included together. */
+/*
+ * Allocation flags (struct buddy_alloc_args, buddy_block_args, buddy_op),
+ * spelt as in buddy_core.h so the module can include both headers.
+ */
 #define BUDDY_ALLOC_ZERO	0x1u	/* zero the block's usable size */
 
 /*
