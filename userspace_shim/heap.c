@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -100,6 +102,8 @@ int heap_open(struct buddy_handle *h, const char *path)
 		munmap(res, (size_t)(base - res));
 	if (res + 2 * w > base + w)
 		munmap(base + w, (size_t)(res + 2 * w - (base + w)));
+	/* Children do not inherit the window: see the fork section. */
+	madvise(base, w, MADV_DONTFORK);
 
 	h->fd = fd;
 	h->clone_fd = -1;
@@ -123,54 +127,127 @@ static void heap_unmap(struct buddy_handle *h)
 /* ---- fork ------------------------------------------------------------ */
 
 /*
- * prepare: with every lock held (nothing can change a heap any more), have
- * the kernel copy each heap into a new file.  The child maps its copy over
- * the window at the same address and drops the parent's file; the parent
- * closes the copies.  A failed copy is reported by shim_fork_child() /
- * the fork() wrapper in malloc.c.
+ * prepare: have the kernel copy each heap into a new file, and mark the heap
+ * "pending" under its lock, so that no later change reaches the device
+ * until the fork is over (malloc.c serves the default heap's callers from
+ * the side arena meanwhile; buddy.h handles wait).  No heap lock is held
+ * across the fork itself.  The child maps its copy over the window at the
+ * same address and drops the parent's file; the parent closes the copies.
+ * A failed copy is reported by the child handler / the fork() wrapper.
  */
 /* Set on the forking thread by prepare; the child inherits the value. */
 static __thread int fork_clone_err;
+
+/*
+ * Why MADV_DONTFORK and a SIGSEGV handler: in a multi-threaded process
+ * glibc's fork() writes to heap memory in the child *before* any atfork
+ * child handler runs (fresetlockfiles() re-initialises the lock of every
+ * FILE, and nss state is reset).  Had the child inherited the window, it
+ * would still be the parent's shared mapping then, and those writes would
+ * reset locks that the parent's threads hold.  So the window is not
+ * inherited at all, and from prepare until the fork is over a SIGSEGV
+ * handler is in place: the child's first touch of a window maps its copy
+ * there (mmap is async-signal-safe) and the access is retried.  Any other
+ * fault goes to the handler the program had.
+ */
+static struct sigaction old_segv;
+static pid_t fork_parent_pid;
+static volatile int child_mapped;
+
+static int map_copies(void)
+{
+	struct buddy_handle *h;
+
+	for (h = registry; h; h = h->next) {
+		if (h->clone_fd < 0 ||
+		    mmap(h->base, h->window, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, h->clone_fd, 0) == MAP_FAILED)
+			return -1;
+		madvise(h->base, h->window, MADV_DONTFORK);
+	}
+	child_mapped = 1;
+	return 0;
+}
+
+static void fork_segv(int sig, siginfo_t *si, void *uc)
+{
+	struct buddy_handle *h;
+
+	(void)uc;
+	if (!child_mapped && getpid() != fork_parent_pid)
+		for (h = registry; h; h = h->next)
+			if (heap_contains(h, si->si_addr)) {
+				if (fork_clone_err && shim_fork_wrapped())
+					_exit(127);
+				if (map_copies()) {
+					say("libbuddy: fork: cannot map the heap copy; the child exits\n");
+					_exit(127);
+				}
+				return;		/* retry the access */
+			}
+	/* not ours: put the program's handler back and fault again */
+	sigaction(sig, &old_segv, NULL);
+}
 
 static void atfork_prepare(void)
 {
 	struct buddy_handle *h;
 
-	shim_fork_prepare();
 	pthread_mutex_lock(&registry_lock);
 	fork_clone_err = 0;
-	for (h = registry; h; h = h->next)
-		pthread_mutex_lock(&h->lock);
+	if (registry) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = fork_segv;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+		fork_parent_pid = getpid();
+		child_mapped = 0;
+		sigaction(SIGSEGV, &sa, &old_segv);
+	}
 	for (h = registry; h; h = h->next) {
 		struct buddy_clone_args ca = { .flags = O_CLOEXEC };
-		int err = xioctl(h->fd, BUDDY_IOC_CLONE, &ca);
+		int err;
 
+		pthread_mutex_lock(&h->lock);
+		err = xioctl(h->fd, BUDDY_IOC_CLONE, &ca);
+		if (!err) {
+			h->clone_fd = ca.fd;
+			h->pending = 1;
+		}
+		pthread_mutex_unlock(&h->lock);
 		if (err) {
 			fork_clone_err = -err;
 			break;
 		}
-		h->clone_fd = ca.fd;
 	}
 	if (fork_clone_err)
-		for (h = registry; h; h = h->next)
-			if (h->clone_fd >= 0) {
+		for (h = registry; h; h = h->next) {
+			pthread_mutex_lock(&h->lock);
+			if (h->clone_fd >= 0)
 				close(h->clone_fd);
-				h->clone_fd = -1;
-			}
+			h->clone_fd = -1;
+			h->pending = 0;
+			pthread_mutex_unlock(&h->lock);
+		}
 }
 
 static void atfork_parent(void)
 {
 	struct buddy_handle *h;
 
+	if (registry)
+		sigaction(SIGSEGV, &old_segv, NULL);
 	for (h = registry; h; h = h->next) {
+		pthread_mutex_lock(&h->lock);
 		if (h->clone_fd >= 0)
 			close(h->clone_fd);
 		h->clone_fd = -1;
+		h->pending = 0;
 		pthread_mutex_unlock(&h->lock);
 	}
-	pthread_mutex_unlock(&registry_lock);
 	shim_fork_parent();
+	pthread_mutex_unlock(&registry_lock);
 }
 
 int heap_fork_failed(void)
@@ -193,13 +270,14 @@ static void atfork_child(void)
 			     errdesc(fork_clone_err), "; the child exits\n");
 		_exit(127);
 	}
+	if (!child_mapped && map_copies()) {
+		say3("libbuddy: fork: cannot map the heap copy: ",
+		     errdesc(errno), "; the child exits\n");
+		_exit(127);
+	}
+	if (registry)
+		sigaction(SIGSEGV, &old_segv, NULL);
 	for (h = registry; h; h = h->next) {
-		if (mmap(h->base, h->window, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, h->clone_fd, 0) == MAP_FAILED) {
-			say3("libbuddy: fork: cannot map the heap copy: ",
-			     errdesc(errno), "; the child exits\n");
-			_exit(127);
-		}
 		/* Keep the parent's (high) descriptor number for the copy. */
 		if (dup3(h->clone_fd, h->fd, O_CLOEXEC) < 0) {
 			close(h->fd);
@@ -208,9 +286,11 @@ static void atfork_child(void)
 			close(h->clone_fd);
 		}
 		h->clone_fd = -1;
+		h->pending = 0;
 		pthread_mutex_init(&h->lock, NULL);
 	}
 	pthread_mutex_init(&registry_lock, NULL);
+	side_fork_child();
 	shim_fork_child();
 }
 
@@ -242,6 +322,24 @@ static void heap_unregister(struct buddy_handle *h)
 /* ---- operations ------------------------------------------------------ */
 
 /*
+ * Lock a heap for a change.  While a fork is pending the default heap's
+ * callers get -EAGAIN (malloc.c uses the side arena); a buddy.h handle's
+ * callers wait for the fork to finish.
+ */
+static int lock_for_change(struct buddy_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	while (unlikely(h->pending)) {
+		pthread_mutex_unlock(&h->lock);
+		if (h->is_default)
+			return -EAGAIN;
+		sched_yield();
+		pthread_mutex_lock(&h->lock);
+	}
+	return 0;
+}
+
+/*
  * MALLOC / CALLOC / MEMALIGN.  Size 0 asks for the smallest block (malloc(0)
  * returns a unique pointer, as in glibc).  Returns 0 or a negative errno.
  */
@@ -257,7 +355,9 @@ int heap_alloc(struct buddy_handle *h, unsigned long cmd, size_t size,
 
 	if (cmd == BUDDY_IOC_CALLOC && !nmemb)
 		a.nmemb = 1;
-	pthread_mutex_lock(&h->lock);
+	err = lock_for_change(h);
+	if (err)
+		return err;
 	err = xioctl(h->fd, cmd, &a);
 	pthread_mutex_unlock(&h->lock);
 	if (err)
@@ -281,11 +381,27 @@ int heap_free(struct buddy_handle *h, void *p, unsigned int *reason)
 		return -EINVAL;
 	}
 	b.offset = (uintptr_t)p - (uintptr_t)h->base;
-	pthread_mutex_lock(&h->lock);
+	err = lock_for_change(h);
+	if (err)
+		return err;
 	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
 	pthread_mutex_unlock(&h->lock);
 	if (err == -EINVAL)
 		*reason = b.reason;
+	return err;
+}
+
+/* FREE by offset, with the lock: for the deferred frees after a fork. */
+int heap_free_offset(struct buddy_handle *h, uint64_t offset,
+		     unsigned int *reason)
+{
+	struct buddy_block_args b = { .offset = offset };
+	int err;
+
+	pthread_mutex_lock(&h->lock);
+	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
+	pthread_mutex_unlock(&h->lock);
+	*reason = err == -EINVAL ? b.reason : 0;
 	return err;
 }
 
@@ -303,7 +419,9 @@ int heap_realloc(struct buddy_handle *h, void *p, size_t size, void **out,
 	}
 	b.offset = (uintptr_t)p - (uintptr_t)h->base;
 	b.size = size ? size : 1;
-	pthread_mutex_lock(&h->lock);
+	err = lock_for_change(h);
+	if (err)
+		return err;
 	err = xioctl(h->fd, BUDDY_IOC_REALLOC, &b);
 	pthread_mutex_unlock(&h->lock);
 	if (err == -EINVAL)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ static struct {
 
 enum {
 	C_MALLOC, C_FREE, C_CALLOC, C_REALLOC, C_MEMALIGN, C_USABLE,
-	C_BOOT, C_FAILED, C_BYTES, C_N
+	C_BOOT, C_FAILED, C_BYTES, C_DEFERRED, C_N
 };
 static uint64_t counters[C_N];
 static int stats_level;
@@ -265,6 +266,16 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		return NULL;
 	}
 	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	if (unlikely(err == -EAGAIN)) {
+		/* a fork is pending: see side.c */
+		p = side_alloc(n * (nmemb ? nmemb : 1), align,
+			       cmd == BUDDY_IOC_CALLOC);
+		if (p)
+			count(C_BYTES, n);
+		else
+			count(C_FAILED, 1);
+		return p;
+	}
 	if (unlikely(err)) {
 		check_fd_err(err);
 		count(C_FAILED, 1);
@@ -293,6 +304,45 @@ static void *do_malloc(size_t n)
 	}
 }
 
+static void deferred_free(uint64_t offset);
+
+static __attribute__((noreturn)) void refused(unsigned int reason,
+					       const char *who)
+{
+	if (reason == BUDDY_REASON_ALREADY_FREE && who[0] == 'f')
+		die("free(): double free detected");
+	die(who);
+}
+
+/*
+ * A fork is pending: the device heap must not change.  Check the block is
+ * live (USABLE_SIZE only reads) and queue its free for when the fork is
+ * over; with the queue full, wait for that.  Returns the usable size.
+ */
+static size_t defer_dev_free(void *p, const char *who)
+{
+	unsigned int reason;
+	size_t usable;
+	int err = heap_usable(&dflt, p, &usable, &reason);
+
+	check_fd_err(err);
+	if (err)
+		refused(reason, who);
+	if (defer_free((uintptr_t)p - (uintptr_t)dflt.base)) {
+		while ((err = heap_free(&dflt, p, &reason)) == -EAGAIN)
+			sched_yield();
+		check_fd_err(err);
+		if (err)
+			refused(reason, who);
+	} else {
+		count(C_DEFERRED, 1);
+		/* the fork may have ended meanwhile: do not keep it queued */
+		if (!__atomic_load_n(&dflt.pending, __ATOMIC_ACQUIRE))
+			flush_deferred(deferred_free);
+	}
+	return usable;
+}
+
 static void do_free(void *p, const char *who)
 {
 	if (heap_contains(&dflt, p)) {
@@ -301,13 +351,19 @@ static void do_free(void *p, const char *who)
 
 		if (likely(!err))
 			return;
+		if (err == -EAGAIN) {
+			defer_dev_free(p, who);
+			return;
+		}
 		check_fd_err(err);
-		if (reason == BUDDY_REASON_ALREADY_FREE)
-			die("free(): double free detected");
-		die(who);
+		refused(reason, who);
 	}
 	if (in_boot(p)) {
 		boot_free(p);
+		return;
+	}
+	if (side_owns(p)) {
+		side_free(p);
 		return;
 	}
 	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == ST_LIBC) {
@@ -429,6 +485,24 @@ API void *realloc(void *p, size_t n)
 			count(C_BYTES, n);
 			return q;
 		}
+		if (err == -EAGAIN) {
+			/* a fork is pending: move the block to the side arena */
+			size_t old;
+
+			err = heap_usable(&dflt, p, &old, &reason);
+			check_fd_err(err);
+			if (err)
+				die("realloc(): invalid pointer");
+			q = side_alloc(n, 16, 0);
+			if (!q) {
+				count(C_FAILED, 1);
+				return NULL;
+			}
+			memcpy(q, p, old < n ? old : n);
+			defer_dev_free(p, "realloc(): invalid pointer");
+			count(C_BYTES, n);
+			return q;
+		}
 		check_fd_err(err);
 		if (err == -EINVAL && reason)
 			die("realloc(): invalid pointer");
@@ -436,13 +510,18 @@ API void *realloc(void *p, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (in_boot(p)) {
-		size_t old = boot_usable(p);
+	if (in_boot(p) || side_owns(p)) {
+		/* bootstrap and side blocks move (back) onto the heap */
+		int boot = in_boot(p);
+		size_t old = boot ? boot_usable(p) : side_usable(p);
 		void *q = do_malloc(n);
 
 		if (q) {
 			memcpy(q, p, old < n ? old : n);
-			boot_free(p);
+			if (boot)
+				boot_free(p);
+			else
+				side_free(p);
 		}
 		return q;
 	}
@@ -523,6 +602,8 @@ API size_t malloc_usable_size(void *p)
 	}
 	if (in_boot(p))
 		return boot_usable(p);
+	if (side_owns(p))
+		return side_usable(p);
 	if (get_state() == ST_LIBC)
 		return libc.usable(p);
 	return 0;
@@ -535,19 +616,26 @@ API buddy_t *buddy_default(void)
 
 /* ---- fork ------------------------------------------------------------- */
 
-void shim_fork_prepare(void)
+/* The frees queued while a fork was pending, now carried out. */
+static void deferred_free(uint64_t offset)
 {
-	pthread_mutex_lock(&init_lock);
+	unsigned int reason;
+	int err = heap_free_offset(&dflt, offset, &reason);
+
+	check_fd_err(err);
+	if (err)
+		refused(reason, "free(): invalid pointer");
 }
 
 void shim_fork_parent(void)
 {
-	pthread_mutex_unlock(&init_lock);
+	flush_deferred(deferred_free);
 }
 
 void shim_fork_child(void)
 {
 	pthread_mutex_init(&init_lock, NULL);
+	flush_deferred(deferred_free);
 	memset(counters, 0, sizeof(counters));
 }
 
@@ -633,6 +721,8 @@ __attribute__((destructor)) static void shim_fini(void)
 	p = field(p, "bootstrap", c[C_BOOT]);
 	p = field(p, "failed", c[C_FAILED]);
 	p = field(p, "bytes", c[C_BYTES]);
+	p = field(p, "fork_side", side_allocs);
+	p = field(p, "fork_deferred", c[C_DEFERRED]);
 	if (state == ST_DEVICE && !heap_stats(&dflt, &st)) {
 		p = field(p, "peak_in_use", st.peak_bytes_in_use);
 		p = field(p, "in_use", st.bytes_in_use);

@@ -28,9 +28,10 @@ struct buddy_handle {
 	unsigned char *base;		/* window, aligned to window bytes */
 	uint64_t window;		/* info.window_bytes */
 	struct buddy_info info;
-	pthread_mutex_t lock;		/* serialises ioctls; held across fork */
+	pthread_mutex_t lock;		/* serialises ioctls (never across fork) */
 	struct buddy_handle *next;	/* registry of heaps to copy at fork */
 	int is_default;			/* the heap behind malloc */
+	int pending;			/* copied for a fork not yet over */
 };
 
 static inline int heap_contains(const struct buddy_handle *h, const void *p)
@@ -50,12 +51,23 @@ int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
 		unsigned int *reason);
 int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st);
 int heap_fork_failed(void);
+int heap_free_offset(struct buddy_handle *h, uint64_t offset,
+		     unsigned int *reason);
 
 /* malloc.c: called from the fork handlers in heap.c */
-void shim_fork_prepare(void);
 void shim_fork_parent(void);
 void shim_fork_child(void);
 int shim_fork_wrapped(void);
+
+/* side.c: the side arena and deferred frees used while a fork is pending */
+void *side_alloc(size_t n, size_t align, int zero);
+int side_owns(const void *p);
+size_t side_usable(const void *p);
+void side_free(void *p);
+int defer_free(uint64_t offset);
+void flush_deferred(void (*fn)(uint64_t offset));
+void side_fork_child(void);
+extern uint64_t side_allocs;
 
 /* util.c */
 void say(const char *s);
