@@ -335,6 +335,7 @@ static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
 	lockdep_assert_held(&kh->lock);
 
 	ret = buddy_kheap_op_check(op);
+	op->reason = BUDDY_REASON_NONE;
 	if (ret)
 		return ret;
 
