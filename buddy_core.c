@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * buddy_core.c - a buddy allocator over offsets, with out-of-band metadata.
+ * A buddy allocator over offsets, with out-of-band metadata.
  *
  * See buddy_core.h for the geometry, the growth policy and the exact
  * metadata layout.  Nothing here touches block memory except to zero or

@@ -51,7 +51,7 @@
 #include "buddy_port.h"
 
 #define BUDDY_GRAIN_SHIFT	4
-#define BUDDY_GRAIN		(1ULL << BUDDY_GRAIN_SHIFT)
+#define BUDDY_GRAIN		BIT_ULL(BUDDY_GRAIN_SHIFT)
 /* Largest window (and so block) the core supports: 16 B << 36 = 1 TiB. */
 #define BUDDY_MAX_ORDER		36
 #define BUDDY_MAX_CHUNKS	64

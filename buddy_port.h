@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * buddy_port.h - the only thing buddy_core.c knows about its host.
+ * The only thing buddy_core.c knows about its host.
  *
  * In the kernel it pulls in the usual headers.  In userspace it provides
  * the handful of kernel types, macros and bit helpers the core uses, on top
@@ -31,17 +31,17 @@
 
 #else /* !__KERNEL__ */
 
-#include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <string.h>
 #include <errno.h>
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
+/* the kernel's own definitions (include/uapi/asm-generic/int-ll64.h) */
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef signed long long s64;
 
 #ifndef EUCLEAN
 #define EUCLEAN		117

@@ -1,9 +1,371 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_diff.c - randomized differential test against the reference model.
+ *
+ * Random alloc / aligned alloc / free / realloc / usable_size / bad-offset
+ * operations run on the core and on the model; every result, offset and
+ * counter must agree.  Every live block is filled with a pattern derived
+ * from its own seed and verified before it is freed or reallocated, so an
+ * overlap between two blocks shows up as a corrupted pattern.  buddy_check()
+ * runs every CHECK_EVERY operations and at the end.
+ *
+ * BUDDY_TEST_SEED overrides the seed, BUDDY_TEST_OPS the number of
+ * operations per phase.
  */
+#include <string.h>
 #include "tutil.h"
+#include "model.h"
+
+#define CHECK_EVERY	1024
+
+struct live {
+	u64 off, usable, seed;
+};
+
+struct diff {
+	struct buddy_heap h;
+	struct model m;
+	struct tmem mem;
+	struct live *live;
+	size_t n, cap;
+	u64 rng;
+	long ops, errs, moves, enomem;
+	int bad;
+};
+
+static void pattern_fill(u8 *p, u64 bytes, u64 seed)
+{
+	u64 i, *w = (u64 *)p;
+
+	for (i = 0; i < bytes / 8; i++)
+		w[i] = seed ^ (i * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Bytes of @p that still hold the pattern (all of them: @bytes). */
+static u64 pattern_check(const u8 *p, u64 bytes, u64 seed)
+{
+	const u64 *w = (const u64 *)p;
+	u64 i;
+
+	for (i = 0; i < bytes / 8; i++)
+		if (w[i] != (seed ^ (i * 0x9e3779b97f4a7c15ULL)))
+			return i * 8;
+	return bytes;
+}
+
+static void fail(struct diff *d, const char *what, u64 off)
+{
+	if (!d->bad)
+		t_report(__FILE__, __LINE__, "op %ld: %s at %#llx", d->ops,
+			 what, (unsigned long long)off);
+	d->bad = 1;
+}
+
+static u8 *host(struct diff *d, u64 off)
+{
+	return buddy_chunk_address(&d->h, off, NULL);
+}
+
+static void add_live(struct diff *d, u64 off)
+{
+	struct live *l;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 1024;
+		d->live = realloc(d->live, d->cap * sizeof(*d->live));
+		if (!d->live)
+			abort();
+	}
+	l = &d->live[d->n++];
+	l->off = off;
+	if (buddy_usable_size(&d->h, off, &l->usable))
+		fail(d, "usable_size of a new block", off);
+	l->seed = rng_next(&d->rng);
+	pattern_fill(host(d, off), l->usable, l->seed);
+}
+
+static void verify(struct diff *d, const struct live *l)
+{
+	if (pattern_check(host(d, l->off), l->usable, l->seed) != l->usable)
+		fail(d, "block contents corrupted (overlap?)", l->off);
+}
+
+static u64 rand_size(struct diff *d)
+{
+	u64 r = rng_below(&d->rng, 100);
+
+	if (r < 2)
+		return 0;
+	if (r < 70)
+		return 1 + rng_below(&d->rng, 256);
+	if (r < 95)
+		return 257 + rng_below(&d->rng, 4096);
+	if (r < 99)
+		return 4097 + rng_below(&d->rng, 60000);
+	/* now and then something large (but keep the pattern fill cheap) */
+	return rng_below(&d->rng, buddy_window_bytes(&d->h) / 4 < (1 << 20) ?
+			 buddy_window_bytes(&d->h) / 4 : 1 << 20);
+}
+
+static void do_alloc(struct diff *d, int aligned)
+{
+	u64 size = rand_size(d), align = 0, o1 = 1, o2 = 2;
+	int r1, r2, zero = rng_below(&d->rng, 8) == 0;
+	unsigned int flags = zero ? BUDDY_ALLOC_ZERO : 0;
+
+	if (aligned) {
+		align = 1ULL << rng_below(&d->rng, 14);
+		r1 = buddy_alloc_aligned(&d->h, size, align, flags, &o1);
+	} else {
+		r1 = buddy_alloc(&d->h, size, flags, &o1);
+	}
+	r2 = model_alloc(&d->m, size, align, &o2);
+	if (r1 != r2 || (!r1 && o1 != o2)) {
+		fail(d, "alloc differs from the model", o1);
+		return;
+	}
+	if (r1) {
+		d->enomem++;
+		return;
+	}
+	if (align && (o1 & (align - 1)))
+		fail(d, "misaligned", o1);
+	if (zero) {
+		u64 u = 0, i;
+		u8 *p = host(d, o1);
+
+		buddy_usable_size(&d->h, o1, &u);
+		for (i = 0; i < u; i++)
+			if (p[i]) {
+				fail(d, "BUDDY_ALLOC_ZERO left a byte", o1 + i);
+				break;
+			}
+	}
+	add_live(d, o1);
+}
+
+static void do_free(struct diff *d)
+{
+	size_t i = rng_below(&d->rng, d->n);
+	struct live *l = &d->live[i];
+	int r1, r2;
+
+	verify(d, l);
+	r1 = buddy_free(&d->h, l->off);
+	r2 = model_free(&d->m, l->off);
+	if (r1 || r2)
+		fail(d, "free of a live block failed", l->off);
+	*l = d->live[--d->n];
+}
+
+static void do_realloc(struct diff *d)
+{
+	size_t i = rng_below(&d->rng, d->n);
+	struct live *l = &d->live[i];
+	u64 size = rand_size(d), o1 = 1, o2 = 2, keep, u = 0, j;
+	int zero = rng_below(&d->rng, 4) == 0;
+	int r1, r2;
+
+	verify(d, l);
+	r1 = buddy_realloc(&d->h, l->off, size,
+			   zero ? BUDDY_ALLOC_ZERO : 0, &o1);
+	r2 = model_realloc(&d->m, l->off, size, &o2);
+	if (r1 != r2 || (!r1 && o1 != o2)) {
+		fail(d, "realloc differs from the model", l->off);
+		return;
+	}
+	if (r1) {
+		d->enomem++;
+		verify(d, l);		/* intact */
+		return;
+	}
+	if (o1 != l->off)
+		d->moves++;
+	buddy_usable_size(&d->h, o1, &u);
+	keep = u < l->usable ? u : l->usable;
+	if (pattern_check(host(d, o1), keep, l->seed) != keep)
+		fail(d, "realloc lost contents", o1);
+	if (zero)
+		for (j = l->usable; j < u; j++)
+			if (host(d, o1)[j]) {
+				fail(d, "realloc ZERO left a byte", o1 + j);
+				break;
+			}
+	*l = d->live[--d->n];
+	add_live(d, o1);
+}
+
+/* An offset that is not a live block start: free and usable must refuse. */
+static void do_bad(struct diff *d)
+{
+	u64 w = buddy_window_bytes(&d->h), off, u1 = 0, u2 = 0;
+	int r1, r2, r3;
+
+	switch (rng_below(&d->rng, 4)) {
+	case 0:		/* anywhere */
+		off = rng_below(&d->rng, w + 4096);
+		break;
+	case 1:		/* inside a live block */
+		if (!d->n)
+			return;
+		off = d->live[rng_below(&d->rng, d->n)].off;
+		off += 1 + rng_below(&d->rng, 64);
+		break;
+	case 2:		/* a grain boundary near a live block */
+		if (!d->n)
+			return;
+		off = d->live[rng_below(&d->rng, d->n)].off;
+		off = (off + 16 * rng_below(&d->rng, 64)) & ~15ULL;
+		break;
+	default:
+		off = ~0ULL - rng_below(&d->rng, 64);
+		break;
+	}
+	r1 = buddy_usable_size(&d->h, off, &u1);
+	r2 = model_usable(&d->m, off, &u2);
+	if (r1 != r2 || u1 != u2) {
+		fail(d, "usable_size differs from the model", off);
+		return;
+	}
+	if (!r1)
+		return;		/* it was a live block start after all */
+	d->errs++;
+	r3 = buddy_free(&d->h, off);
+	if (r3 != r1)
+		fail(d, "free and usable_size disagree", off);
+}
+
+static void check(struct diff *d, int full)
+{
+	struct buddy_violation v = { 0 };
+
+	if (full && buddy_check(&d->h, &v)) {
+		t_report(__FILE__, __LINE__, "op %ld: check: %s at %#llx o%u",
+			 d->ops, v.what, (unsigned long long)v.offset, v.order);
+		d->bad = 1;
+	}
+	if (model_compare(&d->m, &d->h, full))
+		fail(d, "state differs from the model", 0);
+}
+
+struct phase {
+	const char *name;
+	unsigned int max_order, min_chunk_order;
+	u64 cap, low_water;
+	size_t target;		/* live blocks the walk hovers around */
+};
+
+static void run_phase(const struct phase *p, u64 seed, long nops)
+{
+	struct buddy_config cfg = {
+		.max_order = p->max_order,
+		.min_chunk_order = p->min_chunk_order,
+		.cap_bytes = p->cap,
+		.low_water_bytes = p->low_water,
+	};
+	struct diff *d = calloc(1, sizeof(*d));
+	struct buddy_stats st;
+	size_t i;
+
+	if (!d)
+		abort();
+	d->rng = seed;
+	REQUIRE_EQ(buddy_heap_init(&d->h, &cfg, &tmem_ops, &d->mem), 0);
+	model_init(&d->m, &cfg);
+	for (d->ops = 0; d->ops < nops && !d->bad; d->ops++) {
+		/* the live count swings between 0 and 2 * target */
+		long cycle = d->ops % 200000;
+		size_t target = cycle < 100000 ?
+			p->target * cycle / 50000 :
+			p->target * (200000 - cycle) / 50000;
+		u64 r = rng_below(&d->rng, 100);
+
+		if (r < 45) {
+			if (d->n < target || !d->n)
+				do_alloc(d, 0);
+			else
+				do_free(d);
+		} else if (r < 50) {
+			do_alloc(d, 1);
+		} else if (r < 85) {
+			if (d->n)
+				do_free(d);
+		} else if (r < 95) {
+			if (d->n)
+				do_realloc(d);
+		} else {
+			do_bad(d);
+		}
+		if ((d->ops % CHECK_EVERY) == 0)
+			check(d, 1);
+		else
+			check(d, 0);
+	}
+	check(d, 1);
+	for (i = 0; i < d->n && !d->bad; i++)
+		verify(d, &d->live[i]);
+	buddy_get_stats(&d->h, &st);
+	if (t_verbose)
+		fprintf(stderr,
+			"    %s: %ld ops, %llu allocs, %ld moves, %ld refused offsets, %ld ENOMEM, peak heap %llu, chunks grown %llu released %llu\n",
+			p->name, d->ops, (unsigned long long)st.nr_allocs,
+			d->moves, d->errs, d->enomem,
+			(unsigned long long)st.peak_heap_bytes,
+			(unsigned long long)st.nr_grows,
+			(unsigned long long)st.nr_shrinks);
+	/* free everything that is left: the model and core must end equal */
+	while (d->n && !d->bad)
+		do_free(d);
+	check(d, 1);
+	buddy_heap_destroy(&d->h);
+	model_destroy(&d->m);
+	EXPECT_EQ(d->mem.chunks, 0);
+	EXPECT_EQ(d->mem.metas, 0);
+	EXPECT(st.nr_allocs > (u64)nops / 5);
+	free(d->live);
+	free(d);
+}
+
+static u64 diff_seed(void)
+{
+	static u64 seed;
+
+	if (!seed) {
+		seed = env_u64("BUDDY_TEST_SEED", 0x5eed2024);
+		printf("# differential seed %#llx (BUDDY_TEST_SEED), %llu ops per phase (BUDDY_TEST_OPS)\n",
+		       (unsigned long long)seed,
+		       (unsigned long long)env_u64("BUDDY_TEST_OPS", 400000));
+	}
+	return seed;
+}
+
+static const struct phase phases[] = {
+	/* 4 MiB window, 64 KiB chunks, 2 MiB cap: growth, ENOMEM, holes */
+	{ "capped", 18, 12, 2 << 20, 128 << 10, 1500 },
+	/* release everything (low water 0), tiny chunks, many of them */
+	{ "release", 16, 6, 0, 0, 400 },
+	/* one big heap, deep trees */
+	{ "deep", 22, 16, 0, ~0ULL, 4000 },
+};
+
+static void test_phase0(void)
+{
+	run_phase(&phases[0], diff_seed(), env_u64("BUDDY_TEST_OPS", 400000));
+}
+
+static void test_phase1(void)
+{
+	run_phase(&phases[1], diff_seed() + 1, env_u64("BUDDY_TEST_OPS", 400000));
+}
+
+static void test_phase2(void)
+{
+	run_phase(&phases[2], diff_seed() + 2, env_u64("BUDDY_TEST_OPS", 400000));
+}
 
 const struct test_case diff_tests[] = {
+	{ "model_capped", test_phase0 },
+	{ "model_release_all", test_phase1 },
+	{ "model_deep", test_phase2 },
 	{ NULL, NULL },
 };

@@ -225,9 +225,11 @@ static void run_group(const char *group, const struct test_case *t,
 		      const char *only, int *passed, int *failed)
 {
 	for (; t->name; t++) {
+		char full[128];
 		double t0;
 
-		if (only && !strstr(t->name, only))
+		snprintf(full, sizeof(full), "%s/%s", group, t->name);
+		if (only && !strstr(full, only))
 			continue;
 		t_failures = 0;
 		t_printed = 0;
