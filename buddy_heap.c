@@ -658,14 +658,48 @@ struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
 	return vmalloc_to_page(addr);
 }
 
+/*
+ * Pages mapped per fault: the faulting one and the rest of its aligned
+ * group of BUDDY_FAULT_AROUND pages that lie in live chunks (like the page
+ * cache's fault-around; the memory is there anyway, only PTEs are added).
+ */
+#define BUDDY_FAULT_AROUND	16
+
+/* Best effort: map pages [first, last) of the file near a fault. */
+static void buddy_kheap_fault_around(struct buddy_kheap *kh,
+				     struct vm_area_struct *vma,
+				     pgoff_t first, pgoff_t last, pgoff_t skip)
+{
+	pgoff_t vma_first = vma->vm_pgoff;
+	pgoff_t vma_last = vma_first + vma_pages(vma);
+	struct page *page;
+	pgoff_t pg;
+
+	first = max(first, vma_first);
+	last = min(last, vma_last);
+	for (pg = first; pg < last; pg++) {
+		if (pg == skip)
+			continue;
+		page = buddy_kheap_page(kh, (u64)pg << PAGE_SHIFT);
+		if (!page)
+			continue;
+		if (vm_insert_page(vma, vma->vm_start +
+				   ((pg - vma_first) << PAGE_SHIFT),
+				   page) == -ENOMEM)
+			break;
+	}
+}
+
 /**
  * buddy_kheap_fault() - map the page under a faulting window address
  * @kh: the heap the mapping belongs to
  * @vmf: the fault, in a VM_MIXEDMAP mapping of the window at offset 0
  *
- * The page is inserted with the heap's lock held, so a chunk cannot be
- * released between finding its page and mapping it: chunk_free zaps the
- * chunk's range under the same lock before vfree().
+ * The page is inserted with vm_insert_page() (refcounted, so get_user_pages
+ * works on it) with the heap's lock held, so a chunk cannot be released
+ * between finding its page and mapping it: chunk_free zaps the chunk's
+ * range under the same lock before vfree().  Neighbouring pages of the
+ * same live chunks are mapped too (BUDDY_FAULT_AROUND).
  *
  * Return: VM_FAULT_NOPAGE once mapped, VM_FAULT_SIGBUS for offsets outside
  * live chunks, VM_FAULT_OOM.
@@ -673,20 +707,27 @@ struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 {
 	vm_fault_t ret = VM_FAULT_SIGBUS;
+	pgoff_t pgoff = vmf->pgoff;
 	struct page *page;
 	int err;
 
-	if (vmf->pgoff >= kh->window_bytes >> PAGE_SHIFT)
+	if (pgoff >= kh->window_bytes >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
 
 	mutex_lock(&kh->lock);
-	page = buddy_kheap_page(kh, (u64)vmf->pgoff << PAGE_SHIFT);
+	page = buddy_kheap_page(kh, (u64)pgoff << PAGE_SHIFT);
 	if (page) {
 		err = vm_insert_page(vmf->vma, vmf->address, page);
 		if (!err || err == -EBUSY)	/* -EBUSY: another thread won */
 			ret = VM_FAULT_NOPAGE;
 		else if (err == -ENOMEM)
 			ret = VM_FAULT_OOM;
+	}
+	if (ret == VM_FAULT_NOPAGE) {
+		pgoff_t first = round_down(pgoff, BUDDY_FAULT_AROUND);
+
+		buddy_kheap_fault_around(kh, vmf->vma, first,
+					 first + BUDDY_FAULT_AROUND, pgoff);
 	}
 	mutex_unlock(&kh->lock);
 	return ret;
