@@ -384,7 +384,7 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 	if (hi > heap->cfg.max_order)
 		hi = heap->cfg.max_order;
 
-	for (o = hi; o >= lo; o--) {
+	for (o = hi + 1; o-- > lo;) {
 		if (heap->heap_bytes + order_bytes(o) > cap)
 			continue;
 		if (!find_hole(heap, o, &pos))

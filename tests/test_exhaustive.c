@@ -201,7 +201,16 @@ static void test_one_chunk(void)
 static void test_growth_release(void)
 {
 	static const struct ex_cfg cfg = {
-		"growth, holes, release to 0", 5, 1, 0, 0, 5, 0,
+		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0,
+	};
+
+	run_cfg(&cfg);
+}
+
+static void test_order0_chunks(void)
+{
+	static const struct ex_cfg cfg = {
+		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED,
 	};
 
 	run_cfg(&cfg);
@@ -210,7 +219,7 @@ static void test_growth_release(void)
 static void test_cap_low_water(void)
 {
 	static const struct ex_cfg cfg = {
-		"cap 384, low water 64, aligned", 5, 2, 384, 64, 5, EX_ALIGNED,
+		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED,
 	};
 
 	run_cfg(&cfg);
@@ -227,8 +236,9 @@ static void test_realloc_all(void)
 
 const struct test_case exhaustive_tests[] = {
 	{ "one_chunk_depth6", test_one_chunk },
-	{ "growth_release_depth5", test_growth_release },
-	{ "cap_low_water_aligned_depth5", test_cap_low_water },
+	{ "growth_release_depth6", test_growth_release },
+	{ "order0_chunks_depth6", test_order0_chunks },
+	{ "cap_low_water_aligned_depth4", test_cap_low_water },
 	{ "realloc_aligned_depth4", test_realloc_all },
 	{ NULL, NULL },
 };

@@ -730,6 +730,27 @@ static void test_max_chunks(void)
 	buddy_heap_destroy(&h);
 }
 
+/* Regression (found by the fuzzer): growth failing at order 0. */
+static void test_full_window_order0(void)
+{
+	struct buddy_heap h;
+	struct tmem m;
+	struct tsnap before;
+	u64 off, i;
+
+	theap_init(&h, &m, 2, 0, 0, ~0ULL);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(xalloc(&h, 16), i * 16);
+	EXPECT_EQ(h.heap_bytes, 64);
+	tsnap_take(&h, &before);
+	EXPECT_EQ(buddy_alloc(&h, 1, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_alloc(&h, 64, 0, &off), -ENOMEM);
+	EXPECT_UNCHANGED(&h, &before);
+	tsnap_free(&before);
+	CHECK_HEAP(&h);
+	buddy_heap_destroy(&h);
+}
+
 static void test_chunk_address(void)
 {
 	struct buddy_heap h;
@@ -1164,6 +1185,7 @@ const struct test_case unit_tests[] = {
 	{ "cap", test_cap },
 	{ "callback_failures", test_callback_failures },
 	{ "max_chunks", test_max_chunks },
+	{ "full_window_order0", test_full_window_order0 },
 	{ "chunk_address", test_chunk_address },
 	{ "stats_and_indices", test_stats_and_indices },
 	{ "walk", test_walk },

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tmem.c - userspace memory callbacks for the core (chunks from
+ * aligned_alloc or mmap, metadata from calloc), with failure injection,
+ * heap snapshots and small helpers shared by the tests and the fuzzer.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "tutil.h"
+
+/* Chunks above this size come from mmap (lazily backed, cheap to drop). */
+#define TMEM_MMAP_MIN	(4ULL << 20)
+
+static void *tmem_chunk_alloc(void *ctx, u64 bytes)
+{
+	struct tmem *m = ctx;
+	void *p;
+
+	m->chunk_calls++;
+	if (m->fail_chunk_in && !--m->fail_chunk_in)
+		return NULL;
+	if (m->chunk_limit && bytes > m->chunk_limit)
+		return NULL;
+	if (bytes >= TMEM_MMAP_MIN) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+	} else {
+		p = aligned_alloc(16, bytes);
+		if (!p)
+			return NULL;
+		memset(p, 0, bytes);
+	}
+	m->chunk_bytes += bytes;
+	m->chunks++;
+	return p;
+}
+
+static void tmem_chunk_free(void *ctx, void *mem, u64 bytes)
+{
+	struct tmem *m = ctx;
+
+	if (bytes >= TMEM_MMAP_MIN)
+		munmap(mem, bytes);
+	else
+		free(mem);
+	m->chunk_bytes -= bytes;
+	m->chunks--;
+}
+
+static void *tmem_meta_alloc(void *ctx, size_t bytes)
+{
+	struct tmem *m = ctx;
+	void *p;
+
+	if (m->fail_meta_in && !--m->fail_meta_in)
+		return NULL;
+	p = calloc(1, bytes);
+	if (p) {
+		m->meta_bytes += bytes;
+		m->metas++;
+	}
+	return p;
+}
+
+static void tmem_meta_free(void *ctx, void *mem, size_t bytes)
+{
+	struct tmem *m = ctx;
+
+	free(mem);
+	m->meta_bytes -= bytes;
+	m->metas--;
+}
+
+static void tmem_copy(void *ctx, void *dst, const void *src, u64 bytes)
+{
+	struct tmem *m = ctx;
+
+	m->copies++;
+	m->copied += bytes;
+	memcpy(dst, src, bytes);
+}
+
+const struct buddy_ops tmem_ops = {
+	.chunk_alloc = tmem_chunk_alloc,
+	.chunk_free = tmem_chunk_free,
+	.meta_alloc = tmem_meta_alloc,
+	.meta_free = tmem_meta_free,
+	.copy = tmem_copy,
+};
+
+const struct buddy_ops tmem_ops_nocopy = {
+	.chunk_alloc = tmem_chunk_alloc,
+	.chunk_free = tmem_chunk_free,
+	.meta_alloc = tmem_meta_alloc,
+	.meta_free = tmem_meta_free,
+};
+
+void theap_init(struct buddy_heap *h, struct tmem *m, unsigned int max_order,
+		unsigned int min_chunk_order, u64 cap, u64 low_water)
+{
+	struct buddy_config cfg = {
+		.max_order = max_order,
+		.min_chunk_order = min_chunk_order,
+		.cap_bytes = cap,
+		.low_water_bytes = low_water,
+	};
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = buddy_heap_init(h, &cfg, &tmem_ops, m);
+	if (ret) {
+		fprintf(stderr, "theap_init: %d\n", ret);
+		abort();
+	}
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+static int snap_cb(void *arg, u64 offset, unsigned int order,
+		   enum buddy_block_state state)
+{
+	struct tsnap *s = arg;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->b = realloc(s->b, s->cap * sizeof(*s->b));
+		if (!s->b)
+			abort();
+	}
+	s->b[s->n].offset = offset;
+	s->b[s->n].order = order;
+	s->b[s->n].state = state;
+	s->n++;
+	return 0;
+}
+
+void tsnap_take(const struct buddy_heap *h, struct tsnap *s)
+{
+	memset(s, 0, sizeof(*s));
+	buddy_get_stats(h, &s->st);
+	s->st.nr_failed = 0;
+	buddy_walk(h, snap_cb, s);
+}
+
+int tsnap_cmp(const struct tsnap *a, const struct tsnap *b)
+{
+	size_t i;
+
+	if (memcmp(&a->st, &b->st, sizeof(a->st))) {
+		fprintf(stderr, "    stats differ\n");
+		return 1;
+	}
+	if (a->n != b->n) {
+		fprintf(stderr, "    block count %zu != %zu\n", a->n, b->n);
+		return 1;
+	}
+	for (i = 0; i < a->n; i++)
+		if (a->b[i].offset != b->b[i].offset ||
+		    a->b[i].order != b->b[i].order ||
+		    a->b[i].state != b->b[i].state) {
+			fprintf(stderr, "    block %zu differs\n", i);
+			return 1;
+		}
+	return 0;
+}
+
+void tsnap_free(struct tsnap *s)
+{
+	free(s->b);
+	s->b = NULL;
+	s->n = 0;
+	s->cap = 0;
+}
+
+/* ---- misc ------------------------------------------------------------- */
+
+u64 rng_next(u64 *s)
+{
+	/* splitmix64 */
+	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+u64 env_u64(const char *name, u64 def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
