@@ -216,14 +216,15 @@ static int find_chunk(const struct buddy_heap *heap, u64 offset)
 /*
  * Find the allocated block starting at @offset.  The block holding a grain
  * is the lowest node on the grain's path whose parent is split (or the
- * chunk's top), so walk up from order 0: for the small blocks that make up
- * most of a heap this reads only a few split bits.
+ * chunk's top).  Start at the grain's alignment, the largest order a block
+ * starting there can have: for a valid offset this reads about two split
+ * bits whatever the block's order.
  */
 static int locate(const struct buddy_heap *heap, u64 offset,
 		  unsigned int *cip, unsigned int *orderp, u64 *indexp)
 {
 	const struct buddy_chunk *c;
-	unsigned int k;
+	unsigned int k, a;
 	int ci;
 	u64 rel, g;
 
@@ -233,9 +234,20 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	c = &heap->chunks[ci];
 	rel = offset - c->offset;
 	g = rel >> BUDDY_GRAIN_SHIFT;
-	for (k = 0; k < c->order; k++)
-		if (is_split(heap, c, k + 1, g >> (k + 1)))
-			break;
+	a = g ? buddy_ctz64(g) : c->order;
+	if (a > c->order)
+		a = c->order;
+	if (a == c->order || is_split(heap, c, a + 1, g >> (a + 1))) {
+		/* node a is real: descend through split nodes to the leaf */
+		k = a;
+		while (k > 0 && is_split(heap, c, k, g >> k))
+			k--;
+	} else {
+		/* node a is covered: the leaf is an ancestor */
+		for (k = a + 1; k < c->order; k++)
+			if (is_split(heap, c, k + 1, g >> (k + 1)))
+				break;
+	}
 	if (is_free(heap, c, k, g >> k))
 		return -BUDDY_ERR_FREE;
 	if (rel & (order_bytes(k) - 1))

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_core.c - the buddy core against glibc malloc, same workloads, one
+ * run.  Every figure is printed as "BENCH <name> <value> <unit>".
+ *
+ * Neither side touches block memory beyond what the allocator itself does
+ * (glibc writes its chunk headers; the core writes nothing in the blocks),
+ * so the figures are the cost of the bookkeeping alone.  An "op" is one
+ * call: an alloc or a free.  Chunk memory comes from mmap(MAP_NORESERVE)
+ * and is never touched, as in the kernel where it is only mapped.
+ */
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <gnu/libc-version.h>
+#include "../buddy_core.h"
+
+#define LIVE		(128 * 1024)
+#define CHURN_OPS	(4 * 1000 * 1000)
+#define HOT_PAIRS	(10 * 1000 * 1000)
+
+static u64 rng = 0x123456789abcdefULL;
+
+static inline u64 xrand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define SINK(p)	__asm__ volatile("" : : "r"(p) : "memory")
+
+static void *b_chunk_alloc(void *ctx, u64 bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	(void)ctx;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void b_chunk_free(void *ctx, void *mem, u64 bytes)
+{
+	(void)ctx;
+	munmap(mem, bytes);
+}
+
+static void *b_meta_alloc(void *ctx, size_t bytes)
+{
+	(void)ctx;
+	return calloc(1, bytes);
+}
+
+static void b_meta_free(void *ctx, void *mem, size_t bytes)
+{
+	(void)ctx;
+	(void)bytes;
+	free(mem);
+}
+
+static const struct buddy_ops b_ops = {
+	.chunk_alloc = b_chunk_alloc,
+	.chunk_free = b_chunk_free,
+	.meta_alloc = b_meta_alloc,
+	.meta_free = b_meta_free,
+};
+
+/* 1 GiB window, 1 MiB first chunk, keep 1 MiB (like the device's default) */
+static void heap_init(struct buddy_heap *h)
+{
+	struct buddy_config cfg = {
+		.max_order = 26,
+		.min_chunk_order = 16,
+		.low_water_bytes = 1 << 20,
+	};
+
+	if (buddy_heap_init(h, &cfg, &b_ops, NULL))
+		abort();
+}
+
+static void bench(const char *name, double value, const char *unit)
+{
+	printf("BENCH %s %.3f %s\n", name, value, unit);
+	fflush(stdout);
+}
+
+/* ---- (a) hot malloc(32)/free pair ------------------------------------- */
+
+static double hot_core(int warm)
+{
+	struct buddy_heap h;
+	u64 off, keep[1024];
+	double t0, t;
+	int i;
+
+	heap_init(&h);
+	/* warm: a heap that already holds some blocks of mixed sizes */
+	for (i = 0; i < (warm ? 1024 : 0); i++)
+		buddy_alloc(&h, 16 + xrand() % 2048, 0, &keep[i]);
+	for (i = 0; i < (warm ? 1024 : 0); i += 2)
+		buddy_free(&h, keep[i]);
+	t0 = now();
+	for (i = 0; i < HOT_PAIRS; i++) {
+		if (buddy_alloc(&h, 32, 0, &off))
+			abort();
+		SINK(off);
+		buddy_free(&h, off);
+	}
+	t = (now() - t0) * 1e9 / HOT_PAIRS;
+	buddy_heap_destroy(&h);
+	return t;
+}
+
+static double hot_glibc(void)
+{
+	double t0 = now();
+	int i;
+
+	for (i = 0; i < HOT_PAIRS; i++) {
+		void *p = malloc(32);
+
+		SINK(p);
+		free(p);
+	}
+	return (now() - t0) * 1e9 / HOT_PAIRS;
+}
+
+/* ---- (b, c) churn ------------------------------------------------------ */
+
+enum dist { UNIFORM, LOGUNIFORM };
+
+static u64 draw(enum dist d)
+{
+	if (d == UNIFORM)
+		return 16 + xrand() % (4096 - 16 + 1);
+	/* log-uniform on [16, 4096]: 16 * 2^(8u) */
+	return (u64)(16.0 * exp2((double)(xrand() >> 11) / (1ULL << 53) * 8));
+}
+
+static u64 draw_align(void)
+{
+	return 16ULL << (xrand() % 9);	/* 16 .. 4096 */
+}
+
+struct churn_result {
+	double ns_per_op;
+	double meta_ratio;
+	double frag;		/* 1 - requested / granted */
+	u64 heap_bytes;
+};
+
+static struct churn_result churn_core(enum dist d, int aligned)
+{
+	struct buddy_heap h;
+	struct buddy_stats st;
+	struct churn_result r;
+	u64 *live = malloc(LIVE * sizeof(*live)), off;
+	double t0;
+	long i;
+	int ret;
+
+	heap_init(&h);
+	rng = 0x123456789abcdefULL;
+	for (i = 0; i < LIVE; i++) {
+		ret = aligned ? buddy_alloc_aligned(&h, draw(d), draw_align(),
+						    0, &live[i]) :
+				buddy_alloc(&h, draw(d), 0, &live[i]);
+		if (ret)
+			abort();
+	}
+	t0 = now();
+	for (i = 0; i < CHURN_OPS / 2; i++) {
+		u64 j = xrand() % LIVE;
+
+		buddy_free(&h, live[j]);
+		ret = aligned ? buddy_alloc_aligned(&h, draw(d), draw_align(),
+						    0, &off) :
+				buddy_alloc(&h, draw(d), 0, &off);
+		if (ret)
+			abort();
+		live[j] = off;
+	}
+	r.ns_per_op = (now() - t0) * 1e9 / CHURN_OPS;
+	buddy_get_stats(&h, &st);
+	r.meta_ratio = (double)st.meta_bytes / st.heap_bytes;
+	r.frag = 1.0 - (double)st.bytes_requested_total /
+		 st.bytes_granted_total;
+	r.heap_bytes = st.heap_bytes;
+	if (buddy_check(&h, NULL))
+		abort();
+	buddy_heap_destroy(&h);
+	free(live);
+	return r;
+}
+
+static struct churn_result churn_glibc(enum dist d, int aligned)
+{
+	struct churn_result r = { 0 };
+	void **live = malloc(LIVE * sizeof(*live));
+	u64 req = 0, got = 0;
+	double t0;
+	long i;
+
+	rng = 0x123456789abcdefULL;
+	for (i = 0; i < LIVE; i++) {
+		u64 s = draw(d);
+
+		live[i] = aligned ? memalign(draw_align(), s) : malloc(s);
+		req += s;
+		got += malloc_usable_size(live[i]);
+	}
+	t0 = now();
+	for (i = 0; i < CHURN_OPS / 2; i++) {
+		u64 j = xrand() % LIVE, s;
+
+		free(live[j]);
+		s = draw(d);
+		live[j] = aligned ? memalign(draw_align(), s) : malloc(s);
+		SINK(live[j]);
+	}
+	r.ns_per_op = (now() - t0) * 1e9 / CHURN_OPS;
+	r.frag = 1.0 - (double)req / got;
+	for (i = 0; i < LIVE; i++)
+		free(live[i]);
+	free(live);
+	return r;
+}
+
+/* ---- fragmentation and metadata without timing ----------------------- */
+
+static void meta_per_chunk(void)
+{
+	static const unsigned int orders[] = { 12, 16, 20, 26 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		struct buddy_config cfg = {
+			.max_order = orders[i],
+			.min_chunk_order = orders[i],
+		};
+		struct buddy_heap h;
+		struct buddy_stats st;
+		char name[64];
+		u64 off;
+
+		buddy_heap_init(&h, &cfg, &b_ops, NULL);
+		buddy_alloc(&h, 16, 0, &off);
+		buddy_get_stats(&h, &st);
+		snprintf(name, sizeof(name), "meta_ratio_chunk_%lluKiB",
+			 (16ULL << orders[i]) >> 10);
+		bench(name, (double)st.meta_bytes / st.heap_bytes, "ratio");
+		buddy_heap_destroy(&h);
+	}
+}
+
+int main(void)
+{
+	struct churn_result c, g;
+	double hc, hw, hg;
+
+	printf("# buddy core vs glibc %s; %d live blocks, %d churn ops, %d hot pairs\n",
+	       gnu_get_libc_version(), LIVE, CHURN_OPS, HOT_PAIRS);
+
+	hg = hot_glibc();
+	hc = hot_core(0);
+	hw = hot_core(1);
+	bench("hot_pair_glibc", hg, "ns/pair");
+	bench("hot_pair_core_empty_heap", hc, "ns/pair");
+	bench("hot_pair_core_warm_heap", hw, "ns/pair");
+	bench("hot_pair_core_vs_glibc", hc / hg, "ratio");
+	bench("hot_pair_core_warm_vs_glibc", hw / hg, "ratio");
+
+	c = churn_core(UNIFORM, 0);
+	g = churn_glibc(UNIFORM, 0);
+	bench("churn_uniform_core", c.ns_per_op, "ns/op");
+	bench("churn_uniform_glibc", g.ns_per_op, "ns/op");
+	bench("churn_uniform_core_vs_glibc", c.ns_per_op / g.ns_per_op, "ratio");
+	bench("meta_bytes_per_arena_byte_churn", c.meta_ratio, "ratio");
+	bench("frag_uniform_core", c.frag, "ratio");
+	bench("frag_uniform_glibc", g.frag, "ratio");
+	bench("heap_bytes_churn_uniform", (double)c.heap_bytes / (1 << 20), "MiB");
+
+	c = churn_core(LOGUNIFORM, 0);
+	g = churn_glibc(LOGUNIFORM, 0);
+	bench("churn_loguniform_core", c.ns_per_op, "ns/op");
+	bench("churn_loguniform_glibc", g.ns_per_op, "ns/op");
+	bench("churn_loguniform_core_vs_glibc", c.ns_per_op / g.ns_per_op,
+	      "ratio");
+	bench("frag_loguniform_core", c.frag, "ratio");
+	bench("frag_loguniform_glibc", g.frag, "ratio");
+
+	c = churn_core(UNIFORM, 1);
+	g = churn_glibc(UNIFORM, 1);
+	bench("memalign_churn_core", c.ns_per_op, "ns/op");
+	bench("memalign_churn_glibc", g.ns_per_op, "ns/op");
+	bench("memalign_churn_core_vs_glibc", c.ns_per_op / g.ns_per_op,
+	      "ratio");
+
+	meta_per_chunk();
+	return 0;
+}
