@@ -1044,13 +1044,20 @@ static void buddy_test_realloc_right_half_moves(struct kunit *test)
 	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
 	u64 a = talloc(test, f, 16);
 	u64 b = talloc(test, f, 16);
+	u64 c = talloc(test, f, 16);
 	u64 now;
 
+	talloc(test, f, 16);
 	tfree(test, f, a);
+	tfree(test, f, c);
 	tfill(test, f, b, 16, 0x77);
-	/* a block that is its parent's right half can never grow in place */
+	/*
+	 * b is its parent's right half: it can never grow in place, even
+	 * with the grain after it (c) free.
+	 */
 	now = trealloc(test, f, b, 32, 0);
 	KUNIT_EXPECT_NE(test, now, b);
+	KUNIT_EXPECT_EQ(test, now & 31, 0);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0x77));
 	HEAP_CHECK(test, &f->heap);
 }
