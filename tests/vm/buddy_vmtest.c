@@ -171,12 +171,9 @@ static int heap_malloc(int fd, uint64_t size, uint32_t flags, uint64_t *off,
 	struct buddy_alloc_args a = { .size = size, .flags = flags };
 	int ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
 
-	*off = 0;
-	if (!ret) {
-		*off = a.offset;
-		if (usable)
-			*usable = a.usable;
-	}
+	*off = ret ? 0 : a.offset;
+	if (usable)
+		*usable = ret ? 0 : a.usable;
 	return ret;
 }
 
@@ -208,12 +205,9 @@ static int heap_realloc(int fd, uint64_t off, uint64_t size, uint32_t flags,
 				      .flags = flags };
 	int ret = xioctl(fd, BUDDY_IOC_REALLOC, &b);
 
-	*new_off = 0;
-	if (!ret) {
-		*new_off = b.new_offset;
-		if (usable)
-			*usable = b.usable;
-	}
+	*new_off = ret ? 0 : b.new_offset;
+	if (usable)
+		*usable = ret ? 0 : b.usable;
 	return ret;
 }
 
@@ -223,8 +217,8 @@ static int heap_usable(int fd, uint64_t off, uint64_t *usable,
 	struct buddy_block_args b = { .offset = off };
 	int ret = xioctl(fd, BUDDY_IOC_USABLE_SIZE, &b);
 
-	if (!ret && usable)
-		*usable = b.usable;
+	if (usable)
+		*usable = ret ? 0 : b.usable;
 	if (reason)
 		*reason = b.reason;
 	return ret;
@@ -795,7 +789,7 @@ static void test_reject(void)
 			uint64_t tail[2];
 		} big;
 		unsigned char raw[sizeof(struct buddy_info) + 8];
-		struct buddy_info *pi = (struct buddy_info *)raw;
+		struct buddy_info ri;
 
 		memset(&big, 0, sizeof(big));
 		big.a.size = 16;
@@ -811,7 +805,8 @@ static void test_reject(void)
 		memset(raw, 0xee, sizeof(raw));
 		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_INFO, 8), raw), 0,
 			  "INFO with an 8-byte struct");
-		CHECK(pi->abi_version == BUDDY_ABI_VERSION && pi->grain_shift == 4 &&
+		memcpy(&ri, raw, sizeof(ri));
+		CHECK(ri.abi_version == BUDDY_ABI_VERSION && ri.grain_shift == 4 &&
 		      all_bytes((char *)raw + 8, (char)0xee, sizeof(raw) - 8),
 		      "short struct: 8 bytes written, nothing beyond");
 		memset(raw, 0xee, sizeof(raw));
