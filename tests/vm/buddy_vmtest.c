@@ -1426,12 +1426,24 @@ static void test_debugfs(void)
 	char *s;
 	int fd, i, lines;
 
-	if (access(DEBUGFS, F_OK)) {
-		CHECK(0, "debugfs: " DEBUGFS " exists");
-		return;
-	}
 	fd = open_heap();
 	info = get_info(fd);
+	if (getenv("BUDDY_VMTEST_DEBUGFS") &&
+	    !strcmp(getenv("BUDDY_VMTEST_DEBUGFS"), "off")) {
+		/* booted with debugfs=off: the device works without it */
+		CHECK(!(info.features & BUDDY_FEATURE_DEBUGFS) &&
+		      access(DEBUGFS, F_OK) != 0,
+		      "debugfs=off: no debugfs files, feature bit clear");
+		CHECK_ERR(heap_malloc(fd, 100, 0, &off, NULL), 0,
+			  "debugfs=off: heaps still work");
+		close(fd);
+		return;
+	}
+	if (access(DEBUGFS, F_OK)) {
+		CHECK(0, "debugfs: " DEBUGFS " exists");
+		close(fd);
+		return;
+	}
 	for (i = 0; i < 20; i++)
 		heap_malloc(fd, 16 << (i % 10), 0, &off, NULL);
 	heap_free(fd, off, NULL);
