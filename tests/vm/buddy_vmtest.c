@@ -1423,13 +1423,13 @@ static void test_debugfs(void)
 	struct buddy_heap_stats st;
 	char dir[256], path[300], want[64];
 	uint64_t off;
+	const char *debugfs_mode = getenv("BUDDY_VMTEST_DEBUGFS");
 	char *s;
 	int fd, i, lines;
 
 	fd = open_heap();
 	info = get_info(fd);
-	if (getenv("BUDDY_VMTEST_DEBUGFS") &&
-	    !strcmp(getenv("BUDDY_VMTEST_DEBUGFS"), "off")) {
+	if (debugfs_mode && !strcmp(debugfs_mode, "off")) {
 		/* booted with debugfs=off: the device works without it */
 		CHECK(!(info.features & BUDDY_FEATURE_DEBUGFS) &&
 		      access(DEBUGFS, F_OK) != 0,
