@@ -1,0 +1,825 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alloc_bench.c - one allocator, one workload, one measurement.
+ *
+ *	bench-<alloc> WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS]
+ *
+ * prints "SAMPLE <workload> <value> <unit>" lines (bench/run interleaves
+ * the allocators, repeats and takes medians of ratios; a single figure
+ * from here means little on a shared machine).  Which allocator is
+ * decided at build time (bench/Makefile):
+ *
+ *   default        the malloc family the binary is linked against: glibc,
+ *                  jemalloc (-ljemalloc), tcmalloc (-ltcmalloc_minimal), or
+ *                  whatever is LD_PRELOADed (the shim, libbuddy.so);
+ *   BENCH_CORE     the buddy core (userspace build of buddy_core.c) behind
+ *                  a malloc-style wrapper: one heap, one mutex, block at
+ *                  window + offset;
+ *   BENCH_IOCTL    one BUDDY_IOC_* ioctl per call on a raw /dev/buddy fd:
+ *                  the floor for a shim that makes one ioctl per call.
+ *
+ * Every workload writes one byte into each block it gets (a program uses
+ * its memory; it also keeps a lazily faulted heap from looking free).
+ * An "op" is one call (malloc, free, realloc or memalign).  Single-thread
+ * workloads are timed in process CPU time (user + system), so time spent
+ * waiting for a CPU on a shared machine is not charged to an allocator;
+ * threads and fork use the wall clock.
+ */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef ALLOC_NAME
+#define ALLOC_NAME "glibc"
+#endif
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench-%s: %s: %s\n", ALLOC_NAME, what, strerror(errno));
+	exit(2);
+}
+
+/* ---- the allocator under test ------------------------------------------- */
+
+#if defined(BENCH_CORE)
+#include "../buddy_core.h"
+
+/*
+ * The window is one MAP_NORESERVE reservation; a chunk at window offset
+ * pos lives at win + pos, so a block is at win + offset (as in the shim).
+ * chunk_alloc() is not told pos: it works it out exactly as the core's
+ * grow() does (lowest offset aligned to the chunk's size clear of live
+ * chunks), and core_check_address() verifies it after every growth.
+ */
+#define CORE_MAX_ORDER	28		/* 4 GiB window */
+static struct buddy_heap core_heap;
+static char *core_win;
+static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned int core_chunks;
+
+static void *c_chunk_alloc(void *ctx, u64 bytes)
+{
+	const struct buddy_heap *h = ctx;
+	u64 p = 0;
+	unsigned int i;
+
+	for (i = 0; i < h->nr_chunks; i++) {
+		const struct buddy_chunk *c = &h->chunks[i];
+		u64 end = c->offset + (BUDDY_GRAIN << c->order);
+
+		if (end <= p)
+			continue;
+		if (c->offset >= p + bytes)
+			break;
+		p = (end + bytes - 1) & ~(bytes - 1);
+	}
+	if (p + bytes > buddy_window_bytes(h))
+		return NULL;
+	return core_win + p;
+}
+
+static void c_chunk_free(void *ctx, void *mem, u64 bytes)
+{
+	(void)ctx;
+	madvise(mem, bytes, MADV_DONTNEED);	/* zero and give back */
+}
+
+static void *c_meta_alloc(void *ctx, size_t bytes)
+{
+	(void)ctx;
+	return calloc(1, bytes);
+}
+
+static void c_meta_free(void *ctx, void *mem, size_t bytes)
+{
+	(void)ctx;
+	(void)bytes;
+	free(mem);
+}
+
+static const struct buddy_ops c_ops = {
+	.chunk_alloc = c_chunk_alloc,
+	.chunk_free = c_chunk_free,
+	.meta_alloc = c_meta_alloc,
+	.meta_free = c_meta_free,
+};
+
+static void alloc_init(void)
+{
+	/* the kernel's defaults: 64 KiB first chunk, 1 MiB low water */
+	struct buddy_config cfg = {
+		.max_order = CORE_MAX_ORDER,
+		.min_chunk_order = 16 - BUDDY_GRAIN_SHIFT,
+		.low_water_bytes = 1 << 20,
+	};
+	size_t win = (size_t)BUDDY_GRAIN << CORE_MAX_ORDER;
+	char *m;
+
+#ifdef BUDDY_CACHE_DEPTH
+	/* deferred coalescing, when the core has it: off unless asked */
+	const char *d = getenv("BENCH_CORE_CACHE_DEPTH");
+
+	if (d && !strcmp(d, "max"))
+		cfg.cache_depth = BUDDY_CACHE_DEPTH;
+	else
+		cfg.cache_depth = d ? (unsigned int)atoi(d) : 0;
+#endif
+	/* reserve twice the window and keep an aligned window in it */
+	m = mmap(NULL, 2 * win, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		die("mmap window");
+	core_win = (char *)(((uintptr_t)m + win - 1) & ~(uintptr_t)(win - 1));
+	if (buddy_heap_init(&core_heap, &cfg, &c_ops, &core_heap))
+		die("buddy_heap_init");
+}
+
+/* after an allocation made the heap grow: is block = win + offset? */
+static void core_check_address(u64 off)
+{
+	if (core_heap.nr_chunks == core_chunks)
+		return;
+	core_chunks = core_heap.nr_chunks;
+	if (buddy_chunk_address(&core_heap, off, NULL) != core_win + off) {
+		fprintf(stderr, "bench-core: chunk placement differs from the core's\n");
+		abort();
+	}
+}
+
+static void *a_malloc(size_t n)
+{
+	u64 off;
+	int r;
+
+	pthread_mutex_lock(&core_lock);
+	r = buddy_alloc(&core_heap, n, 0, &off);
+	if (!r)
+		core_check_address(off);
+	pthread_mutex_unlock(&core_lock);
+	return r ? NULL : core_win + off;
+}
+
+static void a_free(void *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&core_lock);
+	if (buddy_free(&core_heap, (u64)((char *)p - core_win)))
+		abort();
+	pthread_mutex_unlock(&core_lock);
+}
+
+static void *a_realloc(void *p, size_t n)
+{
+	u64 off;
+	int r;
+
+	if (!p)
+		return a_malloc(n);
+	pthread_mutex_lock(&core_lock);
+	r = buddy_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
+	if (!r)
+		core_check_address(off);
+	pthread_mutex_unlock(&core_lock);
+	return r ? NULL : core_win + off;
+}
+
+static void *a_memalign(size_t align, size_t n)
+{
+	u64 off;
+	int r;
+
+	pthread_mutex_lock(&core_lock);
+	r = buddy_alloc_aligned(&core_heap, n, align, 0, &off);
+	if (!r)
+		core_check_address(off);
+	pthread_mutex_unlock(&core_lock);
+	return r ? NULL : core_win + off;
+}
+
+/* chunk bytes now and at their peak (the core's own view of its RSS) */
+static int heap_stats(double *heap, double *peak_heap)
+{
+	struct buddy_stats st;
+
+	buddy_get_stats(&core_heap, &st);
+	*heap = (double)st.heap_bytes;
+	*peak_heap = (double)st.peak_heap_bytes;
+	return 0;
+}
+
+#elif defined(BENCH_IOCTL)
+#include <linux/buddy.h>
+
+static int dev_fd = -1;
+static char *dev_base;
+
+static void alloc_init(void)
+{
+	const char *path = getenv("BUDDY_DEVICE") ?: "/dev/buddy";
+	struct buddy_info info = { 0 };
+
+	dev_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev_fd < 0)
+		die(path);
+	if (ioctl(dev_fd, BUDDY_IOC_INFO, &info))
+		die("BUDDY_IOC_INFO");
+	dev_base = mmap(NULL, info.window_bytes, PROT_READ | PROT_WRITE,
+			MAP_SHARED, dev_fd, 0);
+	if (dev_base == MAP_FAILED)
+		die("mmap /dev/buddy");
+}
+
+static void *a_malloc(size_t n)
+{
+	struct buddy_alloc_args a = { .size = n };
+
+	if (ioctl(dev_fd, BUDDY_IOC_MALLOC, &a))
+		return NULL;
+	return dev_base + a.offset;
+}
+
+static void a_free(void *p)
+{
+	struct buddy_block_args b = { 0 };
+
+	if (!p)
+		return;
+	b.offset = (u_int64_t)((char *)p - dev_base);
+	if (ioctl(dev_fd, BUDDY_IOC_FREE, &b))
+		abort();
+}
+
+static void *a_realloc(void *p, size_t n)
+{
+	struct buddy_block_args b = { .size = n };
+
+	if (!p)
+		return a_malloc(n);
+	b.offset = (u_int64_t)((char *)p - dev_base);
+	if (ioctl(dev_fd, BUDDY_IOC_REALLOC, &b))
+		return NULL;
+	return dev_base + b.new_offset;
+}
+
+static void *a_memalign(size_t align, size_t n)
+{
+	struct buddy_alloc_args a = { .size = n, .align = align };
+
+	if (ioctl(dev_fd, BUDDY_IOC_MEMALIGN, &a))
+		return NULL;
+	return dev_base + a.offset;
+}
+
+static int heap_stats(double *heap, double *peak_heap)
+{
+	struct buddy_heap_stats st = { 0 };
+
+	if (ioctl(dev_fd, BUDDY_IOC_STATS, &st))
+		return -1;
+	*heap = (double)st.heap_bytes;
+	*peak_heap = (double)st.peak_heap_bytes;
+	return 0;
+}
+
+#else	/* the process's malloc family */
+#include <linux/buddy.h>
+
+static void alloc_init(void)
+{
+}
+
+static void *a_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void a_free(void *p)
+{
+	free(p);
+}
+
+static void *a_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+static void *a_memalign(size_t align, size_t n)
+{
+	void *p;
+
+	return posix_memalign(&p, align, n) ? NULL : p;
+}
+
+/* When the shim is preloaded, ask the kernel (BUDDY_IOC_STATS). */
+static int heap_stats(double *heap, double *peak_heap)
+{
+	void *(*def)(void) = (void *(*)(void))dlsym(RTLD_DEFAULT, "buddy_default");
+	int (*stats)(void *, struct buddy_heap_stats *) =
+		(int (*)(void *, struct buddy_heap_stats *))dlsym(RTLD_DEFAULT, "buddy_stats");
+	struct buddy_heap_stats st = { 0 };
+	void *h;
+
+	if (!def || !stats || !(h = def()) || stats(h, &st))
+		return -1;
+	*heap = (double)st.heap_bytes;
+	*peak_heap = (double)st.peak_heap_bytes;
+	return 0;
+}
+#endif
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static __thread uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static inline uint64_t xrand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* wall clock: threads, fork */
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * CPU time of the process (user + system, so ioctls count): single-thread
+ * workloads.  On a host shared with other jobs, time spent waiting for a
+ * CPU would otherwise inflate whichever allocator happened to run then.
+ */
+static double cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* the pointer escapes: no malloc/free pair may be folded away */
+#define SINK(p)	__asm__ volatile("" : : "r"(p) : "memory")
+
+static inline void *xmalloc(size_t n)
+{
+	char *p = a_malloc(n);
+
+	if (!p)
+		die("malloc");
+	*(volatile char *)p = 1;
+	return p;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double scale = 1.0;
+static long live_n = 128 * 1024;
+
+static long scaled(long n)
+{
+	long v = (long)(n * scale);
+
+	return v < 1 ? 1 : v;
+}
+
+static void sample(const char *w, double v, const char *unit)
+{
+	printf("SAMPLE %s %.6g %s\n", w, v, unit);
+	fflush(stdout);
+}
+
+/* ---- workloads ------------------------------------------------------------- */
+
+/* malloc(32) then free, over and over */
+static void w_hot(void)
+{
+	long i, n = scaled(2000000);
+	double t0;
+
+	for (i = 0; i < 1000; i++)
+		a_free(xmalloc(32));
+	t0 = cpu();
+	for (i = 0; i < n; i++) {
+		void *p = xmalloc(32);
+
+		SINK(p);
+		a_free(p);
+	}
+	sample("hot", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+}
+
+/*
+ * glibc's bench-malloc-simple: allocate a batch of @size-byte blocks, then
+ * free them in allocation order (fifo) or in reverse (lifo).
+ */
+static void w_batch(const char *name, size_t size, int lifo)
+{
+	enum { BATCH = 400 };
+	void *a[BATCH];
+	long r, rounds = scaled(2500);
+	double t0;
+	int i;
+
+	t0 = cpu();
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < BATCH; i++)
+			a[i] = xmalloc(size);
+		if (lifo)
+			for (i = BATCH - 1; i >= 0; i--)
+				a_free(a[i]);
+		else
+			for (i = 0; i < BATCH; i++)
+				a_free(a[i]);
+	}
+	sample(name, (cpu() - t0) * 1e9 / (2.0 * BATCH * rounds), "ns/op");
+}
+
+static inline size_t churn_size(void)
+{
+	return 16 + xrand() % (4096 - 16 + 1);	/* uniform 16 B .. 4 KiB */
+}
+
+/* live_n random-sized blocks; replace a random one, over and over */
+static void w_churn(void)
+{
+	void **live = calloc(live_n, sizeof(*live));
+	long i, n = scaled(500000);
+	double t0;
+
+	if (!live)
+		die("calloc");
+	for (i = 0; i < live_n; i++)
+		live[i] = xmalloc(churn_size());
+	t0 = cpu();
+	for (i = 0; i < n; i++) {
+		long j = xrand() % live_n;
+
+		a_free(live[j]);
+		live[j] = xmalloc(churn_size());
+	}
+	sample("churn", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+	for (i = 0; i < live_n; i++)
+		a_free(live[i]);
+	free(live);
+}
+
+/* resident bytes now (/proc/self/statm) */
+static double rss_now(void)
+{
+	long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%ld %ld", &size, &res) != 2)
+		die("/proc/self/statm");
+	fclose(f);
+	return (double)res * sysconf(_SC_PAGESIZE);
+}
+
+struct blowup {
+	double rss0, peak_live, peak_heap;
+	int have_heap;
+};
+
+static void blowup_child(struct blowup *r)
+{
+	void **live = calloc(live_n, sizeof(*live));
+	size_t *sz = calloc(live_n, sizeof(*sz));
+	long i, n = scaled(500000);
+	double cur = 0, heap;
+
+	if (!live || !sz)
+		die("calloc");
+	/* fault in the code and data the loop uses before the baseline */
+	for (i = 0; i < 64 && i < live_n; i++) {
+		sz[i] = churn_size();
+		live[i] = xmalloc(sz[i]);
+		memset(live[i], 0x5a, sz[i]);
+	}
+	while (i--)
+		a_free(live[i]);
+	r->rss0 = rss_now();
+	for (i = 0; i < live_n; i++) {
+		sz[i] = churn_size();
+		live[i] = xmalloc(sz[i]);
+		memset(live[i], 0x5a, sz[i]);
+		cur += sz[i];
+	}
+	r->peak_live = cur;
+	for (i = 0; i < n; i++) {
+		long j = xrand() % live_n;
+
+		a_free(live[j]);
+		cur -= sz[j];
+		sz[j] = churn_size();
+		live[j] = xmalloc(sz[j]);
+		memset(live[j], 0x5a, sz[j]);
+		cur += sz[j];
+		if (cur > r->peak_live)
+			r->peak_live = cur;
+	}
+	r->have_heap = !heap_stats(&heap, &r->peak_heap);
+}
+
+/*
+ * Blowup: the churn with every requested byte written, in a child; its
+ * peak RSS (ru_maxrss from wait4(), which the kernel brings up to date at
+ * exit: a running process's own getrusage() can lag by the RSS counts its
+ * thread has not yet folded into the mm) less its RSS at the start, and
+ * the peak heap when the allocator can say, over the peak of live
+ * requested bytes.
+ */
+static void w_blowup(void)
+{
+	struct blowup r = { 0 };
+	struct rusage ru;
+	int pfd[2], st;
+	pid_t pid;
+
+	if (pipe(pfd))
+		die("pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(pfd[0]);
+		blowup_child(&r);
+		if (write(pfd[1], &r, sizeof(r)) != sizeof(r))
+			_exit(3);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		die("blowup child");
+	if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("blowup child exit");
+	sample("peak_live", r.peak_live / 1048576, "MiB");
+	sample("peak_rss", (ru.ru_maxrss * 1024.0 - r.rss0) / 1048576, "MiB");
+	sample("blowup_rss", (ru.ru_maxrss * 1024.0 - r.rss0) / r.peak_live, "ratio");
+	if (r.have_heap)
+		sample("blowup_heap", r.peak_heap / r.peak_live, "ratio");
+}
+
+/* 16 buffers grown round-robin by 1..64 bytes up to 64 KiB, then anew */
+static void w_realloc(void)
+{
+	enum { NBUF = 16, MAX = 64 << 10 };
+	char *b[NBUF];
+	size_t len[NBUF];
+	long i, n = scaled(1000000);
+	double t0;
+	int k;
+
+	for (k = 0; k < NBUF; k++) {
+		len[k] = 16 + k * 4096;	/* staggered: restarts spread out */
+		b[k] = xmalloc(len[k]);
+	}
+	t0 = cpu();
+	for (i = 0; i < n; i++) {
+		k = i % NBUF;
+		len[k] += 1 + xrand() % 64;
+		if (len[k] > MAX) {
+			a_free(b[k]);
+			len[k] = 16;
+			b[k] = xmalloc(len[k]);
+			continue;
+		}
+		b[k] = a_realloc(b[k], len[k]);
+		if (!b[k])
+			die("realloc");
+		b[k][len[k] - 1] = 1;
+	}
+	sample("realloc", (cpu() - t0) * 1e9 / n, "ns/op");
+	for (k = 0; k < NBUF; k++)
+		a_free(b[k]);
+}
+
+/* like churn, 16 K live, with alignments 16 B .. 4 KiB */
+static void w_memalign(void)
+{
+	enum { LIVE = 16384 };
+	void **live = calloc(LIVE, sizeof(*live));
+	long i, n = scaled(300000);
+	double t0;
+
+	if (!live)
+		die("calloc");
+	for (i = 0; i < LIVE; i++)
+		live[i] = a_memalign(16 << (xrand() % 9), churn_size());
+	t0 = cpu();
+	for (i = 0; i < n; i++) {
+		long j = xrand() % LIVE;
+		char *p;
+
+		a_free(live[j]);
+		p = a_memalign(16 << (xrand() % 9), churn_size());
+		if (!p)
+			die("memalign");
+		*(volatile char *)p = 1;
+		live[j] = p;
+	}
+	sample("memalign", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+	for (i = 0; i < LIVE; i++)
+		a_free(live[i]);
+	free(live);
+}
+
+/*
+ * Threads: each thread churns its own 4096 small blocks (16..512 B).
+ * Throughput with 2 threads (each doing n ops at once) over throughput
+ * with 1: 2 * t1 / t2.  1T and 2T runs alternate; medians of each.
+ */
+struct thr {
+	pthread_t tid;
+	pthread_barrier_t *bar;
+	long n;
+	uint64_t seed;
+	double t0, t1;
+};
+
+static void *thr_main(void *arg)
+{
+	enum { TLIVE = 4096 };
+	struct thr *t = arg;
+	void *live[TLIVE];
+	long i;
+
+	rng = t->seed;
+	for (i = 0; i < TLIVE; i++)
+		live[i] = xmalloc(16 + xrand() % 497);
+	pthread_barrier_wait(t->bar);
+	t->t0 = now();
+	for (i = 0; i < t->n; i++) {
+		long j = xrand() % TLIVE;
+
+		a_free(live[j]);
+		live[j] = xmalloc(16 + xrand() % 497);
+	}
+	t->t1 = now();
+	pthread_barrier_wait(t->bar);
+	for (i = 0; i < TLIVE; i++)
+		a_free(live[i]);
+	return NULL;
+}
+
+static double thr_run(int nthr, long n)
+{
+	struct thr t[2];
+	pthread_barrier_t bar;
+	double t0 = 1e300, t1 = 0;
+	int i;
+
+	pthread_barrier_init(&bar, NULL, nthr);
+	for (i = 0; i < nthr; i++) {
+		t[i] = (struct thr){ .bar = &bar, .n = n,
+				     .seed = 0x1234567ULL * (i + 1) + 1 };
+		if (pthread_create(&t[i].tid, NULL, thr_main, &t[i]))
+			die("pthread_create");
+	}
+	for (i = 0; i < nthr; i++) {
+		pthread_join(t[i].tid, NULL);
+		if (t[i].t0 < t0)
+			t0 = t[i].t0;
+		if (t[i].t1 > t1)
+			t1 = t[i].t1;
+	}
+	pthread_barrier_destroy(&bar);
+	return t1 - t0;
+}
+
+static void w_threads(void)
+{
+	enum { REPS = 3 };
+	long n = scaled(1000000);
+	double one[REPS], two[REPS], sp[REPS];
+	int r;
+
+	for (r = 0; r < REPS; r++) {
+		one[r] = thr_run(1, n);
+		two[r] = thr_run(2, n);
+		sp[r] = 2 * one[r] / two[r];
+	}
+	sample("threads1", median(one, REPS) * 1e9 / (2.0 * n), "ns/op");
+	sample("threads2", median(two, REPS) * 1e9 / (4.0 * n), "ns/op");
+	sample("threads2_speedup", median(sp, REPS), "ratio");
+}
+
+/* fork + child _exit + waitpid with @mib MiB of written heap */
+static void w_fork(long mib, int reps)
+{
+	enum { BLK = 65536 - 64 };
+	long i, nb = mib * 16;
+	char **blk = calloc(nb + 1, sizeof(*blk));
+	double t[64];
+	char name[32];
+	int r;
+
+	if (!blk)
+		die("calloc");
+	for (i = 0; i < nb; i++) {
+		blk[i] = xmalloc(BLK);
+		memset(blk[i], (int)i, BLK);
+	}
+	for (r = 0; r < reps; r++) {
+		double t0 = now();
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, NULL, 0) != pid)
+			die("waitpid");
+		t[r] = now() - t0;
+	}
+	snprintf(name, sizeof(name), "fork_%ldMiB", mib);
+	sample(name, median(t, reps) * 1e3, "ms");
+	for (i = 0; i < nb; i++)
+		a_free(blk[i]);
+	free(blk);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS]\n"
+		"workloads: hot churn fifo16 fifo32 fifo64 lifo16 lifo32 lifo64\n"
+		"           realloc memalign threads fork blowup\n", ALLOC_NAME);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *w;
+	long mib = 1;
+	int i, reps = 9;
+
+	if (argc < 2)
+		usage();
+	w = argv[1];
+	for (i = 2; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (!strcmp(argv[i], "-s"))
+			scale = atof(argv[++i]);
+		else if (!strcmp(argv[i], "-l"))
+			live_n = atol(argv[++i]);
+		else if (!strcmp(argv[i], "-m"))
+			mib = atol(argv[++i]);
+		else if (!strcmp(argv[i], "-r"))
+			reps = atoi(argv[++i]);
+		else
+			usage();
+	}
+	if (scale <= 0 || live_n < 1 || mib < 0 || reps < 1 || reps > 64)
+		usage();
+	alloc_init();
+	if (!strcmp(w, "hot"))
+		w_hot();
+	else if (!strcmp(w, "churn"))
+		w_churn();
+	else if (!strncmp(w, "fifo", 4) || !strncmp(w, "lifo", 4))
+		w_batch(w, strtoul(w + 4, NULL, 10) ?: 16, w[0] == 'l');
+	else if (!strcmp(w, "realloc"))
+		w_realloc();
+	else if (!strcmp(w, "memalign"))
+		w_memalign();
+	else if (!strcmp(w, "threads"))
+		w_threads();
+	else if (!strcmp(w, "fork"))
+		w_fork(mib, reps);
+	else if (!strcmp(w, "blowup"))
+		w_blowup();
+	else
+		usage();
+	return 0;
+}
