@@ -213,18 +213,83 @@ static int find_chunk(const struct buddy_heap *heap, u64 offset)
 	return lo - 1;
 }
 
+/* Is the node of order @k on grain @g's path split? */
+static inline bool path_split(const struct buddy_heap *heap,
+			      const struct buddy_chunk *c, unsigned int k,
+			      u64 g)
+{
+	return k && is_split(heap, c, k, g >> k);
+}
+
 /*
- * Find the allocated block starting at @offset.  The block holding a grain
- * is the lowest node on the grain's path whose parent is split (or the
- * chunk's top).  Start at the grain's alignment, the largest order a block
- * starting there can have: for a valid offset this reads about two split
- * bits whatever the block's order.
+ * Order of the block (leaf) holding grain @g of chunk @c: the lowest node
+ * on the grain's path whose parent is split, or the chunk's top.
+ *
+ * Start at the grain's alignment a, the largest order a block starting
+ * there can have.  If node a is real, the nodes below it on the path are
+ * split down to the leaf and not split from there on, so the leaf is
+ * found by galloping down and bisecting: one probe when the block is of
+ * order a (the usual case), O(log a) when a is large (offset 0, say).
+ * If node a is covered, the offset is inside a larger block: walk up.
  */
+static unsigned int find_leaf(const struct buddy_heap *heap,
+			      const struct buddy_chunk *c, u64 g)
+{
+	unsigned int k, a, lo, hi, step;
+
+	a = g ? buddy_ctz64(g) : c->order;
+	if (a > c->order)
+		a = c->order;
+	if (a < c->order && !path_split(heap, c, a + 1, g)) {
+		for (k = a + 1; k < c->order; k++)
+			if (path_split(heap, c, k + 1, g))
+				break;
+		return k;
+	}
+	if (!path_split(heap, c, a, g))
+		return a;
+	/* split at hi, find a lower order that is not (order 0 never is) */
+	hi = a;
+	step = 1;
+	for (;;) {
+		lo = hi > step ? hi - step : 0;
+		if (!path_split(heap, c, lo, g))
+			break;
+		hi = lo;
+		step <<= 1;
+	}
+	/* the leaf is the highest order in [lo, hi) that is not split */
+	while (hi - lo > 1) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (path_split(heap, c, mid, g))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return lo;
+}
+
+/* Is the block of order @k at @offset held back from coalescing? */
+static bool in_cache(const struct buddy_heap *heap, unsigned int k,
+		     u64 offset)
+{
+	unsigned int j;
+
+	if (k >= BUDDY_CACHE_ORDERS || !(heap->cache_mask & BIT(k)))
+		return false;
+	for (j = 0; j < heap->cache_n[k]; j++)
+		if (heap->cache[k][j] == offset)
+			return true;
+	return false;
+}
+
+/* Find the allocated block starting at @offset, or say what is wrong. */
 static int locate(const struct buddy_heap *heap, u64 offset,
 		  unsigned int *cip, unsigned int *orderp, u64 *indexp)
 {
 	const struct buddy_chunk *c;
-	unsigned int k, a;
+	unsigned int k;
 	int ci;
 	u64 rel, g;
 
@@ -234,21 +299,9 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	c = &heap->chunks[ci];
 	rel = offset - c->offset;
 	g = rel >> BUDDY_GRAIN_SHIFT;
-	a = g ? buddy_ctz64(g) : c->order;
-	if (a > c->order)
-		a = c->order;
-	if (a == c->order || is_split(heap, c, a + 1, g >> (a + 1))) {
-		/* node a is real: descend through split nodes to the leaf */
-		k = a;
-		while (k > 0 && is_split(heap, c, k, g >> k))
-			k--;
-	} else {
-		/* node a is covered: the leaf is an ancestor */
-		for (k = a + 1; k < c->order; k++)
-			if (is_split(heap, c, k + 1, g >> (k + 1)))
-				break;
-	}
-	if (is_free(heap, c, k, g >> k))
+	k = find_leaf(heap, c, g);
+	if (is_free(heap, c, k, g >> k) ||
+	    in_cache(heap, k, offset & ~(order_bytes(k) - 1)))
 		return -BUDDY_ERR_FREE;
 	if (rel & (order_bytes(k) - 1))
 		return -BUDDY_ERR_NOT_START;
@@ -414,6 +467,62 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 /* Blocks                                                                  */
 
 /*
+ * Free block @i of order @k in chunk @ci and merge it with free buddies as
+ * far as they go, like __free_one_page().  A chunk left wholly free goes
+ * back to the embedder unless that would drop below the low-water mark.
+ */
+static void free_block(struct buddy_heap *heap, unsigned int ci,
+		       unsigned int k, u64 i)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+
+	while (k < c->order && is_free(heap, c, k, i ^ 1)) {
+		mark_used(heap, ci, k, i ^ 1);
+		i >>= 1;
+		k++;
+		clear_split(heap, c, k, i);
+	}
+	mark_free(heap, ci, k, i);
+	if (k == c->order &&
+	    heap->heap_bytes - chunk_bytes(c) >= heap->cfg.low_water_bytes)
+		remove_chunk(heap, ci);
+}
+
+/* Free a block, or keep it back from coalescing if the cache has room. */
+static void release_block(struct buddy_heap *heap, unsigned int ci,
+			  unsigned int k, u64 i)
+{
+	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cfg.cache_depth) {
+		const struct buddy_chunk *c = &heap->chunks[ci];
+
+		heap->cache[k][heap->cache_n[k]++] =
+			c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+		heap->cache_mask |= BIT(k);
+		return;
+	}
+	free_block(heap, ci, k, i);
+}
+
+/* Merge every cached block for real, oldest first, lowest order first. */
+static void flush_cache(struct buddy_heap *heap)
+{
+	unsigned int k, j;
+
+	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
+		for (j = 0; j < heap->cache_n[k]; j++) {
+			u64 off = heap->cache[k][j];
+			int ci = find_chunk(heap, off);
+			const struct buddy_chunk *c = &heap->chunks[ci];
+
+			free_block(heap, ci, k,
+				   (off - c->offset) >> (k + BUDDY_GRAIN_SHIFT));
+		}
+		heap->cache_n[k] = 0;
+	}
+	heap->cache_mask = 0;
+}
+
+/*
  * Take the lowest-addressed free block of the smallest order >= @search
  * (growing the heap if there is none) and split it down to @order, handing
  * the right halves back to the free bitmaps, like expand() in page_alloc.c.
@@ -427,6 +536,11 @@ static int alloc_block(struct buddy_heap *heap, unsigned int order,
 	int ret;
 
 	mask = heap->order_mask & ~(BIT_ULL(search) - 1);
+	if (!mask && heap->cache_mask) {
+		/* cached blocks may merge into what is needed: before growing */
+		flush_cache(heap);
+		mask = heap->order_mask & ~(BIT_ULL(search) - 1);
+	}
 	if (!mask) {
 		ret = grow(heap, search);
 		if (ret)
@@ -448,26 +562,18 @@ static int alloc_block(struct buddy_heap *heap, unsigned int order,
 	return 0;
 }
 
-/*
- * Free block @i of order @k in chunk @ci and merge it with free buddies as
- * far as they go, like __free_one_page().  A chunk left wholly free goes
- * back to the embedder unless that would drop below the low-water mark.
- */
-static void free_block(struct buddy_heap *heap, unsigned int ci,
-		       unsigned int k, u64 i)
+/* A block of @order: the most recently cached one, else from the bitmaps. */
+static int get_block(struct buddy_heap *heap, unsigned int order,
+		     unsigned int search, u64 *offset)
 {
-	struct buddy_chunk *c = &heap->chunks[ci];
-
-	while (k < c->order && is_free(heap, c, k, i ^ 1)) {
-		mark_used(heap, ci, k, i ^ 1);
-		i >>= 1;
-		k++;
-		clear_split(heap, c, k, i);
+	if (order == search && order < BUDDY_CACHE_ORDERS &&
+	    heap->cache_n[order]) {
+		*offset = heap->cache[order][--heap->cache_n[order]];
+		if (!heap->cache_n[order])
+			heap->cache_mask &= ~BIT(order);
+		return 0;
 	}
-	mark_free(heap, ci, k, i);
-	if (k == c->order &&
-	    heap->heap_bytes - chunk_bytes(c) >= heap->cfg.low_water_bytes)
-		remove_chunk(heap, ci);
+	return alloc_block(heap, order, search, offset);
 }
 
 static void *host_address(const struct buddy_heap *heap, u64 offset)
@@ -512,13 +618,15 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 	    !ops->meta_alloc || !ops->meta_free)
 		return -EINVAL;
 	if (cfg->max_order > BUDDY_MAX_ORDER ||
-	    cfg->min_chunk_order > cfg->max_order)
+	    cfg->min_chunk_order > cfg->max_order ||
+	    cfg->cache_depth > BUDDY_CACHE_DEPTH)
 		return -EINVAL;
 
 	memset(heap, 0, sizeof(*heap));
 	heap->cfg = *cfg;
 	heap->ops = ops;
 	heap->ctx = ctx;
+	heap->hint_order = -1;
 	heap->free_off[0] = 0;
 	for (d = 0; d <= BUDDY_MAX_ORDER; d++)
 		heap->free_off[d + 1] = heap->free_off[d] +
@@ -543,6 +651,9 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	memset(heap->free_blocks, 0, sizeof(heap->free_blocks));
 	memset(heap->chunk_mask, 0, sizeof(heap->chunk_mask));
 	heap->order_mask = 0;
+	memset(heap->cache_n, 0, sizeof(heap->cache_n));
+	heap->cache_mask = 0;
+	heap->hint_order = -1;
 	heap->nr_chunks = 0;
 	heap->heap_bytes = 0;
 	heap->counters.bytes_in_use = 0;
@@ -624,7 +735,7 @@ static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
 {
 	int ret;
 
-	ret = alloc_block(heap, order, search, offset);
+	ret = get_block(heap, order, search, offset);
 	if (ret) {
 		heap->counters.nr_failed++;
 		return ret;
@@ -632,6 +743,8 @@ static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
 	account_alloc(heap, size, order_bytes(order));
 	heap->counters.live_blocks++;
 	heap->counters.nr_allocs++;
+	heap->hint_offset = *offset;
+	heap->hint_order = order;
 	if (flags & BUDDY_ALLOC_ZERO)
 		memset(host_address(heap, *offset), 0, order_bytes(order));
 	return 0;
@@ -712,15 +825,24 @@ int buddy_free(struct buddy_heap *heap, u64 offset)
 	u64 i;
 	int ret;
 
-	ret = locate(heap, offset, &ci, &order, &i);
-	if (ret) {
-		heap->counters.nr_failed++;
-		return ret;
+	if (offset == heap->hint_offset && heap->hint_order >= 0) {
+		/* the block just allocated: no need to search the tree */
+		ci = find_chunk(heap, offset);
+		order = heap->hint_order;
+		i = (offset - heap->chunks[ci].offset) >>
+		    (order + BUDDY_GRAIN_SHIFT);
+		heap->hint_order = -1;
+	} else {
+		ret = locate(heap, offset, &ci, &order, &i);
+		if (ret) {
+			heap->counters.nr_failed++;
+			return ret;
+		}
 	}
 	heap->counters.bytes_in_use -= order_bytes(order);
 	heap->counters.live_blocks--;
 	heap->counters.nr_frees++;
-	free_block(heap, ci, order, i);
+	release_block(heap, ci, order, i);
 	return 0;
 }
 
@@ -792,7 +914,7 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 		}
 		heap->counters.bytes_in_use += new_bytes - old_bytes;
 	} else if (n > k) {
-		ret = alloc_block(heap, n, n, &dst);
+		ret = get_block(heap, n, n, &dst);
 		if (ret)
 			goto fail;
 		if (heap->ops->copy)
@@ -803,7 +925,7 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 			       host_address(heap, offset), old_bytes);
 		/* the chunk array may have moved under alloc_block() */
 		locate(heap, offset, &ci, &k, &i);
-		free_block(heap, ci, k, i);
+		release_block(heap, ci, k, i);
 		heap->counters.bytes_in_use += new_bytes - old_bytes;
 	}
 	if (heap->counters.bytes_in_use > heap->counters.peak_bytes_in_use)
@@ -814,6 +936,8 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	heap->counters.bytes_requested_total += size;
 	heap->counters.bytes_granted_total += new_bytes;
 	heap->counters.nr_reallocs++;
+	heap->hint_offset = dst;
+	heap->hint_order = n;
 	*new_offset = dst;
 	return 0;
 fail:
@@ -890,16 +1014,18 @@ void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
 
 	for (k = 0; k < nr; k++) {
 		st->free_blocks[k] = heap->free_blocks[k];
-		total += heap->free_blocks[k];
-		free_grains += heap->free_blocks[k] << k;
-		if (heap->free_blocks[k])
+		if (k < BUDDY_CACHE_ORDERS)
+			st->free_blocks[k] += heap->cache_n[k];
+		total += st->free_blocks[k];
+		free_grains += st->free_blocks[k] << k;
+		if (st->free_blocks[k])
 			st->largest_free_order = k;
 	}
 	for (s = 0; s < nr; s++) {
 		u64 suitable = 0;
 
 		for (k = s; k < nr; k++)
-			suitable += heap->free_blocks[k] << (k - s);
+			suitable += st->free_blocks[k] << (k - s);
 
 		/* unusable_free_index() */
 		if (!free_grains)
@@ -974,7 +1100,11 @@ static int walk_chunk(struct walk_ctx *w)
 
 static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 {
-	return w->fn(w->arg, w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT)), k,
+	u64 off = w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+
+	if (!free)
+		free = in_cache(w->heap, k, off);
+	return w->fn(w->arg, off, k,
 		     free ? BUDDY_BLOCK_FREE : BUDDY_BLOCK_ALLOCATED);
 }
 
@@ -1122,6 +1252,46 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 	return 0;
 }
 
+/*
+ * Every cached block must be an allocated-looking leaf of its order, once;
+ * subtract them from the allocated totals the walk found.
+ */
+static int check_cache(const struct buddy_heap *heap, struct walk_ctx *w)
+{
+	unsigned int k, j, l;
+
+	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
+		if (heap->cache_n[k] > heap->cfg.cache_depth ||
+		    !!(heap->cache_mask & BIT(k)) != !!heap->cache_n[k])
+			return violation(w->v, 0, k, "cache count or mask wrong");
+		for (j = 0; j < heap->cache_n[k]; j++) {
+			u64 off = heap->cache[k][j], rel;
+			const struct buddy_chunk *c;
+			int ci = find_chunk(heap, off);
+
+			if (ci == BUDDY_NO_CHUNK)
+				return violation(w->v, off, k,
+						 "cached block outside the heap");
+			c = &heap->chunks[ci];
+			rel = off - c->offset;
+			if (k > c->order || (rel & (order_bytes(k) - 1)) ||
+			    find_leaf(heap, c, rel >> BUDDY_GRAIN_SHIFT) != k ||
+			    is_free(heap, c, k, rel >> (k + BUDDY_GRAIN_SHIFT)))
+				return violation(w->v, off, k,
+						 "cached block is not an allocated leaf");
+			for (l = 0; l < j; l++)
+				if (heap->cache[k][l] == off)
+					return violation(w->v, off, k,
+							 "block cached twice");
+			w->used_bytes -= order_bytes(k);
+			w->used_blocks--;
+		}
+	}
+	if (heap->cache_mask >> BUDDY_CACHE_ORDERS)
+		return violation(w->v, 0, 0, "cache mask bit past the end");
+	return 0;
+}
+
 /**
  * buddy_check() - verify every invariant of a heap
  * @heap: the heap
@@ -1191,6 +1361,21 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 	}
 	if (heap->order_mask != mask)
 		return violation(v, 0, 0, "order mask wrong");
+	ret = check_cache(heap, &w);
+	if (ret)
+		return ret;
+	if (heap->hint_order >= 0) {
+		unsigned int hci, horder;
+		u64 hi;
+
+		if (locate(heap, heap->hint_offset, &hci, &horder, &hi) ||
+		    horder != (unsigned int)heap->hint_order)
+			return violation(v, heap->hint_offset,
+					 heap->hint_order,
+					 "last-allocation hint stale");
+	} else if (heap->hint_order != -1) {
+		return violation(v, 0, 0, "last-allocation hint invalid");
+	}
 	if (heap->heap_bytes != heap_bytes)
 		return violation(v, 0, 0, "heap_bytes wrong");
 	if (heap->counters.meta_bytes != meta_bytes)

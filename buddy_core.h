@@ -56,6 +56,18 @@
 #define BUDDY_MAX_ORDER		36
 #define BUDDY_MAX_CHUNKS	64
 
+/*
+ * Deferred coalescing (optional, cfg.cache_depth): up to cache_depth
+ * recently freed blocks of each order below BUDDY_CACHE_ORDERS (blocks of
+ * up to 4 KiB) are kept as they are, LIFO, and handed out again by the
+ * next allocation of that order without touching the bitmaps.  They are
+ * free for every observer (stats, walk, validation: freeing one again is
+ * -BUDDY_ERR_FREE) and are merged for real when an allocation finds no
+ * free block in the bitmaps, before the heap grows.
+ */
+#define BUDDY_CACHE_ORDERS	9
+#define BUDDY_CACHE_DEPTH	16
+
 /* Flags for buddy_alloc(), buddy_alloc_aligned() and buddy_realloc(). */
 #define BUDDY_ALLOC_ZERO	0x1u	/* zero the usable size of the block */
 #define BUDDY_ALLOC_FLAGS	BUDDY_ALLOC_ZERO
@@ -93,12 +105,15 @@ struct buddy_ops {
  * @cap_bytes: most chunk bytes the heap may hold at once (0: window size).
  * @low_water_bytes: wholly free chunks are returned only while the chunks
  *	left hold at least this much.
+ * @cache_depth: blocks per order kept back from coalescing (0: none, at
+ *	most BUDDY_CACHE_DEPTH); see BUDDY_CACHE_ORDERS.
  */
 struct buddy_config {
 	unsigned int max_order;
 	unsigned int min_chunk_order;
 	u64 cap_bytes;
 	u64 low_water_bytes;
+	unsigned int cache_depth;
 };
 
 struct buddy_chunk {
@@ -175,6 +190,17 @@ struct buddy_heap {
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
 	/* word offset of the free region of depth d (see the layout) */
 	u64 free_off[BUDDY_MAX_ORDER + 2];
+	/* deferred coalescing: offsets of cached free blocks, oldest first */
+	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
+	unsigned int cache_n[BUDDY_CACHE_ORDERS];
+	unsigned int cache_mask;	/* bit k set <=> cache_n[k] != 0 */
+	/*
+	 * The last block handed out, while it stays allocated (hint_order
+	 * -1: none): freeing it skips the tree walk.  Only freeing or
+	 * reallocating that very block can change its state.
+	 */
+	u64 hint_offset;
+	int hint_order;
 };
 
 enum buddy_block_state {

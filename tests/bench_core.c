@@ -78,13 +78,16 @@ static const struct buddy_ops b_ops = {
 	.meta_free = b_meta_free,
 };
 
-/* 1 GiB window, 1 MiB first chunk, keep 1 MiB (like the device's default) */
+static unsigned int cache_depth;	/* cfg.cache_depth for the next heap */
+
+/* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
 static void heap_init(struct buddy_heap *h)
 {
 	struct buddy_config cfg = {
 		.max_order = 26,
 		.min_chunk_order = 16,
 		.low_water_bytes = 1 << 20,
+		.cache_depth = cache_depth,
 	};
 
 	if (buddy_heap_init(h, &cfg, &b_ops, NULL))
@@ -266,49 +269,64 @@ static void meta_per_chunk(void)
 	}
 }
 
-int main(void)
+static void run_all(const char *tag)
 {
 	struct churn_result c, g;
 	double hc, hw, hg;
+	char n[96];
 
-	printf("# buddy core vs glibc %s; %d live blocks, %d churn ops, %d hot pairs\n",
-	       gnu_get_libc_version(), LIVE, CHURN_OPS, HOT_PAIRS);
-
+#define NAME(fmt) (snprintf(n, sizeof(n), fmt, tag), n)
 	hg = hot_glibc();
 	hc = hot_core(0);
 	hw = hot_core(1);
 	bench("hot_pair_glibc", hg, "ns/pair");
-	bench("hot_pair_core_empty_heap", hc, "ns/pair");
-	bench("hot_pair_core_warm_heap", hw, "ns/pair");
-	bench("hot_pair_core_vs_glibc", hc / hg, "ratio");
-	bench("hot_pair_core_warm_vs_glibc", hw / hg, "ratio");
+	bench(NAME("hot_pair_%s_empty_heap"), hc, "ns/pair");
+	bench(NAME("hot_pair_%s_warm_heap"), hw, "ns/pair");
+	bench(NAME("hot_pair_%s_vs_glibc"), hc / hg, "ratio");
+	bench(NAME("hot_pair_%s_warm_vs_glibc"), hw / hg, "ratio");
 
 	c = churn_core(UNIFORM, 0);
 	g = churn_glibc(UNIFORM, 0);
-	bench("churn_uniform_core", c.ns_per_op, "ns/op");
+	bench(NAME("churn_uniform_%s"), c.ns_per_op, "ns/op");
 	bench("churn_uniform_glibc", g.ns_per_op, "ns/op");
-	bench("churn_uniform_core_vs_glibc", c.ns_per_op / g.ns_per_op, "ratio");
-	bench("meta_bytes_per_arena_byte_churn", c.meta_ratio, "ratio");
-	bench("frag_uniform_core", c.frag, "ratio");
+	bench(NAME("churn_uniform_%s_vs_glibc"), c.ns_per_op / g.ns_per_op,
+	      "ratio");
+	bench(NAME("meta_bytes_per_arena_byte_churn_%s"), c.meta_ratio,
+	      "ratio");
+	bench(NAME("frag_uniform_%s"), c.frag, "ratio");
 	bench("frag_uniform_glibc", g.frag, "ratio");
-	bench("heap_bytes_churn_uniform", (double)c.heap_bytes / (1 << 20), "MiB");
+	bench(NAME("heap_bytes_churn_uniform_%s"),
+	      (double)c.heap_bytes / (1 << 20), "MiB");
 
 	c = churn_core(LOGUNIFORM, 0);
 	g = churn_glibc(LOGUNIFORM, 0);
-	bench("churn_loguniform_core", c.ns_per_op, "ns/op");
+	bench(NAME("churn_loguniform_%s"), c.ns_per_op, "ns/op");
 	bench("churn_loguniform_glibc", g.ns_per_op, "ns/op");
-	bench("churn_loguniform_core_vs_glibc", c.ns_per_op / g.ns_per_op,
+	bench(NAME("churn_loguniform_%s_vs_glibc"), c.ns_per_op / g.ns_per_op,
 	      "ratio");
-	bench("frag_loguniform_core", c.frag, "ratio");
+	bench(NAME("frag_loguniform_%s"), c.frag, "ratio");
 	bench("frag_loguniform_glibc", g.frag, "ratio");
 
 	c = churn_core(UNIFORM, 1);
 	g = churn_glibc(UNIFORM, 1);
-	bench("memalign_churn_core", c.ns_per_op, "ns/op");
+	bench(NAME("memalign_churn_%s"), c.ns_per_op, "ns/op");
 	bench("memalign_churn_glibc", g.ns_per_op, "ns/op");
-	bench("memalign_churn_core_vs_glibc", c.ns_per_op / g.ns_per_op,
+	bench(NAME("memalign_churn_%s_vs_glibc"), c.ns_per_op / g.ns_per_op,
 	      "ratio");
+#undef NAME
+}
 
+int main(void)
+{
+	printf("# buddy core vs glibc %s; %d live blocks, %d churn ops, %d hot pairs\n",
+	       gnu_get_libc_version(), LIVE, CHURN_OPS, HOT_PAIRS);
+	printf("# core: cache_depth 0 (every free coalesces at once)\n");
+	cache_depth = 0;
+	run_all("core");
+	printf("# core_cache: cache_depth %d (deferred coalescing)\n",
+	       BUDDY_CACHE_DEPTH);
+	cache_depth = BUDDY_CACHE_DEPTH;
+	run_all("core_cache");
 	meta_per_chunk();
 	return 0;
 }

@@ -231,6 +231,23 @@ static int take(struct model *m, unsigned int order, unsigned int search,
 	return 0;
 }
 
+static void put(struct model *m, u64 o, unsigned int k);
+
+static int flush(struct model *m)
+{
+	unsigned int k, j;
+	int any = 0;
+
+	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
+		for (j = 0; j < m->cache_n[k]; j++) {
+			put(m, m->cache[k][j], k);
+			any = 1;
+		}
+		m->cache_n[k] = 0;
+	}
+	return any;
+}
+
 int model_alloc(struct model *m, u64 size, u64 align, u64 *off)
 {
 	unsigned int order, search;
@@ -241,7 +258,16 @@ int model_alloc(struct model *m, u64 size, u64 align, u64 *off)
 	search = order;
 	if (align && size_order(align) > search)
 		search = size_order(align);
+	if (order == search && order < BUDDY_CACHE_ORDERS &&
+	    m->cache_n[order]) {
+		*off = m->cache[order][--m->cache_n[order]];
+		oset_insert(&m->live, *off, order);
+		m->in_use += obytes(order);
+		return 0;
+	}
 	if (!take(m, order, search, off))
+		return 0;
+	if (flush(m) && !take(m, order, search, off))
 		return 0;
 	if (grow(m, search))
 		return -ENOMEM;
@@ -314,7 +340,10 @@ int model_free(struct model *m, u64 off)
 	k = m->live.ord[i];
 	oset_remove_at(&m->live, i);
 	m->in_use -= obytes(k);
-	put(m, off, k);
+	if (k < BUDDY_CACHE_ORDERS && m->cache_n[k] < m->cfg.cache_depth)
+		m->cache[k][m->cache_n[k]++] = off;
+	else
+		put(m, off, k);
 	return 0;
 }
 
@@ -376,6 +405,7 @@ struct cmp_ctx {
 	const struct model *m;
 	size_t li;		/* next live block */
 	size_t fi[BUDDY_MAX_ORDER + 1];
+	size_t cached;
 	int bad;
 };
 
@@ -391,6 +421,14 @@ static int cmp_cb(void *arg, u64 offset, unsigned int order,
 			goto bad;
 		c->li++;
 	} else {
+		unsigned int j;
+
+		if (order < BUDDY_CACHE_ORDERS)
+			for (j = 0; j < m->cache_n[order]; j++)
+				if (m->cache[order][j] == offset) {
+					c->cached++;
+					return 0;
+				}
 		if (order > BUDDY_MAX_ORDER || c->fi[order] >= m->free[order].n ||
 		    m->free[order].v[c->fi[order]] != offset)
 			goto bad;
@@ -424,11 +462,24 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 			(unsigned long long)st.nr_chunks, m->nr_chunks);
 		return 1;
 	}
-	for (k = 0; k <= m->cfg.max_order; k++)
-		if (st.free_blocks[k] != m->free[k].n) {
-			fprintf(stderr, "    model: free_blocks[%u] %llu != %zu\n",
+	for (k = 0; k <= m->cfg.max_order; k++) {
+		u64 want = m->free[k].n;
+
+		if (k < BUDDY_CACHE_ORDERS)
+			want += m->cache_n[k];
+		if (st.free_blocks[k] != want) {
+			fprintf(stderr, "    model: free_blocks[%u] %llu != %llu\n",
 				k, (unsigned long long)st.free_blocks[k],
-				m->free[k].n);
+				(unsigned long long)want);
+			return 1;
+		}
+	}
+	for (k = 0; k < BUDDY_CACHE_ORDERS; k++)
+		if (h->cache_n[k] != m->cache_n[k] ||
+		    memcmp(h->cache[k], m->cache[k],
+			   m->cache_n[k] * sizeof(u64))) {
+			fprintf(stderr, "    model: cache of order %u differs\n",
+				k);
 			return 1;
 		}
 	for (k = 0; k < m->nr_chunks; k++)
@@ -440,8 +491,12 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 	if (full) {
 		struct cmp_ctx c = { .m = m };
 
+		size_t cached = 0;
+
 		buddy_walk(h, cmp_cb, &c);
-		if (c.bad || c.li != m->live.n)
+		for (k = 0; k < BUDDY_CACHE_ORDERS; k++)
+			cached += m->cache_n[k];
+		if (c.bad || c.li != m->live.n || c.cached != cached)
 			return 1;
 		for (k = 0; k <= m->cfg.max_order; k++)
 			if (c.fi[k] != m->free[k].n)

@@ -29,6 +29,9 @@ struct model {
 	struct oset free[BUDDY_MAX_ORDER + 1];
 	struct oset live;
 	long fail_chunk_in;	/* mirror of tmem.fail_chunk_in */
+	/* deferred coalescing, same rules as the core (cfg.cache_depth) */
+	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
+	unsigned int cache_n[BUDDY_CACHE_ORDERS];
 };
 
 void model_init(struct model *m, const struct buddy_config *cfg);

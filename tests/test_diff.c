@@ -253,6 +253,7 @@ struct phase {
 	unsigned int max_order, min_chunk_order;
 	u64 cap, low_water;
 	size_t target;		/* live blocks the walk hovers around */
+	unsigned int cache_depth;
 };
 
 static void run_phase(const struct phase *p, u64 seed, long nops)
@@ -262,6 +263,7 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		.min_chunk_order = p->min_chunk_order,
 		.cap_bytes = p->cap,
 		.low_water_bytes = p->low_water,
+		.cache_depth = p->cache_depth,
 	};
 	struct diff *d = calloc(1, sizeof(*d));
 	struct buddy_stats st;
@@ -334,38 +336,59 @@ static u64 diff_seed(void)
 		seed = env_u64("BUDDY_TEST_SEED", 0x5eed2024);
 		printf("# differential seed %#llx (BUDDY_TEST_SEED), %llu ops per phase (BUDDY_TEST_OPS)\n",
 		       (unsigned long long)seed,
-		       (unsigned long long)env_u64("BUDDY_TEST_OPS", 400000));
+		       (unsigned long long)env_u64("BUDDY_TEST_OPS", 300000));
 	}
 	return seed;
 }
 
 static const struct phase phases[] = {
 	/* 4 MiB window, 64 KiB chunks, 2 MiB cap: growth, ENOMEM, holes */
-	{ "capped", 18, 12, 2 << 20, 128 << 10, 1500 },
+	{ "capped", 18, 12, 2 << 20, 128 << 10, 1500, 0 },
 	/* release everything (low water 0), tiny chunks, many of them */
-	{ "release", 16, 6, 0, 0, 400 },
+	{ "release", 16, 6, 0, 0, 400, 0 },
 	/* one big heap, deep trees */
-	{ "deep", 22, 16, 0, ~0ULL, 4000 },
+	{ "deep", 22, 16, 0, ~0ULL, 4000, 0 },
+	/* deferred coalescing */
+	{ "capped+cache", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_CACHE_DEPTH },
+	{ "release+cache", 16, 6, 0, 0, 400, 3 },
 };
+
+static void run_nth(unsigned int n)
+{
+	run_phase(&phases[n], diff_seed() + n,
+		  (long)env_u64("BUDDY_TEST_OPS", 300000));
+}
 
 static void test_phase0(void)
 {
-	run_phase(&phases[0], diff_seed(), env_u64("BUDDY_TEST_OPS", 400000));
+	run_nth(0);
 }
 
 static void test_phase1(void)
 {
-	run_phase(&phases[1], diff_seed() + 1, env_u64("BUDDY_TEST_OPS", 400000));
+	run_nth(1);
 }
 
 static void test_phase2(void)
 {
-	run_phase(&phases[2], diff_seed() + 2, env_u64("BUDDY_TEST_OPS", 400000));
+	run_nth(2);
+}
+
+static void test_phase3(void)
+{
+	run_nth(3);
+}
+
+static void test_phase4(void)
+{
+	run_nth(4);
 }
 
 const struct test_case diff_tests[] = {
 	{ "model_capped", test_phase0 },
 	{ "model_release_all", test_phase1 },
 	{ "model_deep", test_phase2 },
+	{ "model_capped_cache16", test_phase3 },
+	{ "model_release_all_cache3", test_phase4 },
 	{ NULL, NULL },
 };

@@ -24,6 +24,7 @@ struct ex_cfg {
 	u64 cap, low_water;
 	int depth;
 	unsigned int ops;
+	unsigned int cache_depth;
 };
 
 enum { OP_ALLOC, OP_ALIGNED, OP_FREE, OP_REALLOC };
@@ -170,6 +171,7 @@ static void run_cfg(const struct ex_cfg *cfg)
 		.min_chunk_order = cfg->min_chunk_order,
 		.cap_bytes = cfg->cap,
 		.low_water_bytes = cfg->low_water,
+		.cache_depth = cfg->cache_depth,
 	};
 	struct buddy_heap h;
 	struct model m;
@@ -192,7 +194,7 @@ static void run_cfg(const struct ex_cfg *cfg)
 static void test_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0,
+		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -201,7 +203,7 @@ static void test_one_chunk(void)
 static void test_growth_release(void)
 {
 	static const struct ex_cfg cfg = {
-		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0,
+		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -210,7 +212,7 @@ static void test_growth_release(void)
 static void test_order0_chunks(void)
 {
 	static const struct ex_cfg cfg = {
-		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED,
+		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED, 0,
 	};
 
 	run_cfg(&cfg);
@@ -219,7 +221,7 @@ static void test_order0_chunks(void)
 static void test_cap_low_water(void)
 {
 	static const struct ex_cfg cfg = {
-		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED,
+		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED, 0,
 	};
 
 	run_cfg(&cfg);
@@ -228,7 +230,34 @@ static void test_cap_low_water(void)
 static void test_realloc_all(void)
 {
 	static const struct ex_cfg cfg = {
-		"realloc and aligned", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC,
+		"realloc and aligned", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 0,
+	};
+
+	run_cfg(&cfg);
+}
+
+static void test_cache_one_chunk(void)
+{
+	static const struct ex_cfg cfg = {
+		"cache depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1,
+	};
+
+	run_cfg(&cfg);
+}
+
+static void test_cache_growth(void)
+{
+	static const struct ex_cfg cfg = {
+		"cache depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2,
+	};
+
+	run_cfg(&cfg);
+}
+
+static void test_cache_realloc(void)
+{
+	static const struct ex_cfg cfg = {
+		"cache depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1,
 	};
 
 	run_cfg(&cfg);
@@ -240,5 +269,8 @@ const struct test_case exhaustive_tests[] = {
 	{ "order0_chunks_depth6", test_order0_chunks },
 	{ "cap_low_water_aligned_depth4", test_cap_low_water },
 	{ "realloc_aligned_depth4", test_realloc_all },
+	{ "cache1_one_chunk_depth6", test_cache_one_chunk },
+	{ "cache2_growth_release_depth5", test_cache_growth },
+	{ "cache1_realloc_depth4", test_cache_realloc },
 	{ NULL, NULL },
 };

@@ -1169,6 +1169,142 @@ static void test_big_blocks(void)
 	buddy_heap_destroy(&h);
 }
 
+static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
+			     unsigned int max_order, unsigned int min_chunk,
+			     u64 low_water, unsigned int depth)
+{
+	struct buddy_config cfg = {
+		.max_order = max_order,
+		.min_chunk_order = min_chunk,
+		.low_water_bytes = low_water,
+		.cache_depth = depth,
+	};
+
+	memset(m, 0, sizeof(*m));
+	if (buddy_heap_init(h, &cfg, &tmem_ops, m))
+		abort();
+}
+
+static void test_cache(void)
+{
+	struct buddy_heap h, c;
+	struct tmem m, mc;
+	struct buddy_stats st;
+	struct tsnap before;
+	struct walk_rec r = { .stop_at = -1 };
+	struct buddy_config cfg = { .max_order = 10, .cache_depth = 17 };
+	u64 a, b, d, n = 0, u = 0;
+
+	EXPECT_EQ(buddy_heap_init(&h, &cfg, &tmem_ops, &m), -EINVAL);
+
+	theap_init_cache(&h, &m, 10, 10, ~0ULL, 2);
+	a = xalloc(&h, 16);
+	b = xalloc(&h, 16);
+	EXPECT_EQ(a, 0);
+	EXPECT_EQ(b, 16);
+	EXPECT_EQ(buddy_free(&h, a), 0);		/* cached */
+	buddy_get_stats(&h, &st);
+	EXPECT_EQ(st.free_blocks[0], 1);
+	EXPECT_EQ(st.free_blocks[1], 1);
+	EXPECT_EQ(st.bytes_in_use, 16);
+	EXPECT_EQ(st.bytes_free, 16384 - 16);
+	EXPECT_EQ(st.live_blocks, 1);
+	EXPECT_EQ(st.nr_frees, 1);
+	EXPECT_EQ(h.cache_n[0], 1);
+	CHECK_HEAP(&h);
+	EXPECT_EQ(buddy_walk(&h, walk_cb, &r), 0);
+	EXPECT_EQ(r.off[0], 0);
+	EXPECT_EQ(r.state[0], BUDDY_BLOCK_FREE);
+	EXPECT_EQ(r.off[1], 16);
+	EXPECT_EQ(r.state[1], BUDDY_BLOCK_ALLOCATED);
+	/* a cached block is free for every check */
+	tsnap_take(&h, &before);
+	EXPECT_EQ(buddy_free(&h, a), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_free(&h, a + 8), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_usable_size(&h, a, &u), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_realloc(&h, a, 32, 0, &n), -BUDDY_ERR_FREE);
+	EXPECT_UNCHANGED(&h, &before);
+	tsnap_free(&before);
+	/* LIFO reuse, no bitmap work */
+	EXPECT_EQ(xalloc(&h, 10), a);
+	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(xalloc(&h, 16), b);
+	EXPECT_EQ(xalloc(&h, 16), a);
+	/* full: the third free of an order merges for real */
+	d = xalloc(&h, 16);
+	EXPECT_EQ(d, 32);
+	EXPECT_EQ(buddy_free(&h, d), 0);
+	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(buddy_free(&h, a), 0);	/* for real; buddy 16 is cached */
+	buddy_get_stats(&h, &st);
+	EXPECT_EQ(st.free_blocks[0], 4);	/* 0 and 48, cached 32 and 16 */
+	EXPECT_EQ(h.cache_n[0], 2);
+	CHECK_HEAP(&h);
+	/* aligned allocation does not take cached blocks */
+	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 64, 0, &n), 0);
+	EXPECT_EQ(n, 64);
+	EXPECT_EQ(h.cache_n[0], 2);
+	EXPECT_EQ(buddy_free(&h, n), 0);	/* cached too */
+	/* a clone has the same cache */
+	memset(&mc, 0, sizeof(mc));
+	EXPECT_EQ(buddy_heap_clone(&c, &h, &mc), 0);
+	CHECK_HEAP(&c);
+	EXPECT_EQ(xalloc(&c, 16), 16);
+	EXPECT_EQ(xalloc(&h, 16), 16);
+	buddy_heap_destroy(&c);
+	EXPECT_EQ(buddy_free(&h, 16), 0);
+	/* the whole chunk is needed: the cache is flushed, nothing grows */
+	EXPECT_EQ(xalloc(&h, 16384), 0);
+	buddy_get_stats(&h, &st);
+	EXPECT_EQ(st.nr_grows, 1);
+	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(h.cache_mask, 0);
+	CHECK_HEAP(&h);
+	EXPECT_EQ(buddy_free(&h, 0), 0);	/* order 10: never cached */
+	EXPECT_EQ(h.cache_mask, 0);
+	CHECK_HEAP(&h);
+
+	/* the checker sees bad cache entries */
+	a = xalloc(&h, 16);
+	b = xalloc(&h, 16);
+	EXPECT_EQ(buddy_free(&h, a), 0);
+	CHECK_HEAP(&h);
+	h.cache[0][0] = 48;			/* inside a free block */
+	EXPECT_VIOLATION(&h, "cached block");
+	h.cache[0][0] = 1 << 20;
+	EXPECT_VIOLATION(&h, "outside");
+	h.cache[0][0] = a;
+	h.cache[0][1] = a;
+	h.cache_n[0] = 2;
+	EXPECT_VIOLATION(&h, "twice");
+	h.cache_n[0] = 3;
+	EXPECT_VIOLATION(&h, "cache count");
+	h.cache_n[0] = 1;
+	h.cache_mask = 0;
+	EXPECT_VIOLATION(&h, "cache count or mask");
+	h.cache_mask = 1;
+	CHECK_HEAP(&h);
+	buddy_heap_destroy(&h);
+	EXPECT_EQ(m.chunks, 0);
+	EXPECT_EQ(m.metas, 0);
+
+	/* a chunk holding cached blocks goes back once they are merged */
+	theap_init_cache(&h, &m, 12, 4, 0, 4);
+	a = xalloc(&h, 16);			/* chunk 0, 256 B */
+	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(h.nr_chunks, 1);		/* cached: not yet */
+	EXPECT_EQ(xalloc(&h, 512), 0);		/* flush: released, regrown */
+	buddy_get_stats(&h, &st);
+	EXPECT_EQ(st.nr_shrinks, 1);
+	EXPECT_EQ(st.nr_grows, 2);
+	EXPECT_EQ(h.nr_chunks, 1);
+	EXPECT_EQ(h.chunks[0].order, 5);
+	CHECK_HEAP(&h);
+	buddy_heap_destroy(&h);
+}
+
 const struct test_case unit_tests[] = {
 	{ "init_errors", test_init_errors },
 	{ "size_to_order", test_size_to_order },
@@ -1194,5 +1330,6 @@ const struct test_case unit_tests[] = {
 	{ "destroy_and_reuse", test_destroy_and_reuse },
 	{ "meta_budget", test_meta_budget },
 	{ "big_blocks", test_big_blocks },
+	{ "cache", test_cache },
 	{ NULL, NULL },
 };

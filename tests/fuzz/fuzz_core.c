@@ -3,7 +3,7 @@
  * fuzz_core.c - libFuzzer harness for the buddy core.
  *
  * The input's first four bytes pick a heap geometry (window, smallest
- * chunk, cap, low-water mark); the rest is decoded into operations: alloc,
+ * chunk, cap, low-water mark, deferred-coalescing depth); the rest is decoded into operations: alloc,
  * aligned alloc (including bad alignments), free of live and of arbitrary
  * offsets, realloc (with and without zeroing), chunk allocation failures,
  * and clone-and-swap.  The reference model (../model.c) runs alongside.
@@ -286,6 +286,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	b = byte(&f);
 	cfg.low_water_bytes = b % 4 == 0 ? 0 : b % 4 == 1 ? window / 8 :
 			      b % 4 == 2 ? window / 2 : ~0ULL;
+	/* deferred coalescing: off, 1, 2 or the most */
+	cfg.cache_depth = (b >> 2) % 4 == 3 ? BUDDY_CACHE_DEPTH : (b >> 2) % 4;
 	if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem))
 		abort();
 	model_init(&f.m, &cfg);
