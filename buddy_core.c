@@ -191,26 +191,29 @@ static u64 find_free(const struct buddy_heap *heap,
 	return i;
 }
 
-/* Index of the chunk holding @offset, or BUDDY_NO_CHUNK. */
+/*
+ * Index of the chunk holding @offset, or BUDDY_NO_CHUNK.  A binary search
+ * written so the compiler can use conditional moves: with ten chunks or
+ * so, mispredicted branches would cost more than the compares.
+ */
 static int find_chunk(const struct buddy_heap *heap, u64 offset)
 {
-	unsigned int lo = 0, hi = heap->nr_chunks;
+	unsigned int base = 0, n = heap->nr_chunks;
 	const struct buddy_chunk *c;
 
-	while (lo < hi) {
-		unsigned int mid = (lo + hi) / 2;
+	if (!n)
+		return BUDDY_NO_CHUNK;
+	while (n > 1) {
+		unsigned int half = n / 2;
 
-		if (heap->chunks[mid].offset <= offset)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = heap->chunks[base + half].offset <= offset ?
+		       base + half : base;
+		n -= half;
 	}
-	if (!lo)
+	c = &heap->chunks[base];
+	if (offset < c->offset || offset - c->offset >= chunk_bytes(c))
 		return BUDDY_NO_CHUNK;
-	c = &heap->chunks[lo - 1];
-	if (offset - c->offset >= chunk_bytes(c))
-		return BUDDY_NO_CHUNK;
-	return lo - 1;
+	return base;
 }
 
 /* Is the node of order @k on grain @g's path split? */
@@ -347,11 +350,16 @@ static bool find_hole(const struct buddy_heap *heap, unsigned int order,
 static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 {
 	const struct buddy_ops *ops = heap->ops;
-	size_t mbytes = (size_t)meta_words(heap, order) * sizeof(u64);
+	u64 words = meta_words(heap, order);
 	struct buddy_chunk *c;
 	unsigned int ci, k;
 	void *mem, *meta;
+	size_t mbytes;
 
+	/* where size_t is 32 bits, the metadata of a huge chunk cannot be */
+	if (words > (size_t)-1 / sizeof(u64))
+		return -ENOMEM;
+	mbytes = (size_t)words * sizeof(u64);
 	mem = ops->chunk_alloc(heap->ctx, order_bytes(order));
 	if (!mem)
 		return -ENOMEM;
@@ -492,7 +500,7 @@ static void free_block(struct buddy_heap *heap, unsigned int ci,
 static void release_block(struct buddy_heap *heap, unsigned int ci,
 			  unsigned int k, u64 i)
 {
-	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cfg.cache_depth) {
+	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cache_depth) {
 		const struct buddy_chunk *c = &heap->chunks[ci];
 
 		heap->cache[k][heap->cache_n[k]++] =
@@ -618,8 +626,7 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 	    !ops->meta_alloc || !ops->meta_free)
 		return -EINVAL;
 	if (cfg->max_order > BUDDY_MAX_ORDER ||
-	    cfg->min_chunk_order > cfg->max_order ||
-	    cfg->cache_depth > BUDDY_CACHE_DEPTH)
+	    cfg->min_chunk_order > cfg->max_order)
 		return -EINVAL;
 
 	memset(heap, 0, sizeof(*heap));
@@ -659,6 +666,29 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	heap->counters.bytes_in_use = 0;
 	heap->counters.live_blocks = 0;
 	heap->counters.meta_bytes = 0;
+}
+
+/**
+ * buddy_heap_set_cache() - set how many freed blocks to keep back per order
+ * @heap: the heap
+ * @depth: 0 (the default: every free merges at once) to BUDDY_CACHE_DEPTH
+ *
+ * With a depth, up to @depth freed blocks of each order below
+ * BUDDY_CACHE_ORDERS are kept as they are and handed out again by the next
+ * allocation of that order: a malloc/free pair then costs no bitmap work
+ * instead of a split and a merge per level.  They count as free everywhere
+ * and are merged before the heap grows.  Lowering the depth merges them all.
+ *
+ * Return: 0, or -EINVAL if @depth is too large.
+ */
+int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth)
+{
+	if (depth > BUDDY_CACHE_DEPTH)
+		return -EINVAL;
+	if (depth < heap->cache_depth)
+		flush_cache(heap);
+	heap->cache_depth = depth;
+	return 0;
 }
 
 /**
@@ -1261,7 +1291,7 @@ static int check_cache(const struct buddy_heap *heap, struct walk_ctx *w)
 	unsigned int k, j, l;
 
 	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		if (heap->cache_n[k] > heap->cfg.cache_depth ||
+		if (heap->cache_n[k] > heap->cache_depth ||
 		    !!(heap->cache_mask & BIT(k)) != !!heap->cache_n[k])
 			return violation(w->v, 0, k, "cache count or mask wrong");
 		for (j = 0; j < heap->cache_n[k]; j++) {

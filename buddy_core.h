@@ -19,31 +19,82 @@
  *   base: an embedder that aligns the window base to its size gets absolute
  *   natural alignment.
  *
+ * Allocation policy
+ *   The smallest free block of a fitting order, and among those the one at
+ *   the lowest window offset (over all chunks), split down to the size
+ *   wanted with the right halves going back to the free bitmaps, like
+ *   expand() in mm/page_alloc.c.  A free block merges with its buddy as
+ *   far as it can go at once, like __free_one_page() (unless deferred
+ *   coalescing holds it back, see BUDDY_CACHE_ORDERS).
+ *
  * Growth ("doubling")
- *   When no free block is large enough, a new chunk is added whose size is
- *   the larger of the current heap size (so the heap doubles) and the block
- *   needed, clamped to what cfg.cap_bytes still allows (falling back to just
- *   the block needed).  It goes at the lowest window position aligned to its
- *   size that no live chunk covers.  Existing offsets never move.  A chunk
- *   that becomes wholly free is handed back through ops->chunk_free as long
- *   as the chunks left still hold at least cfg.low_water_bytes.
+ *   The heap starts without any chunk.  When no free block is large
+ *   enough, a chunk is added of order max(order of the largest power of
+ *   two <= heap bytes (so the heap doubles), order needed,
+ *   cfg.min_chunk_order), reduced while it does not fit cfg.cap_bytes or
+ *   no window position is free for it, down to max(order needed,
+ *   min_chunk_order) (else -ENOMEM); if ops->chunk_alloc refuses a larger
+ *   chunk, the smallest one is tried once.  It goes at the lowest window
+ *   position aligned to its size that no live chunk covers, so holes left
+ *   by released chunks are reused.  Existing offsets never move.  A chunk
+ *   that becomes wholly free is handed back through ops->chunk_free (its
+ *   metadata through ops->meta_free) as long as the chunks left still hold
+ *   at least cfg.low_water_bytes.  At most BUDDY_MAX_CHUNKS chunks.
  *
- * Metadata layout (per chunk of order K, N = 2^K grains, one allocation)
- *   - free bitmap per order k = 0..K: bit i set <=> the block of order k
- *     starting at grain i << k is free.  Each has summary levels (bit j of
- *     level l+1 set <=> word j of level l is non-zero) so the lowest free
- *     block of an order is found in O(log64 N).
- *   - split bitmap per order k = 1..K: bit i set <=> that node is split
- *     into two order k-1 children.
- *   - free block count per order.
- *   A node is free (free bit), split (split bit), allocated (neither, and
- *   its parent split or it is the chunk's top node), or covered by an
- *   ancestor block (both bits clear).  About 2N free bits + N split bits:
- *   ~2.4% of chunk bytes with the summaries, within the 3% budget.
+ * Metadata layout
+ *   Nothing is ever stored inside chunk memory.  Each chunk of order K
+ *   (N = 2^K grains) has one ops->meta_alloc block of u64 words:
  *
- * Complexity: alloc, free, realloc in place and usable_size are O(log N)
- * in the chunk size plus O(number of chunks) (at most BUDDY_MAX_CHUNKS).
- * buddy_check() and buddy_walk() are O(heap size): debugging only.
+ *     words 0..K     count[k]: free blocks of order k in this chunk
+ *     free area      for depth d = 0..K (order k = K - d), at word
+ *                    free_off[d] of the area: the free bitmap of order k,
+ *                    2^d bits (bit i set <=> block i of order k, grains
+ *                    [i << k, (i + 1) << k), is free), then its summary
+ *                    levels: level l + 1 has one bit per word of level l,
+ *                    set <=> that word is non-zero, up to a level of one
+ *                    word.  Level 0 has max(1, 2^d / 64) words.
+ *                    free_off[d] = sum over e < d of the region sizes;
+ *                    it does not depend on K (heap->free_off[]).
+ *     split area     at word free_off[K + 1] of the free area: for depth
+ *                    d = 0..K-1 (order K - d, orders K..1) at word
+ *                    (d <= 7 ? d : 2^(d - 6) + 5) of the area, 2^d bits,
+ *                    max(1, 2^d / 64) words: bit i set <=> node i of that
+ *                    order is split into two children.
+ *
+ *   Bits past 2^d in a one-word bitmap are always clear.  A node is free
+ *   (free bit), split (split bit), allocated (neither bit, and its parent
+ *   split or it is the chunk's top) or covered by an ancestor block
+ *   (neither bit, parent not split); both bits set never happens.  The
+ *   lowest free block of an order is found by descending the summaries
+ *   from their one top word: O(log64 N) reads.
+ *
+ *   Size: about 2 free bits + 1/32 summary bit + 1 split bit per grain of
+ *   128 bits, 2.37%, plus per-order words that matter only for small
+ *   chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
+ *   from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
+ *   6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
+ *   struct buddy_heap itself (about 5 KiB) comes on top, once per heap.
+ *
+ *   Requested sizes are not stored per block (16 bits per grain-sized
+ *   block would blow the budget): stats give the lifetime totals
+ *   bytes_requested_total and bytes_granted_total instead.
+ *
+ * Complexity
+ *   alloc, free, realloc in place and usable_size read and write O(K)
+ *   bits in O(K) words, with no scan proportional to the heap: alloc finds
+ *   the order and chunk from two masks, descends the summaries and splits
+ *   down; free finds the block by galloping from the offset's alignment
+ *   (about two split bits for any block start) and merges upwards.  Chunk
+ *   lookup is a binary search over at most BUDDY_MAX_CHUNKS chunks.
+ *   Growth and release add O(max_order) for the masks.  buddy_check() and
+ *   buddy_walk() are O(heap size): debugging and heap maps only.
+ *
+ * Validation
+ *   free, realloc and usable_size accept only the start of an allocated
+ *   block.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
+ *   the offset), -BUDDY_ERR_FREE (it is inside a free block: a double free)
+ *   or -BUDDY_ERR_NOT_START (inside an allocated block, or misaligned),
+ *   and change nothing but stats.nr_failed.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H
@@ -57,7 +108,7 @@
 #define BUDDY_MAX_CHUNKS	64
 
 /*
- * Deferred coalescing (optional, cfg.cache_depth): up to cache_depth
+ * Deferred coalescing (off unless buddy_heap_set_cache()): up to depth
  * recently freed blocks of each order below BUDDY_CACHE_ORDERS (blocks of
  * up to 4 KiB) are kept as they are, LIFO, and handed out again by the
  * next allocation of that order without touching the bitmaps.  They are
@@ -105,17 +156,15 @@ struct buddy_ops {
  * @cap_bytes: most chunk bytes the heap may hold at once (0: window size).
  * @low_water_bytes: wholly free chunks are returned only while the chunks
  *	left hold at least this much.
- * @cache_depth: blocks per order kept back from coalescing (0: none, at
- *	most BUDDY_CACHE_DEPTH); see BUDDY_CACHE_ORDERS.
  */
 struct buddy_config {
 	unsigned int max_order;
 	unsigned int min_chunk_order;
 	u64 cap_bytes;
 	u64 low_water_bytes;
-	unsigned int cache_depth;
 };
 
+/* One chunk of a heap (read-only for embedders). */
 struct buddy_chunk {
 	u64 offset;		/* in the window, aligned to its size */
 	unsigned int order;	/* size is BUDDY_GRAIN << order */
@@ -128,7 +177,7 @@ struct buddy_chunk {
  * struct buddy_stats - a snapshot of a heap
  * @heap_bytes: bytes in live chunks.
  * @peak_heap_bytes: largest @heap_bytes seen.
- * @bytes_in_use: bytes in allocated blocks.
+ * @bytes_in_use: bytes in allocated blocks (usable sizes).
  * @peak_bytes_in_use: largest @bytes_in_use seen.
  * @bytes_free: bytes in free blocks (@heap_bytes - @bytes_in_use).
  * @bytes_requested_total: sum of sizes asked for, over the heap's life.
@@ -137,12 +186,15 @@ struct buddy_chunk {
  * @meta_bytes: metadata bytes for live chunks.
  * @live_blocks: allocated blocks.
  * @nr_chunks: live chunks.
- * @nr_allocs/@nr_frees/@nr_reallocs: successful calls over the heap's life.
- * @nr_grows/@nr_shrinks: chunks added and returned.
+ * @nr_allocs: successful buddy_alloc() and buddy_alloc_aligned() calls.
+ * @nr_frees: successful buddy_free() calls.
+ * @nr_reallocs: successful buddy_realloc() calls.
+ * @nr_grows: chunks added over the heap's life.
+ * @nr_shrinks: chunks given back over the heap's life.
  * @nr_failed: calls that failed (ENOMEM or a bad argument).
  * @largest_free_order: order of the largest free block, -1 if none.
  * @nr_orders: entries used in the per-order arrays (max_order + 1).
- * @free_blocks: free blocks per order (buddyinfo).
+ * @free_blocks: free blocks per order (buddyinfo), cached ones included.
  * @unusable_index: per order, mm/vmstat.c's unusable_free_index() in
  *	thousandths (grains play the role of pages).
  * @extfrag_index: per order, mm/vmstat.c's __fragmentation_index() in
@@ -173,36 +225,55 @@ struct buddy_stats {
 };
 
 /**
- * struct buddy_heap - one heap; fields are private to buddy_core.c
+ * struct buddy_heap - one heap
+ *
+ * Embedders may read @cfg, @nr_chunks, @chunks and @heap_bytes; everything
+ * else is private to buddy_core.c.  Use buddy_get_stats() for numbers.
+ *
+ * @cfg: the configuration given to buddy_heap_init().
+ * @ops: the memory callbacks.
+ * @ctx: passed to every callback.
+ * @nr_chunks: live chunks.
+ * @chunks: the live chunks, sorted by offset.
+ * @heap_bytes: bytes in live chunks.
+ * @free_blocks: free blocks per order in the bitmaps, over all chunks
+ *	(the cached blocks are not included: see buddy_get_stats()).
+ * @counters: lifetime and peak counters (the fields of struct buddy_stats
+ *	that are not computed on demand).
+ * @order_mask: bit k set <=> @free_blocks[k] != 0.
+ * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
+ * @free_off: word offset of the free region of depth d (see the layout).
+ * @cache: deferred coalescing: offsets of cached free blocks per order,
+ *	oldest first.
+ * @cache_n: entries used in each @cache row.
+ * @cache_mask: bit k set <=> @cache_n[k] != 0.
+ * @cache_depth: most entries per @cache row (buddy_heap_set_cache()).
+ * @hint_offset: the last block handed out, while it stays allocated:
+ *	freeing it skips the tree walk (only freeing or reallocating that
+ *	very block can change its state).
+ * @hint_order: its order, -1 when there is none.
  */
 struct buddy_heap {
 	struct buddy_config cfg;
 	const struct buddy_ops *ops;
 	void *ctx;
 	unsigned int nr_chunks;
-	struct buddy_chunk chunks[BUDDY_MAX_CHUNKS];	/* sorted by offset */
+	struct buddy_chunk chunks[BUDDY_MAX_CHUNKS];
 	u64 heap_bytes;
-	u64 free_blocks[BUDDY_MAX_ORDER + 1];		/* over all chunks */
-	struct buddy_stats counters;	/* life-time and peak counters */
-	/* private to buddy_core.c: */
-	u64 order_mask;		/* bit k set <=> free_blocks[k] != 0 */
-	/* bit c of [k] set <=> chunks[c] has a free block of order k */
+	u64 free_blocks[BUDDY_MAX_ORDER + 1];
+	struct buddy_stats counters;
+	u64 order_mask;
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
-	/* word offset of the free region of depth d (see the layout) */
 	u64 free_off[BUDDY_MAX_ORDER + 2];
-	/* deferred coalescing: offsets of cached free blocks, oldest first */
 	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
 	unsigned int cache_n[BUDDY_CACHE_ORDERS];
-	unsigned int cache_mask;	/* bit k set <=> cache_n[k] != 0 */
-	/*
-	 * The last block handed out, while it stays allocated (hint_order
-	 * -1: none): freeing it skips the tree walk.  Only freeing or
-	 * reallocating that very block can change its state.
-	 */
+	unsigned int cache_mask;
+	unsigned int cache_depth;
 	u64 hint_offset;
 	int hint_order;
 };
 
+/* State of a block as buddy_walk() reports it (cached blocks are free). */
 enum buddy_block_state {
 	BUDDY_BLOCK_FREE,
 	BUDDY_BLOCK_ALLOCATED,
@@ -220,12 +291,14 @@ struct buddy_violation {
 	const char *what;
 };
 
+/* Called by buddy_walk() for each block; non-zero stops the walk. */
 typedef int (*buddy_walk_fn)(void *arg, u64 offset, unsigned int order,
 			     enum buddy_block_state state);
 
 int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 		    const struct buddy_ops *ops, void *ctx);
 void buddy_heap_destroy(struct buddy_heap *heap);
+int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth);
 int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		     void *ctx);
 

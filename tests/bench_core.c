@@ -78,7 +78,7 @@ static const struct buddy_ops b_ops = {
 	.meta_free = b_meta_free,
 };
 
-static unsigned int cache_depth;	/* cfg.cache_depth for the next heap */
+static unsigned int cache_depth;	/* for buddy_heap_set_cache() */
 
 /* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
 static void heap_init(struct buddy_heap *h)
@@ -87,10 +87,10 @@ static void heap_init(struct buddy_heap *h)
 		.max_order = 26,
 		.min_chunk_order = 16,
 		.low_water_bytes = 1 << 20,
-		.cache_depth = cache_depth,
 	};
 
-	if (buddy_heap_init(h, &cfg, &b_ops, NULL))
+	if (buddy_heap_init(h, &cfg, &b_ops, NULL) ||
+	    buddy_heap_set_cache(h, cache_depth))
 		abort();
 }
 

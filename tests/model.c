@@ -340,11 +340,18 @@ int model_free(struct model *m, u64 off)
 	k = m->live.ord[i];
 	oset_remove_at(&m->live, i);
 	m->in_use -= obytes(k);
-	if (k < BUDDY_CACHE_ORDERS && m->cache_n[k] < m->cfg.cache_depth)
+	if (k < BUDDY_CACHE_ORDERS && m->cache_n[k] < m->cache_depth)
 		m->cache[k][m->cache_n[k]++] = off;
 	else
 		put(m, off, k);
 	return 0;
+}
+
+void model_set_cache(struct model *m, unsigned int depth)
+{
+	if (depth < m->cache_depth)
+		flush(m);
+	m->cache_depth = depth;
 }
 
 int model_usable(const struct model *m, u64 off, u64 *usable)

@@ -29,7 +29,8 @@ struct model {
 	struct oset free[BUDDY_MAX_ORDER + 1];
 	struct oset live;
 	long fail_chunk_in;	/* mirror of tmem.fail_chunk_in */
-	/* deferred coalescing, same rules as the core (cfg.cache_depth) */
+	/* deferred coalescing, same rules as the core */
+	unsigned int cache_depth;
 	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
 	unsigned int cache_n[BUDDY_CACHE_ORDERS];
 };
@@ -42,6 +43,7 @@ int model_alloc(struct model *m, u64 size, u64 align, u64 *off);
 int model_free(struct model *m, u64 off);
 int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off);
 int model_usable(const struct model *m, u64 off, u64 *usable);
+void model_set_cache(struct model *m, unsigned int depth);
 
 /* 0 when the core's heap matches the model exactly (blocks, chunks, counts) */
 int model_compare(const struct model *m, const struct buddy_heap *h,

@@ -263,7 +263,6 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		.min_chunk_order = p->min_chunk_order,
 		.cap_bytes = p->cap,
 		.low_water_bytes = p->low_water,
-		.cache_depth = p->cache_depth,
 	};
 	struct diff *d = calloc(1, sizeof(*d));
 	struct buddy_stats st;
@@ -273,7 +272,9 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		abort();
 	d->rng = seed;
 	REQUIRE_EQ(buddy_heap_init(&d->h, &cfg, &tmem_ops, &d->mem), 0);
+	REQUIRE_EQ(buddy_heap_set_cache(&d->h, p->cache_depth), 0);
 	model_init(&d->m, &cfg);
+	d->m.cache_depth = p->cache_depth;
 	for (d->ops = 0; d->ops < nops && !d->bad; d->ops++) {
 		/* the live count swings between 0 and 2 * target */
 		long cycle = d->ops % 200000;

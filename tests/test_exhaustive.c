@@ -171,7 +171,6 @@ static void run_cfg(const struct ex_cfg *cfg)
 		.min_chunk_order = cfg->min_chunk_order,
 		.cap_bytes = cfg->cap,
 		.low_water_bytes = cfg->low_water,
-		.cache_depth = cfg->cache_depth,
 	};
 	struct buddy_heap h;
 	struct model m;
@@ -180,7 +179,9 @@ static void run_cfg(const struct ex_cfg *cfg)
 	ex_nodes = 0;
 	ex_stop = 0;
 	REQUIRE_EQ(buddy_heap_init(&h, &bc, &tmem_ops, &ex_mem), 0);
+	REQUIRE_EQ(buddy_heap_set_cache(&h, cfg->cache_depth), 0);
 	model_init(&m, &bc);
+	m.cache_depth = cfg->cache_depth;
 	dfs(&h, &m, cfg, 0);
 	buddy_heap_destroy(&h);
 	model_destroy(&m);

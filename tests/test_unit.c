@@ -1177,11 +1177,11 @@ static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
 		.max_order = max_order,
 		.min_chunk_order = min_chunk,
 		.low_water_bytes = low_water,
-		.cache_depth = depth,
 	};
 
 	memset(m, 0, sizeof(*m));
-	if (buddy_heap_init(h, &cfg, &tmem_ops, m))
+	if (buddy_heap_init(h, &cfg, &tmem_ops, m) ||
+	    buddy_heap_set_cache(h, depth))
 		abort();
 }
 
@@ -1192,10 +1192,22 @@ static void test_cache(void)
 	struct buddy_stats st;
 	struct tsnap before;
 	struct walk_rec r = { .stop_at = -1 };
-	struct buddy_config cfg = { .max_order = 10, .cache_depth = 17 };
 	u64 a, b, d, n = 0, u = 0;
 
-	EXPECT_EQ(buddy_heap_init(&h, &cfg, &tmem_ops, &m), -EINVAL);
+	theap_init(&h, &m, 10, 10, 0, ~0ULL);
+	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH + 1), -EINVAL);
+	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH), 0);
+	a = xalloc(&h, 16);
+	b = xalloc(&h, 16);
+	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(h.cache_n[0], 2);
+	/* lowering the depth merges what is cached */
+	EXPECT_EQ(buddy_heap_set_cache(&h, 1), 0);
+	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(h.free_blocks[10], 1);
+	CHECK_HEAP(&h);
+	buddy_heap_destroy(&h);
 
 	theap_init_cache(&h, &m, 10, 10, ~0ULL, 2);
 	a = xalloc(&h, 16);

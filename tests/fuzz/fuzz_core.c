@@ -286,11 +286,13 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	b = byte(&f);
 	cfg.low_water_bytes = b % 4 == 0 ? 0 : b % 4 == 1 ? window / 8 :
 			      b % 4 == 2 ? window / 2 : ~0ULL;
-	/* deferred coalescing: off, 1, 2 or the most */
-	cfg.cache_depth = (b >> 2) % 4 == 3 ? BUDDY_CACHE_DEPTH : (b >> 2) % 4;
 	if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem))
 		abort();
 	model_init(&f.m, &cfg);
+	/* deferred coalescing: off, 1, 2 or the most */
+	f.m.cache_depth = (b >> 2) % 4 == 3 ? BUDDY_CACHE_DEPTH : (b >> 2) % 4;
+	if (buddy_heap_set_cache(&f.h, f.m.cache_depth))
+		abort();
 
 	while (f.n) {
 		b = byte(&f);
@@ -311,9 +313,18 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			op_bad(&f);
 			break;
 		case 10:
-			/* the next n-th chunk allocation fails, in both */
-			f.mem.fail_chunk_in = 1 + byte(&f) % 3;
-			f.m.fail_chunk_in = f.mem.fail_chunk_in;
+			b = byte(&f);
+			if (b & 1) {
+				/* the next n-th chunk allocation fails, in both */
+				f.mem.fail_chunk_in = 1 + (b >> 1) % 3;
+				f.m.fail_chunk_in = f.mem.fail_chunk_in;
+			} else {
+				/* change the deferred-coalescing depth */
+				b = (b >> 1) % (BUDDY_CACHE_DEPTH + 1);
+				if (buddy_heap_set_cache(&f.h, b))
+					die(&f, "set_cache failed", b, 0);
+				model_set_cache(&f.m, b);
+			}
 			break;
 		default:
 			op_clone(&f);
