@@ -128,15 +128,6 @@ static void alloc_init(void)
 	size_t win = (size_t)BUDDY_GRAIN << CORE_MAX_ORDER;
 	char *m;
 
-#ifdef BUDDY_CACHE_DEPTH
-	/* deferred coalescing, when the core has it: off unless asked */
-	const char *d = getenv("BENCH_CORE_CACHE_DEPTH");
-
-	if (d && !strcmp(d, "max"))
-		cfg.cache_depth = BUDDY_CACHE_DEPTH;
-	else
-		cfg.cache_depth = d ? (unsigned int)atoi(d) : 0;
-#endif
 	/* reserve twice the window and keep an aligned window in it */
 	m = mmap(NULL, 2 * win, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -145,6 +136,20 @@ static void alloc_init(void)
 	core_win = (char *)(((uintptr_t)m + win - 1) & ~(uintptr_t)(win - 1));
 	if (buddy_heap_init(&core_heap, &cfg, &c_ops, &core_heap))
 		die("buddy_heap_init");
+#ifdef HAVE_SET_CACHE
+	/* deferred coalescing (bench/Makefile: when the core has it): off
+	 * unless BENCH_CORE_CACHE_DEPTH says (a number or "max") */
+	{
+		const char *d = getenv("BENCH_CORE_CACHE_DEPTH");
+
+		if (d && buddy_heap_set_cache(&core_heap, strcmp(d, "max") ?
+					      (unsigned int)atoi(d) : BUDDY_CACHE_DEPTH))
+			die("buddy_heap_set_cache");
+	}
+#else
+	if (getenv("BENCH_CORE_CACHE_DEPTH"))
+		die("this core has no buddy_heap_set_cache()");
+#endif
 }
 
 /* after an allocation made the heap grow: is block = win + offset? */
@@ -411,6 +416,16 @@ static long scaled(long n)
 	return v < 1 ? 1 : v;
 }
 
+/*
+ * Untimed iterations before the timed ones (loops run i = -warm(n) .. n-1
+ * and start the clock at 0): caches, lazily bound symbols, faulted pages
+ * and, in a TCG guest, translated code are then the same for everyone.
+ */
+static long warm(long n)
+{
+	return n / 8 + 16;
+}
+
 static void sample(const char *w, double v, const char *unit)
 {
 	printf("SAMPLE %s %.6g %s\n", w, v, unit);
@@ -423,14 +438,14 @@ static void sample(const char *w, double v, const char *unit)
 static void w_hot(void)
 {
 	long i, n = scaled(2000000);
-	double t0;
+	double t0 = 0;
 
-	for (i = 0; i < 1000; i++)
-		a_free(xmalloc(32));
-	t0 = cpu();
-	for (i = 0; i < n; i++) {
-		void *p = xmalloc(32);
+	for (i = -warm(n); i < n; i++) {
+		void *p;
 
+		if (!i)
+			t0 = cpu();
+		p = xmalloc(32);
 		SINK(p);
 		a_free(p);
 	}
@@ -446,11 +461,12 @@ static void w_batch(const char *name, size_t size, int lifo)
 	enum { BATCH = 400 };
 	void *a[BATCH];
 	long r, rounds = scaled(2500);
-	double t0;
+	double t0 = 0;
 	int i;
 
-	t0 = cpu();
-	for (r = 0; r < rounds; r++) {
+	for (r = -warm(rounds); r < rounds; r++) {
+		if (!r)
+			t0 = cpu();
 		for (i = 0; i < BATCH; i++)
 			a[i] = xmalloc(size);
 		if (lifo)
@@ -473,16 +489,17 @@ static void w_churn(void)
 {
 	void **live = calloc(live_n, sizeof(*live));
 	long i, n = scaled(500000);
-	double t0;
+	double t0 = 0;
 
 	if (!live)
 		die("calloc");
 	for (i = 0; i < live_n; i++)
 		live[i] = xmalloc(churn_size());
-	t0 = cpu();
-	for (i = 0; i < n; i++) {
+	for (i = -warm(n); i < n; i++) {
 		long j = xrand() % live_n;
 
+		if (!i)
+			t0 = cpu();
 		a_free(live[j]);
 		live[j] = xmalloc(churn_size());
 	}
@@ -596,16 +613,17 @@ static void w_realloc(void)
 	char *b[NBUF];
 	size_t len[NBUF];
 	long i, n = scaled(1000000);
-	double t0;
+	double t0 = 0;
 	int k;
 
 	for (k = 0; k < NBUF; k++) {
 		len[k] = 16 + k * 4096;	/* staggered: restarts spread out */
 		b[k] = xmalloc(len[k]);
 	}
-	t0 = cpu();
-	for (i = 0; i < n; i++) {
-		k = i % NBUF;
+	for (i = -warm(n); i < n; i++) {
+		if (!i)
+			t0 = cpu();
+		k = (int)((unsigned long)i % NBUF);
 		len[k] += 1 + xrand() % 64;
 		if (len[k] > MAX) {
 			a_free(b[k]);
@@ -629,17 +647,18 @@ static void w_memalign(void)
 	enum { LIVE = 16384 };
 	void **live = calloc(LIVE, sizeof(*live));
 	long i, n = scaled(300000);
-	double t0;
+	double t0 = 0;
 
 	if (!live)
 		die("calloc");
 	for (i = 0; i < LIVE; i++)
 		live[i] = a_memalign(16 << (xrand() % 9), churn_size());
-	t0 = cpu();
-	for (i = 0; i < n; i++) {
+	for (i = -warm(n); i < n; i++) {
 		long j = xrand() % LIVE;
 		char *p;
 
+		if (!i)
+			t0 = cpu();
 		a_free(live[j]);
 		p = a_memalign(16 << (xrand() % 9), churn_size());
 		if (!p)
@@ -800,6 +819,9 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
+	/* per-allocator multiplier (bench/guest: glibc runs longer) */
+	if (getenv("BENCH_SCALE_MUL"))
+		scale *= atof(getenv("BENCH_SCALE_MUL"));
 	if (scale <= 0 || live_n < 1 || mib < 0 || reps < 1 || reps > 64)
 		usage();
 	alloc_init();
