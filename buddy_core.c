@@ -61,19 +61,25 @@ static inline u64 *chunk_counts(const struct buddy_chunk *c)
 	return c->meta;
 }
 
+/* Point @c's free and split areas into its metadata (see the layout). */
+static void set_areas(const struct buddy_heap *heap, struct buddy_chunk *c)
+{
+	c->free_area = (u64 *)c->meta + c->order + 1;
+	c->split_area = c->free_area + heap->free_off[c->order + 1];
+}
+
 /* Level 0 of the free bitmap of order @k in chunk @c. */
 static inline u64 *free_map(const struct buddy_heap *heap,
 			    const struct buddy_chunk *c, unsigned int k)
 {
-	return (u64 *)c->meta + c->order + 1 + heap->free_off[c->order - k];
+	return c->free_area + heap->free_off[c->order - k];
 }
 
 /* Split bitmap of order @k (1 <= @k <= chunk order) in chunk @c. */
 static inline u64 *split_map(const struct buddy_heap *heap,
 			     const struct buddy_chunk *c, unsigned int k)
 {
-	return (u64 *)c->meta + c->order + 1 + heap->free_off[c->order + 1] +
-	       split_offset(c->order - k);
+	return c->split_area + heap->split_off[c->order - k];
 }
 
 static inline bool test_bit64(const u64 *map, u64 i)
@@ -109,10 +115,11 @@ static inline void clear_split(const struct buddy_heap *heap,
 /*
  * Mark block @i of order @k in chunk @ci free.  Summary bits are set on the
  * way up only while the word below was empty, so this is O(1) amortised and
- * O(levels) at worst.
+ * O(levels) at worst.  Inlined: it is most of the work of every split and
+ * merge step.
  */
-static void mark_free(struct buddy_heap *heap, unsigned int ci,
-		      unsigned int k, u64 i)
+static __always_inline void mark_free(struct buddy_heap *heap,
+				      unsigned int ci, unsigned int k, u64 i)
 {
 	struct buddy_chunk *c = &heap->chunks[ci];
 	u64 *w = free_map(heap, c, k);
@@ -140,8 +147,8 @@ static void mark_free(struct buddy_heap *heap, unsigned int ci,
 }
 
 /* Take block @i of order @k in chunk @ci off the free bitmap. */
-static void mark_used(struct buddy_heap *heap, unsigned int ci,
-		      unsigned int k, u64 i)
+static __always_inline void mark_used(struct buddy_heap *heap,
+				      unsigned int ci, unsigned int k, u64 i)
 {
 	struct buddy_chunk *c = &heap->chunks[ci];
 	u64 *w = free_map(heap, c, k);
@@ -389,6 +396,7 @@ static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 	c->mem = mem;
 	c->meta = meta;
 	c->meta_bytes = mbytes;
+	set_areas(heap, c);
 	mark_free(heap, ci, order, 0);
 
 	heap->heap_bytes += order_bytes(order);
@@ -635,9 +643,11 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 	heap->ctx = ctx;
 	heap->hint_order = -1;
 	heap->free_off[0] = 0;
-	for (d = 0; d <= BUDDY_MAX_ORDER; d++)
+	for (d = 0; d <= BUDDY_MAX_ORDER; d++) {
 		heap->free_off[d + 1] = heap->free_off[d] +
 					free_region_words(d);
+		heap->split_off[d] = split_offset(d);
+	}
 	return 0;
 }
 
@@ -725,6 +735,7 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 			return -ENOMEM;
 		}
 		memcpy(d->meta, s->meta, s->meta_bytes);
+		set_areas(dst, d);
 		if (ops->copy)
 			ops->copy(ctx, d->mem, s->mem, bytes);
 		else
@@ -1373,6 +1384,11 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 		    c->meta_bytes != meta_words(heap, c->order) * sizeof(u64))
 			return violation(v, c->offset, c->order,
 					 "chunk memory or metadata missing");
+		if (c->free_area != (u64 *)c->meta + c->order + 1 ||
+		    c->split_area != c->free_area +
+				     heap->free_off[c->order + 1])
+			return violation(v, c->offset, c->order,
+					 "chunk metadata pointers wrong");
 		prev_end = c->offset + bytes;
 		heap_bytes += bytes;
 		meta_bytes += c->meta_bytes;

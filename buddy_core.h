@@ -171,6 +171,9 @@ struct buddy_chunk {
 	void *mem;		/* from ops->chunk_alloc */
 	void *meta;		/* bitmaps and counts, from ops->meta_alloc */
 	size_t meta_bytes;
+	/* private: the free and split areas inside @meta */
+	u64 *free_area;
+	u64 *split_area;
 };
 
 /**
@@ -243,6 +246,7 @@ struct buddy_stats {
  * @order_mask: bit k set <=> @free_blocks[k] != 0.
  * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
  * @free_off: word offset of the free region of depth d (see the layout).
+ * @split_off: word offset of the split bitmap of depth d.
  * @cache: deferred coalescing: offsets of cached free blocks per order,
  *	oldest first.
  * @cache_n: entries used in each @cache row.
@@ -265,6 +269,7 @@ struct buddy_heap {
 	u64 order_mask;
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
 	u64 free_off[BUDDY_MAX_ORDER + 2];
+	u64 split_off[BUDDY_MAX_ORDER + 1];
 	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
 	unsigned int cache_n[BUDDY_CACHE_ORDERS];
 	unsigned int cache_mask;

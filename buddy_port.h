@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include <string.h>
+#include <string.h>		/* and, through glibc's <sys/cdefs.h>, __always_inline */
 #include <errno.h>
 
 /* the kernel's own definitions (include/uapi/asm-generic/int-ll64.h) */
