@@ -15,7 +15,7 @@ MODULE ?= auto
 export KDIR
 
 .PHONY: all module clean help run check test-core fuzz bench-core vm-test \
-	kunit debug-kernel lint buddyctl install uninstall ecosystem
+	kunit debug-kernel lint buddyctl install uninstall ecosystem harden bench
 
 all: module
 
@@ -34,6 +34,8 @@ help:
 	@echo "make install           DESTDIR=, PREFIX=$(PREFIX), MODULE=auto|dkms|kbuild|none"
 	@echo "make uninstall         remove what make install put in place"
 	@echo "make ecosystem         DKMS, install, pkg-config and buddyctl tests"
+	@echo "make harden            ioctl fuzzer, fault injection, isolation, load (~10 min)"
+	@echo "make bench             benchmarks against glibc, jemalloc, tcmalloc (~10 min)"
 
 module:
 	@test -n "$(KDIR)" || { scripts/need-pkgs linux-headers-amd64 && \
@@ -83,3 +85,9 @@ uninstall:
 
 ecosystem:
 	tests/ecosystem/run
+
+harden:
+	tests/harden/run
+
+bench:
+	bench/run
