@@ -2,7 +2,7 @@
 /*
  * alloc_bench.c - one allocator, one workload, one measurement.
  *
- *	bench-<alloc> WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS]
+ *	bench-<alloc> WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K]
  *
  * prints "SAMPLE <workload> <value> <unit>" lines (bench/run interleaves
  * the allocators, repeats and takes medians of ratios; a single figure
@@ -426,6 +426,35 @@ static long warm(long n)
 	return n / 8 + 16;
 }
 
+static int reps_k = 5;
+
+/*
+ * TIMED(name, ops, n, body...): one iteration of @body makes @ops calls.
+ * It runs warm(n) times untimed, then reps_k times n / reps_k times, each
+ * repetition timed; the sample is the fastest repetition (a preemption or
+ * an interrupt only ever adds time), per call.
+ */
+#define TIMED(name, ops, n, ...)					\
+	do {								\
+		long _per = (n) / reps_k > 0 ? (n) / reps_k : 1, _i;	\
+		double _best = 1e300, _t;				\
+		int _k;							\
+									\
+		for (_i = warm(n); _i > 0; _i--) {			\
+			__VA_ARGS__					\
+		}							\
+		for (_k = 0; _k < reps_k; _k++) {			\
+			_t = cpu();					\
+			for (_i = 0; _i < _per; _i++) {			\
+				__VA_ARGS__				\
+			}						\
+			_t = cpu() - _t;				\
+			if (_t < _best)					\
+				_best = _t;				\
+		}							\
+		sample(name, _best * 1e9 / ((ops) * (double)_per), "ns/op"); \
+	} while (0)
+
 static void sample(const char *w, double v, const char *unit)
 {
 	printf("SAMPLE %s %.6g %s\n", w, v, unit);
@@ -437,19 +466,12 @@ static void sample(const char *w, double v, const char *unit)
 /* malloc(32) then free, over and over */
 static void w_hot(void)
 {
-	long i, n = scaled(2000000);
-	double t0 = 0;
+	TIMED("hot", 2, scaled(2000000),
+		void *p = xmalloc(32);
 
-	for (i = -warm(n); i < n; i++) {
-		void *p;
-
-		if (!i)
-			t0 = cpu();
-		p = xmalloc(32);
 		SINK(p);
 		a_free(p);
-	}
-	sample("hot", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+	);
 }
 
 /*
@@ -460,13 +482,9 @@ static void w_batch(const char *name, size_t size, int lifo)
 {
 	enum { BATCH = 400 };
 	void *a[BATCH];
-	long r, rounds = scaled(2500);
-	double t0 = 0;
 	int i;
 
-	for (r = -warm(rounds); r < rounds; r++) {
-		if (!r)
-			t0 = cpu();
+	TIMED(name, 2 * BATCH, scaled(2500),
 		for (i = 0; i < BATCH; i++)
 			a[i] = xmalloc(size);
 		if (lifo)
@@ -475,8 +493,7 @@ static void w_batch(const char *name, size_t size, int lifo)
 		else
 			for (i = 0; i < BATCH; i++)
 				a_free(a[i]);
-	}
-	sample(name, (cpu() - t0) * 1e9 / (2.0 * BATCH * rounds), "ns/op");
+	);
 }
 
 static inline size_t churn_size(void)
@@ -488,22 +505,18 @@ static inline size_t churn_size(void)
 static void w_churn(void)
 {
 	void **live = calloc(live_n, sizeof(*live));
-	long i, n = scaled(500000);
-	double t0 = 0;
+	long i;
 
 	if (!live)
 		die("calloc");
 	for (i = 0; i < live_n; i++)
 		live[i] = xmalloc(churn_size());
-	for (i = -warm(n); i < n; i++) {
+	TIMED("churn", 2, scaled(500000),
 		long j = xrand() % live_n;
 
-		if (!i)
-			t0 = cpu();
 		a_free(live[j]);
 		live[j] = xmalloc(churn_size());
-	}
-	sample("churn", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+	);
 	for (i = 0; i < live_n; i++)
 		a_free(live[i]);
 	free(live);
@@ -612,18 +625,15 @@ static void w_realloc(void)
 	enum { NBUF = 16, MAX = 64 << 10 };
 	char *b[NBUF];
 	size_t len[NBUF];
-	long i, n = scaled(1000000);
-	double t0 = 0;
+	unsigned long c = 0;
 	int k;
 
 	for (k = 0; k < NBUF; k++) {
 		len[k] = 16 + k * 4096;	/* staggered: restarts spread out */
 		b[k] = xmalloc(len[k]);
 	}
-	for (i = -warm(n); i < n; i++) {
-		if (!i)
-			t0 = cpu();
-		k = (int)((unsigned long)i % NBUF);
+	TIMED("realloc", 1, scaled(1000000),
+		k = (int)(c++ % NBUF);
 		len[k] += 1 + xrand() % 64;
 		if (len[k] > MAX) {
 			a_free(b[k]);
@@ -635,8 +645,7 @@ static void w_realloc(void)
 		if (!b[k])
 			die("realloc");
 		b[k][len[k] - 1] = 1;
-	}
-	sample("realloc", (cpu() - t0) * 1e9 / n, "ns/op");
+	);
 	for (k = 0; k < NBUF; k++)
 		a_free(b[k]);
 }
@@ -646,27 +655,23 @@ static void w_memalign(void)
 {
 	enum { LIVE = 16384 };
 	void **live = calloc(LIVE, sizeof(*live));
-	long i, n = scaled(300000);
-	double t0 = 0;
+	long i;
 
 	if (!live)
 		die("calloc");
 	for (i = 0; i < LIVE; i++)
 		live[i] = a_memalign(16 << (xrand() % 9), churn_size());
-	for (i = -warm(n); i < n; i++) {
+	TIMED("memalign", 2, scaled(300000),
 		long j = xrand() % LIVE;
 		char *p;
 
-		if (!i)
-			t0 = cpu();
 		a_free(live[j]);
 		p = a_memalign(16 << (xrand() % 9), churn_size());
 		if (!p)
 			die("memalign");
 		*(volatile char *)p = 1;
 		live[j] = p;
-	}
-	sample("memalign", (cpu() - t0) * 1e9 / (2.0 * n), "ns/op");
+	);
 	for (i = 0; i < LIVE; i++)
 		a_free(live[i]);
 	free(live);
@@ -790,7 +795,7 @@ static void w_fork(long mib, int reps)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS]\n"
+		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K]\n"
 		"workloads: hot churn fifo16 fifo32 fifo64 lifo16 lifo32 lifo64\n"
 		"           realloc memalign threads fork blowup\n", ALLOC_NAME);
 	exit(2);
@@ -816,13 +821,15 @@ int main(int argc, char **argv)
 			mib = atol(argv[++i]);
 		else if (!strcmp(argv[i], "-r"))
 			reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-k"))
+			reps_k = atoi(argv[++i]);
 		else
 			usage();
 	}
 	/* per-allocator multiplier (bench/guest: glibc runs longer) */
 	if (getenv("BENCH_SCALE_MUL"))
 		scale *= atof(getenv("BENCH_SCALE_MUL"));
-	if (scale <= 0 || live_n < 1 || mib < 0 || reps < 1 || reps > 64)
+	if (scale <= 0 || live_n < 1 || mib < 0 || reps < 1 || reps > 64 || reps_k < 1)
 		usage();
 	alloc_init();
 	if (!strcmp(w, "hot"))
