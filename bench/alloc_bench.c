@@ -792,12 +792,23 @@ static void w_fork(long mib, int reps)
 	free(blk);
 }
 
+/* which object's malloc() the process calls (a sanity check for bench/run) */
+static void w_which(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	if (!m || !dladdr(m, &info) || !info.dli_fname)
+		die("dladdr(malloc)");
+	printf("MALLOC %s %s\n", ALLOC_NAME, info.dli_fname);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K]\n"
 		"workloads: hot churn fifo16 fifo32 fifo64 lifo16 lifo32 lifo64\n"
-		"           realloc memalign threads fork blowup\n", ALLOC_NAME);
+		"           realloc memalign threads fork blowup which\n", ALLOC_NAME);
 	exit(2);
 }
 
@@ -848,6 +859,8 @@ int main(int argc, char **argv)
 		w_fork(mib, reps);
 	else if (!strcmp(w, "blowup"))
 		w_blowup();
+	else if (!strcmp(w, "which"))
+		w_which();
 	else
 		usage();
 	return 0;
