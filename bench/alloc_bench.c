@@ -46,6 +46,14 @@
 #define ALLOC_NAME "glibc"
 #endif
 
+/*
+ * Paired runs (bench-ioctl with BENCH_ALT=1): mode 0 is the allocator
+ * under test (raw ioctls), mode 1 the process's own malloc family (the
+ * shim, when it is preloaded).  Timed repetitions alternate between the
+ * two in one process, so both see the same machine (hot, batches, churn).
+ */
+static int alt_on, mode;
+
 static void die(const char *what)
 {
 	fprintf(stderr, "bench-%s: %s: %s\n", ALLOC_NAME, what, strerror(errno));
@@ -252,6 +260,8 @@ static void *a_malloc(size_t n)
 {
 	struct buddy_alloc_args a = { .size = n };
 
+	if (mode)
+		return malloc(n);
 	if (ioctl(dev_fd, BUDDY_IOC_MALLOC, &a))
 		return NULL;
 	return dev_base + a.offset;
@@ -261,6 +271,10 @@ static void a_free(void *p)
 {
 	struct buddy_block_args b = { 0 };
 
+	if (mode) {
+		free(p);
+		return;
+	}
 	if (!p)
 		return;
 	b.offset = (u_int64_t)((char *)p - dev_base);
@@ -272,6 +286,8 @@ static void *a_realloc(void *p, size_t n)
 {
 	struct buddy_block_args b = { .size = n };
 
+	if (mode)
+		return realloc(p, n);
 	if (!p)
 		return a_malloc(n);
 	b.offset = (u_int64_t)((char *)p - dev_base);
@@ -283,7 +299,10 @@ static void *a_realloc(void *p, size_t n)
 static void *a_memalign(size_t align, size_t n)
 {
 	struct buddy_alloc_args a = { .size = n, .align = align };
+	void *p;
 
+	if (mode)
+		return posix_memalign(&p, align, n) ? NULL : p;
 	if (ioctl(dev_fd, BUDDY_IOC_MEMALIGN, &a))
 		return NULL;
 	return dev_base + a.offset;
@@ -432,32 +451,50 @@ static int reps_k = 5;
  * TIMED(name, ops, n, body...): one iteration of @body makes @ops calls.
  * It runs warm(n) times untimed, then reps_k times n / reps_k times, each
  * repetition timed; the sample is the fastest repetition (a preemption or
- * an interrupt only ever adds time), per call.
+ * an interrupt only ever adds time), per call.  In a paired run each
+ * repetition is made in mode 0 and then in mode 1.
  */
 #define TIMED(name, ops, n, ...)					\
 	do {								\
 		long _per = (n) / reps_k > 0 ? (n) / reps_k : 1, _i;	\
-		double _best = 1e300, _t;				\
-		int _k;							\
+		double _best[2] = { 1e300, 1e300 }, _t;			\
+		int _k, _m, _nm = alt_on ? 2 : 1;			\
 									\
-		for (_i = warm(n); _i > 0; _i--) {			\
-			__VA_ARGS__					\
-		}							\
-		for (_k = 0; _k < reps_k; _k++) {			\
-			_t = cpu();					\
-			for (_i = 0; _i < _per; _i++) {			\
+		for (_m = 0; _m < _nm; _m++) {				\
+			mode = _m;					\
+			for (_i = warm(n); _i > 0; _i--) {		\
 				__VA_ARGS__				\
 			}						\
-			_t = cpu() - _t;				\
-			if (_t < _best)					\
-				_best = _t;				\
 		}							\
-		sample(name, _best * 1e9 / ((ops) * (double)_per), "ns/op"); \
+		for (_k = 0; _k < reps_k; _k++) {			\
+			for (_m = 0; _m < _nm; _m++) {			\
+				mode = _m;				\
+				_t = cpu();				\
+				for (_i = 0; _i < _per; _i++) {		\
+					__VA_ARGS__			\
+				}					\
+				_t = cpu() - _t;			\
+				if (_t < _best[_m])			\
+					_best[_m] = _t;			\
+			}						\
+		}							\
+		mode = 0;						\
+		sample(name, _best[0] * 1e9 / ((ops) * (double)_per), "ns/op"); \
+		if (alt_on)						\
+			sample_alt(name, _best[1] * 1e9 /		\
+				   ((ops) * (double)_per), "ns/op");	\
 	} while (0)
 
 static void sample(const char *w, double v, const char *unit)
 {
 	printf("SAMPLE %s %.6g %s\n", w, v, unit);
+	fflush(stdout);
+}
+
+/* mode 1 of a paired run: "<workload>.alt" */
+static void sample_alt(const char *w, double v, const char *unit)
+{
+	printf("SAMPLE %s.alt %.6g %s\n", w, v, unit);
 	fflush(stdout);
 }
 
@@ -504,22 +541,31 @@ static inline size_t churn_size(void)
 /* live_n random-sized blocks; replace a random one, over and over */
 static void w_churn(void)
 {
-	void **live = calloc(live_n, sizeof(*live));
+	void **live[2] = { NULL, NULL };	/* per mode */
 	long i;
+	int m;
 
-	if (!live)
-		die("calloc");
-	for (i = 0; i < live_n; i++)
-		live[i] = xmalloc(churn_size());
+	for (m = 0; m < (alt_on ? 2 : 1); m++) {
+		mode = m;
+		live[m] = calloc(live_n, sizeof(*live[m]));
+		if (!live[m])
+			die("calloc");
+		for (i = 0; i < live_n; i++)
+			live[m][i] = xmalloc(churn_size());
+	}
 	TIMED("churn", 2, scaled(500000),
 		long j = xrand() % live_n;
 
-		a_free(live[j]);
-		live[j] = xmalloc(churn_size());
+		a_free(live[mode][j]);
+		live[mode][j] = xmalloc(churn_size());
 	);
-	for (i = 0; i < live_n; i++)
-		a_free(live[i]);
-	free(live);
+	for (m = 0; m < (alt_on ? 2 : 1); m++) {
+		mode = m;
+		for (i = 0; i < live_n; i++)
+			a_free(live[m][i]);
+		free(live[m]);
+	}
+	mode = 0;
 }
 
 /* resident bytes now (/proc/self/statm) */
@@ -837,6 +883,14 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
+#ifdef BENCH_IOCTL
+	alt_on = getenv("BENCH_ALT") && atoi(getenv("BENCH_ALT"));
+	if (alt_on && strcmp(w, "hot") && strcmp(w, "churn") &&
+	    strncmp(w, "fifo", 4) && strncmp(w, "lifo", 4)) {
+		fprintf(stderr, "bench-ioctl: BENCH_ALT: only hot, churn, fifo*, lifo*\n");
+		return 2;
+	}
+#endif
 	/* per-allocator multiplier (bench/guest: glibc runs longer) */
 	if (getenv("BENCH_SCALE_MUL"))
 		scale *= atof(getenv("BENCH_SCALE_MUL"));
