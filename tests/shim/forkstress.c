@@ -71,7 +71,7 @@ static int child(struct blk *mine, int depth)
 		free(mine[i].p);
 	}
 	for (int i = 0; i < 32; i++)
-		make(&fresh[i], (size_t)(i * 97 + 1), 7000 + i);
+		make(&fresh[i], (size_t)i * 97 + 1, 7000 + i);
 	if (!check_all(fresh, 32))
 		return 11;
 	if (depth == 0) {
@@ -137,9 +137,9 @@ int main(int argc, char **argv)
 	pthread_t t[THREADS];
 
 	if (argc > 1)
-		forks_per_thread = atol(argv[1]);
+		forks_per_thread = strtol(argv[1], NULL, 10);
 	for (int i = 0; i < BLOCKS; i++)
-		make(&shared[i], (size_t)(i * 131 + 1), (uint64_t)i);
+		make(&shared[i], (size_t)i * 131 + 1, (uint64_t)i);
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
 	for (int i = 0; i < THREADS; i++)

@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	pthread_t t[THREADS];
 
 	if (argc > 1)
-		ops_per_thread = atol(argv[1]);
+		ops_per_thread = strtol(argv[1], NULL, 10);
 	for (long i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, worker, (void *)i);
 	for (int i = 0; i < THREADS; i++)
