@@ -130,7 +130,7 @@ static double hot_core(int warm)
 			SINK(off);
 			buddy_free(&h, off);
 		}
-		t0 = (now() - t0) * 1e9 / (double)(HOT_PAIRS / SLICES);
+		t0 = (now() - t0) * 1e9 * SLICES / HOT_PAIRS;
 		t = t0 < t ? t0 : t;
 	}
 	buddy_heap_destroy(&h);
@@ -150,7 +150,7 @@ static double hot_glibc(void)
 			SINK(p);
 			free(p);
 		}
-		t0 = (now() - t0) * 1e9 / (double)(HOT_PAIRS / SLICES);
+		t0 = (now() - t0) * 1e9 * SLICES / HOT_PAIRS;
 		t = t0 < t ? t0 : t;
 	}
 	return t;
@@ -214,7 +214,7 @@ static struct churn_result churn_core(enum dist d, int aligned)
 				abort();
 			live[j] = off;
 		}
-		t0 = (now() - t0) * 1e9 / (double)(CHURN_OPS / SLICES);
+		t0 = (now() - t0) * 1e9 * SLICES / CHURN_OPS;
 		r.ns_per_op = t0 < r.ns_per_op ? t0 : r.ns_per_op;
 	}
 	buddy_get_stats(&h, &st);
@@ -258,7 +258,7 @@ static struct churn_result churn_glibc(enum dist d, int aligned)
 					    malloc(s);
 			SINK(live[j]);
 		}
-		t0 = (now() - t0) * 1e9 / (double)(CHURN_OPS / SLICES);
+		t0 = (now() - t0) * 1e9 * SLICES / CHURN_OPS;
 		r.ns_per_op = t0 < r.ns_per_op ? t0 : r.ns_per_op;
 	}
 	r.frag = 1.0 - (double)req / got;

@@ -827,10 +827,8 @@ static void hostile_mm(struct hthread *t)
 			q = mremap(sl->spare + first * page_size, len, len,
 				   MREMAP_MAYMOVE | MREMAP_FIXED, a);
 			count_mm(q == MAP_FAILED);
-			if (q == MAP_FAILED)
-				reserve(sl->spare + first * page_size, len);
-			else
-				reserve(sl->spare + first * page_size, len);
+			/* moved back or not, the spare slot is reserved again */
+			reserve(sl->spare + first * page_size, len);
 		}
 		break;
 	case 9:
@@ -1672,7 +1670,7 @@ static void bench(void)
 	struct buddy_info info;
 	uint64_t off;
 	double t0;
-	int fd = open_heap(), i, n = 3000;
+	int fd = open_heap(), i, n = 3000, big_pairs;
 
 	t0 = now_s();
 	for (i = 0; i < n; i++) {
@@ -1693,12 +1691,13 @@ static void bench(void)
 	printf("# bench: MALLOC 16 + FREE %.1f us/call\n",
 	       (now_s() - t0) * 1e6 / n);
 	t0 = now_s();
-	for (i = 0; i < n / 30; i++) {
+	big_pairs = n / 30;
+	for (i = 0; i < big_pairs; i++) {
 		heap_malloc(fd, 2 * MiB, &off, NULL);
 		heap_free(fd, off, NULL);
 	}
 	printf("# bench: MALLOC 2 MiB (new chunk) + FREE (chunk back) %.1f us/call\n",
-	       (now_s() - t0) * 1e6 / (n / 15));
+	       (now_s() - t0) * 1e6 / (2.0 * big_pairs));
 	close(fd);
 }
 
@@ -1738,9 +1737,9 @@ int main(int argc, char **argv)
 		usage();
 	for (i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--procs"))
-			o.procs = atoi(argv[i + 1]);
+			o.procs = (int)strtol(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--threads"))
-			o.threads = atoi(argv[i + 1]);
+			o.threads = (int)strtol(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--calls"))
 			o.calls = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--min-calls"))
@@ -1748,11 +1747,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--ops"))
 			o.ops = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--seconds"))
-			o.seconds = atof(argv[i + 1]);
+			o.seconds = strtod(argv[i + 1], NULL);
 		else if (!strcmp(argv[i], "--seed"))
 			o.seed = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--epoch"))
-			o.epoch = atoi(argv[i + 1]);
+			o.epoch = (unsigned int)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--label"))
 			o.label = argv[i + 1];
 		else
@@ -1793,6 +1792,7 @@ int main(int argc, char **argv)
 			       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
 		}
 	}
+	free(pids);
 	dt = now_s() - t0;
 	total = counters_total(&sh->all);
 

@@ -165,6 +165,7 @@ static void in_child(const char *name, void (*fn)(void *), void *arg)
 /* Fault in @bytes of stack now, so that later calls need no new pages. */
 static void __attribute__((noinline)) prefault_stack(size_t bytes)
 {
+	/* cppcheck-suppress allocaCalled ; the point is to grow the stack */
 	volatile char *p = alloca(bytes);
 	size_t i;
 
@@ -658,7 +659,7 @@ static int cmd_faults(bool shrt)
 
 		if (p) {
 			if (fgets(buf, sizeof(buf), p))
-				n = atoi(buf);
+				n = (int)strtol(buf, NULL, 10);
 			pclose(p);
 		}
 		CHECK(n == 0, "faults: kmemleak still enabled after injection (%d messages)",
@@ -925,15 +926,24 @@ static void isolation_residue(void)
 
 static bool maps_line(void *addr, char *perms)
 {
-	char buf[1 << 16], *line;
+	char buf[1 << 16], *line, *end;
 	unsigned long lo, hi;
 
 	if (!slurp("/proc/self/maps", buf, sizeof(buf)))
 		return false;
 	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 &&
-		    (unsigned long)addr >= lo && (unsigned long)addr < hi)
+		/* "lo-hi perms ..." */
+		lo = strtoul(line, &end, 16);
+		if (*end != '-')
+			continue;
+		hi = strtoul(end + 1, &end, 16);
+		if (*end != ' ' || strlen(end + 1) < 4)
+			continue;
+		if ((unsigned long)addr >= lo && (unsigned long)addr < hi) {
+			memcpy(perms, end + 1, 4);
+			perms[4] = '\0';
 			return true;
+		}
 	}
 	return false;
 }
@@ -1803,7 +1813,7 @@ int main(int argc, char **argv)
 			usage();
 		for (i = 3; i < argc; i++) {
 			if (!strcmp(argv[i], "--kills") && i + 1 < argc)
-				kills = atoi(argv[++i]);
+				kills = (int)strtol(argv[++i], NULL, 10);
 			else if (!strcmp(argv[i], "--kmemleak"))
 				leak = true;
 			else
