@@ -498,10 +498,9 @@ static void hostile_ioctl(struct hthread *t)
 	if (r < 60) {
 		nr = rndn(s, ARRAY_SIZE(valid_cmds));
 		/* copies are slow, BATCH and STATS slower than the rest */
-		if (nr == _IOC_NR(BUDDY_IOC_CLONE) && rndn(s, 100) >= 1)
-			nr = rndn(s, _IOC_NR(BUDDY_IOC_STATS));
-		else if ((nr == _IOC_NR(BUDDY_IOC_BATCH) ||
-			  nr == _IOC_NR(BUDDY_IOC_STATS)) && chance(s, 40))
+		if ((nr == _IOC_NR(BUDDY_IOC_CLONE) && rndn(s, 100) >= 1) ||
+		    ((nr == _IOC_NR(BUDDY_IOC_BATCH) ||
+		      nr == _IOC_NR(BUDDY_IOC_STATS)) && chance(s, 40)))
 			nr = rndn(s, _IOC_NR(BUDDY_IOC_STATS));
 		cmd = valid_cmds[nr];
 		kind = nr;
