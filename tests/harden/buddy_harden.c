@@ -520,7 +520,7 @@ static void faults_child(void *arg)
 		{ "fail_page_alloc 100%", false, true, 100 },
 	};
 	bool shrt = *(bool *)arg;
-	unsigned int nops = shrt ? 100 : 1000, i, k;
+	unsigned int nops = shrt ? 60 : 1000, i, k;
 	static struct fstate f;
 	const long times0 = 1000000;
 	char why[200];
