@@ -253,7 +253,9 @@ static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
 		return 0;
 	}
 
-	ops = kvmalloc_array(batch->count, sizeof(*ops), GFP_KERNEL_ACCOUNT);
+	/* A failure is the caller's -ENOMEM, not a warning in the kernel log. */
+	ops = kvmalloc_array(batch->count, sizeof(*ops),
+			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!ops)
 		return -ENOMEM;
 	if (copy_from_user(ops, uops, batch->count * sizeof(*ops))) {
