@@ -598,9 +598,9 @@ static void hostile_ioctl(struct hthread *t)
 		}
 		arg = t->ro;
 		break;
-	case 7:	/* the struct runs into an unmapped page */
-		arg = t->buf + 2 * page_size - 1 -
-		      rndn(s, size && size < page_size ? size : 1);
+	case 7:	/* the struct runs 1 to size - 1 bytes into an unmapped page */
+		arg = t->buf + 2 * page_size -
+		      (size > 1 && size < page_size ? 1 + rndn(s, size - 1) : 1);
 		if (kind < KIND_BATCHOP)
 			memmove(arg, t->buf, t->buf + 2 * page_size - (char *)arg);
 		break;

@@ -330,7 +330,7 @@ static __attribute__((unused)) uint64_t counters_total(struct counters *c)
 
 static __attribute__((unused)) const char *errname(int e)
 {
-	static char buf[16];
+	static char buf[24];
 
 	switch (e) {
 	case 0:		return "0";
