@@ -600,6 +600,18 @@ static void faults_child(void *arg)
 		slab0 = fi_times(FAILSLAB);
 		page0 = fi_times(FAILPAGE);
 		kmsg_reports(why, sizeof(why));
+		if (rd->probability == 100) {
+			/* a block bigger than the heap: needs a new chunk */
+			uint64_t off;
+			int ret;
+
+			mif(&f, true);
+			ret = heap_malloc(f.h.fd, f.h.window / 2, &off, NULL);
+			mif(&f, false);
+			fres(&f, "MALLOC of a new chunk", ret);
+			if (!ret)
+				heap_free(f.h.fd, off, NULL);
+		}
 		for (k = 0; k < n; k++)
 			fault_op(&f);
 		fi_off();
@@ -1359,9 +1371,64 @@ static void isolation_memcg(void)
 	      access(m.cg, F_OK) ? "gone" : strerror(errno));
 }
 
+/*
+ * Not checks: what the ABI does today with results it cannot hand back.
+ * Printed so that a change shows in the log.
+ */
+static void abi_notes(void)
+{
+	struct buddy_heap_stats st;
+	struct buddy_clone_args c;
+	struct buddy_alloc_args a;
+	struct buddy_batch b;
+	struct buddy_op *ro;
+	int fd = open_heap(), ret, probe, next;
+
+	ro = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro == MAP_FAILED)
+		die("mmap");
+	memset(ro, 0, page_size);
+	ro->op = BUDDY_OP_MALLOC;
+	ro->size = 16;
+	mprotect(ro, page_size, PROT_READ);
+	memset(&b, 0, sizeof(b));
+	b.ops = (uintptr_t)ro;
+	b.count = 1;
+	b.op_size = sizeof(*ro);
+	ret = xioctl(fd, BUDDY_IOC_BATCH, &b);
+	get_stats(fd, &st);
+	printf("# note: BATCH with read-only ops: %s, live_blocks afterwards %"
+	       PRIu64 " (a single MALLOC takes its block back on EFAULT)\n",
+	       errname(-ret), (uint64_t)st.live_blocks);
+	munmap(ro, page_size);
+
+	probe = dup(0);
+	close(probe);
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	ret = xioctl(fd, ioc_resize(BUDDY_IOC_CLONE, 4), &c);
+	next = dup(0);
+	close(next);
+	printf("# note: CLONE with _IOC_SIZE 4: %s, fd returned %d, fd %d %s\n",
+	       errname(-ret), c.fd, probe, next != probe ? "installed" : "free");
+	if (next != probe)
+		close(probe);
+
+	memset(&a, 0, sizeof(a));
+	a.size = 100;
+	ret = xioctl(fd, ioc_resize(BUDDY_IOC_MALLOC, 8), &a);
+	get_stats(fd, &st);
+	printf("# note: MALLOC with _IOC_SIZE 8: %s, live_blocks afterwards %"
+	       PRIu64 " (offset not returned)\n", errname(-ret),
+	       (uint64_t)st.live_blocks);
+	close(fd);
+}
+
 static int cmd_isolation(void)
 {
 	guard_install();
+	abi_notes();
 	isolation_offsets();
 	isolation_residue();
 	isolation_mmap();
