@@ -323,9 +323,9 @@ static __attribute__((unused)) uint64_t counters_total(struct counters *c)
 	uint64_t t = 0;
 	unsigned int i;
 
-	for (i = 0; i < NR_ERRNO; i++)
+	for (i = 0; i < NR_RES; i++)
 		t += c->res[i];
-	return t + c->res[RES_OTHER];
+	return t;
 }
 
 static __attribute__((unused)) const char *errname(int e)
