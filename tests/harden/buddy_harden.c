@@ -670,7 +670,7 @@ static int kmemleak_off_messages(void)
 
 	if (p) {
 		if (fgets(buf, sizeof(buf), p))
-			n = atoi(buf);
+			n = (int)strtol(buf, NULL, 10);
 		pclose(p);
 	}
 	return n;
