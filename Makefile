@@ -34,7 +34,7 @@ help:
 	@echo "make install           DESTDIR=, PREFIX=$(PREFIX), MODULE=auto|dkms|kbuild|none"
 	@echo "make uninstall         remove what make install put in place"
 	@echo "make ecosystem         DKMS, install, pkg-config and buddyctl tests"
-	@echo "make harden            ioctl fuzzer, fault injection, isolation, load (~10 min)"
+	@echo "make harden            ioctl fuzzer, fault injection, isolation, 10-min load (~16 min)"
 	@echo "make bench             benchmarks against glibc, jemalloc, tcmalloc (~10 min)"
 
 module:
