@@ -81,6 +81,13 @@ const struct buddy_info *buddy_info(buddy_t *h);
  */
 buddy_t *buddy_default(void);
 
+/*
+ * Give the calling thread's cached blocks of the default heap back to the
+ * kernel (BUDDY_CACHE: small blocks freed by the program stay cached per
+ * thread, allocated as far as the kernel's statistics are concerned).
+ */
+void buddy_cache_flush(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -193,6 +193,7 @@ static void atfork_prepare(void)
 {
 	struct buddy_handle *h;
 
+	shim_fork_prepare();
 	pthread_mutex_lock(&registry_lock);
 	fork_clone_err = 0;
 	if (registry) {
@@ -402,6 +403,30 @@ int heap_free_offset(struct buddy_handle *h, uint64_t offset,
 	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
 	pthread_mutex_unlock(&h->lock);
 	*reason = err == -EINVAL ? b.reason : 0;
+	return err;
+}
+
+/*
+ * BATCH of n operations (n <= BUDDY_BATCH_MAX), each with its own result.
+ * Returns 0 once all were tried, or the call's negative errno (-EAGAIN
+ * while a fork is pending, for the default heap).
+ */
+int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n)
+{
+	struct buddy_batch b = {
+		.ops = (uintptr_t)ops,
+		.count = n,
+		.op_size = sizeof(*ops),
+	};
+	int err;
+
+	err = lock_for_change(h);
+	if (err)
+		return err;
+	err = xioctl(h->fd, BUDDY_IOC_BATCH, &b);
+	pthread_mutex_unlock(&h->lock);
+	if (!err && b.done != n)
+		err = -EIO;
 	return err;
 }
 

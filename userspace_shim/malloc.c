@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "buddy.h"
+#include "cache.h"
 #include "shim.h"
 
 enum { ST_UNINIT, ST_DEVICE, ST_LIBC, ST_BOOT };
@@ -75,9 +76,18 @@ static inline int take_boot(void)
 	return 0;
 }
 
+/* Only with BUDDY_STATS: a shared counter would cost every thread. */
 static inline void count(int i, uint64_t v)
 {
-	__atomic_fetch_add(&counters[i], v, __ATOMIC_RELAXED);
+	if (unlikely(stats_level))
+		__atomic_fetch_add(&counters[i], v, __ATOMIC_RELAXED);
+}
+
+static void read_stats_knob(void)
+{
+	const char *s = knob("BUDDY_STATS");
+
+	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
 }
 
 /* ---- bootstrap arena -------------------------------------------------- */
@@ -184,6 +194,7 @@ static int do_init(void)
 	const char *path = device_path(), *fb;
 	int err;
 
+	read_stats_knob();
 	err = heap_open(&dflt, path);
 	if (!err) {
 		const char *b = knob("BUDDY_TEST_BOOTSTRAP");
@@ -192,6 +203,7 @@ static int do_init(void)
 			boot_first = boot_first * 10 + (*b++ - '0');
 		dflt.is_default = 1;
 		heap_register(&dflt);
+		cache_init(&dflt);
 		return ST_DEVICE;
 	}
 	fb = knob("BUDDY_FALLBACK");
@@ -266,6 +278,11 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		return NULL;
 	}
 	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	if (unlikely(err == -ENOMEM) && t_cache > CACHE_DEAD) {
+		/* this thread's cached blocks may be what is missing */
+		cache_flush_self();
+		err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	}
 	if (unlikely(err == -EAGAIN)) {
 		/* a fork is pending: see side.c */
 		p = side_alloc(n * (nmemb ? nmemb : 1), align,
@@ -286,16 +303,39 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 	return p;
 }
 
+/* A small block from this thread's cache, or NULL. */
+static inline void *cached_alloc(size_t n, size_t align)
+{
+	void *p;
+
+	unsigned int order = cache_order(n);
+
+	if (n > CACHE_MAX_BYTES || !cache_shadow)
+		return NULL;
+	/* a block is aligned to its size; larger alignments are trimmed by
+	 * the kernel (MEMALIGN), which a cache cannot do */
+	if (align > (1u << (order + CACHE_GRAIN_SHIFT)))
+		return NULL;
+	p = cache_alloc(order);
+	if (p)
+		count(C_BYTES, n);
+	return p;
+}
+
 static void *do_malloc(size_t n)
 {
+	void *p;
+
 	switch (get_state()) {
 	case ST_DEVICE:
 		if (unlikely(take_boot())) {
-			void *p = boot_alloc(n, 16, 0);
-
+			p = boot_alloc(n, 16, 0);
 			if (p)
 				return p;
 		}
+		p = cached_alloc(n, 0);
+		if (likely(p))
+			return p;
 		return dev_alloc(BUDDY_IOC_MALLOC, n, 0, 0);
 	case ST_LIBC:
 		return libc.malloc(n);
@@ -347,7 +387,16 @@ static void do_free(void *p, const char *who)
 {
 	if (heap_contains(&dflt, p)) {
 		unsigned int reason;
-		int err = heap_free(&dflt, p, &reason);
+		int err;
+
+		if (cache_shadow) {
+			err = cache_free(p);
+			if (likely(err > 0))
+				return;
+			if (err < 0)
+				refused(BUDDY_REASON_ALREADY_FREE, who);
+		}
+		err = heap_free(&dflt, p, &reason);
 
 		if (likely(!err))
 			return;
@@ -390,14 +439,20 @@ static void *mid_memalign(size_t align, size_t n)
 		align = a;
 	}
 	switch (get_state()) {
-	case ST_DEVICE:
-		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
-			void *p = boot_alloc(n, align, 0);
+	case ST_DEVICE: {
+		void *p;
 
+		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
+			p = boot_alloc(n, align, 0);
 			if (p)
 				return p;
 		}
+		/* a cached block is aligned to its size */
+		p = cached_alloc(n, align);
+		if (p)
+			return p;
 		return dev_alloc(BUDDY_IOC_MEMALIGN, n, 0, align);
+	}
 	case ST_LIBC:
 		return libc.memalign(align, n);
 	default:
@@ -445,19 +500,54 @@ API void *calloc(size_t n, size_t size)
 		return NULL;
 	}
 	switch (get_state()) {
-	case ST_DEVICE:
-		if (unlikely(take_boot())) {
-			void *p = boot_alloc((size_t)bytes, 16, 1);
+	case ST_DEVICE: {
+		void *p;
 
+		if (unlikely(take_boot())) {
+			p = boot_alloc((size_t)bytes, 16, 1);
 			if (p)
 				return p;
 		}
+		p = cached_alloc((size_t)bytes, 0);
+		if (p)
+			return memset(p, 0, (size_t)bytes);
 		return dev_alloc(BUDDY_IOC_CALLOC, (size_t)bytes, 1, 0);
+	}
 	case ST_LIBC:
 		return libc.calloc(n, size);
 	default:
 		return boot_alloc((size_t)bytes, 16, 1);
 	}
+}
+
+/*
+ * realloc of a block that may have come from a cache: same block when n
+ * still needs its size, a move through the caches when n is small, and
+ * otherwise p back with the block handed to the kernel's bookkeeping alone
+ * (the caller's kernel REALLOC follows).  NULL: no memory for the move.
+ */
+static void *cached_realloc(void *p, size_t n)
+{
+	long usable = cache_usable(p);
+	void *q;
+
+	if (usable < 0)
+		die("realloc(): invalid pointer");
+	if (!usable)
+		return p;
+	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16))
+		return p;
+	if (n <= CACHE_MAX_BYTES) {
+		q = do_malloc(n);
+		if (q) {
+			memcpy(q, p, n < (size_t)usable ? n : (size_t)usable);
+			do_free(p, "realloc(): invalid pointer");
+		}
+		return q;
+	}
+	if (cache_release(p) < 0)
+		die("realloc(): invalid pointer");
+	return p;
 }
 
 API void *realloc(void *p, size_t n)
@@ -479,6 +569,11 @@ API void *realloc(void *p, size_t n)
 			count(C_FAILED, 1);
 			errno = ENOMEM;
 			return NULL;
+		}
+		if (cache_shadow) {
+			q = cached_realloc(p, n);
+			if (q != p || cache_usable(p) > 0)
+				return q;
 		}
 		err = heap_realloc(&dflt, p, n, &q, &reason);
 		if (likely(!err)) {
@@ -595,8 +690,15 @@ API size_t malloc_usable_size(void *p)
 	if (heap_contains(&dflt, p)) {
 		unsigned int reason;
 		size_t n;
-		int err = heap_usable(&dflt, p, &n, &reason);
+		int err;
 
+		if (cache_shadow) {
+			long usable = cache_usable(p);
+
+			if (usable)
+				return usable < 0 ? 0 : (size_t)usable;
+		}
+		err = heap_usable(&dflt, p, &n, &reason);
 		check_fd_err(err);
 		return err ? 0 : n;
 	}
@@ -627,6 +729,12 @@ static void deferred_free(uint64_t offset)
 		refused(reason, "free(): invalid pointer");
 }
 
+/* The forking thread's cached blocks go back before the heap is copied. */
+void shim_fork_prepare(void)
+{
+	cache_flush_self();
+}
+
 void shim_fork_parent(void)
 {
 	flush_deferred(deferred_free);
@@ -636,6 +744,7 @@ void shim_fork_child(void)
 {
 	pthread_mutex_init(&init_lock, NULL);
 	flush_deferred(deferred_free);
+	cache_fork_child();
 	memset(counters, 0, sizeof(counters));
 }
 
@@ -684,9 +793,7 @@ API pid_t fork(void)
 
 __attribute__((constructor)) static void shim_init(void)
 {
-	const char *s = knob("BUDDY_STATS");
-
-	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
+	read_stats_knob();
 	get_state();
 }
 
@@ -723,6 +830,18 @@ __attribute__((destructor)) static void shim_fini(void)
 	p = field(p, "bytes", c[C_BYTES]);
 	p = field(p, "fork_side", side_allocs);
 	p = field(p, "fork_deferred", c[C_DEFERRED]);
+	if (cache_shadow) {
+		uint64_t threads, blocks, bytes, refills, flushes;
+
+		cache_totals(&threads, &blocks, &bytes, &refills, &flushes);
+		p = field(p, "cache_threads", threads);
+		p = field(p, "cached_blocks", blocks);
+		p = field(p, "cached_bytes", bytes);
+		p = field(p, "cache_refills", refills);
+		p = field(p, "cache_flushes", flushes);
+	} else {
+		p = fmt_str(p, " cache=off");
+	}
 	if (state == ST_DEVICE && !heap_stats(&dflt, &st)) {
 		p = field(p, "peak_in_use", st.peak_bytes_in_use);
 		p = field(p, "in_use", st.bytes_in_use);

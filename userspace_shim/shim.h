@@ -51,10 +51,12 @@ int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
 		unsigned int *reason);
 int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st);
 int heap_fork_failed(void);
+int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n);
 int heap_free_offset(struct buddy_handle *h, uint64_t offset,
 		     unsigned int *reason);
 
 /* malloc.c: called from the fork handlers in heap.c */
+void shim_fork_prepare(void);
 void shim_fork_parent(void);
 void shim_fork_child(void);
 int shim_fork_wrapped(void);

@@ -5,12 +5,19 @@
  * "ok-*" modes must exit 0.
  */
 #include <malloc.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "t.h"
 
 static volatile size_t vs = 100;
+
+static void *free_it(void *p)
+{
+	free(p);
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -25,6 +32,13 @@ int main(int argc, char **argv)
 		free(p + 16);
 	else if (!strcmp(m, "free-double")) {
 		free(p);
+		free(p);
+	} else if (!strcmp(m, "free-double-thread")) {
+		/* the first free lands in another thread's cache */
+		pthread_t t;
+
+		pthread_create(&t, NULL, free_it, p);
+		pthread_join(t, NULL);
 		free(p);
 	} else if (!strcmp(m, "free-foreign")) {
 		q = mmap(NULL, 4096, PROT_READ | PROT_WRITE,

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cache [off]: the per-thread caches of small blocks (BUDDY_CACHE), seen
+ * through the kernel's statistics of the default heap.  A cached block is
+ * allocated to the kernel; buddy_cache_flush() gives the calling thread's
+ * back, so "live blocks after a flush" is what the program really holds.
+ *
+ * Checks: frees are cached (no kernel call) up to a bound and flushed by
+ * buddy_cache_flush(); a thread's cache goes back when it exits; a forked
+ * child frees the caches of the threads it does not have; cached blocks are
+ * naturally aligned powers of two with truthful usable sizes; calloc from
+ * a cache is zeroed; realloc moves through the caches and keeps contents.
+ * With "off" (run under BUDDY_CACHE=0) every free reaches the kernel.
+ */
+#include <malloc.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buddy.h"
+#include "t.h"
+
+#define NBLK	1000
+
+static buddy_t *dev;
+
+static uint64_t live(void)
+{
+	struct buddy_heap_stats st;
+
+	if (buddy_stats(dev, &st))
+		return (uint64_t)-1;
+	return st.live_blocks;
+}
+
+/* live blocks once this thread's cache is flushed */
+static uint64_t held(void)
+{
+	buddy_cache_flush();
+	return live();
+}
+
+static void *churn_thread(void *arg)
+{
+	void *p[NBLK];
+	size_t n = (size_t)(uintptr_t)arg;
+
+	for (int i = 0; i < NBLK; i++)
+		p[i] = malloc(n + (size_t)i % 7);
+	for (int i = 0; i < NBLK; i++)
+		free(p[i]);
+	return NULL;
+}
+
+static pthread_barrier_t parked, release;
+
+/* Fill this thread's caches, then wait (alive) until told to go. */
+static void *park_thread(void *arg)
+{
+	churn_thread(arg);
+	pthread_barrier_wait(&parked);
+	pthread_barrier_wait(&release);
+	return NULL;
+}
+
+static void test_free_is_cached(int off)
+{
+	uint64_t base = held(), after, bound;
+	void *p[NBLK];
+
+	for (int i = 0; i < NBLK; i++)
+		p[i] = malloc(32);
+	for (int i = 0; i < NBLK; i++)
+		free(p[i]);
+	after = live();
+	if (off) {
+		CHECK(after == base);
+	} else {
+		/* some stayed cached, at most a bin's 512 */
+		bound = 512;
+		CHECK(after > base && after - base <= bound);
+		printf("# %llu blocks of 32 B cached after %d frees\n",
+		       (unsigned long long)(after - base), NBLK);
+	}
+	CHECK(held() == base);
+}
+
+static void test_blocks(void)
+{
+	for (size_t n = 0; n <= 5000; n += n < 64 ? 1 : 61) {
+		unsigned char *p = malloc(n), *z;
+		size_t u = malloc_usable_size(p);
+
+		CHECK(p && is_pow2(u) && u >= 16 && u >= n &&
+		      (n <= 16 || u / 2 < n));
+		CHECK(((uintptr_t)p & (u - 1)) == 0);
+		memset(p, 0xa5, u);
+		free(p);
+		/* the same block, likely: calloc must clear it */
+		z = calloc(1, n);
+		CHECK(z != NULL);
+		for (size_t i = 0; z && i < n; i++)
+			if (z[i]) {
+				CHECK(!"calloc from a cache is zero");
+				break;
+			}
+		free(z);
+	}
+	/* the kernel trims an aligned block's tail: not from a cache */
+	for (size_t a = 32; a <= 4096; a *= 2) {
+		void *p = memalign(a, 24);
+
+		CHECK(p && ((uintptr_t)p & (a - 1)) == 0 &&
+		      malloc_usable_size(p) == 32);
+		free(p);
+		p = memalign(a, a);
+		CHECK(p && ((uintptr_t)p & (a - 1)) == 0 &&
+		      malloc_usable_size(p) == a);
+		free(p);
+	}
+}
+
+static void test_realloc(void)
+{
+	unsigned char *p = malloc(20), *q;
+	size_t n;
+
+	t_fill(p, 20, 7);
+	for (n = 20; n < 20000; n = n * 2 + 3) {
+		q = realloc(p, n * 2 + 3);
+		CHECK(q != NULL);
+		if (!q)
+			return;
+		CHECK(t_verify(q, 20, 7));
+		p = q;
+	}
+	q = realloc(p, 40);		/* shrinks to a cached size */
+	CHECK(q && t_verify(q, 20, 7) && malloc_usable_size(q) == 64);
+	p = q;
+	q = realloc(p, 33);		/* still fits: same block */
+	CHECK(q == p);
+	free(q);
+}
+
+static void test_thread_exit(void)
+{
+	uint64_t base = held();
+	pthread_t t;
+
+	for (size_t n = 16; n <= 4096; n *= 4) {
+		pthread_create(&t, NULL, churn_thread, (void *)(uintptr_t)n);
+		pthread_join(t, NULL);
+	}
+	CHECK(held() == base);
+	if (held() != base)
+		printf("# %llu blocks left behind by exited threads\n",
+		       (unsigned long long)(live() - base));
+}
+
+static void test_fork_child(void)
+{
+	uint64_t base = held();
+	pthread_t t;
+	int st = -1;
+	pid_t pid;
+
+	pthread_barrier_init(&parked, NULL, 2);
+	pthread_barrier_init(&release, NULL, 2);
+	pthread_create(&t, NULL, park_thread, (void *)(uintptr_t)48);
+	pthread_barrier_wait(&parked);
+	pid = fork();
+	if (pid == 0)
+		/* the parked thread's cache has no owner here: freed */
+		_exit(held() == base ? 0 : 1);
+	CHECK(pid > 0);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pthread_barrier_wait(&release);
+	pthread_join(t, NULL);
+	CHECK(held() == base);
+}
+
+int main(int argc, char **argv)
+{
+	int off = argc > 1 && !strcmp(argv[1], "off");
+
+	printf("# cache%s\n", off ? " off" : "");	/* stdout's buffer */
+	free(malloc(1));
+	/* glibc keeps an exited thread's stack, and with it a TLS block */
+	for (int i = 0; i < 2; i++) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, churn_thread, (void *)(uintptr_t)16);
+		pthread_join(t, NULL);
+	}
+	dev = buddy_default();
+	CHECK(dev != NULL);
+	if (!dev)
+		DONE();
+	test_free_is_cached(off);
+	test_blocks();
+	test_realloc();
+	test_thread_exit();
+	test_fork_child();
+	DONE();
+}
