@@ -125,12 +125,17 @@ static void test_realloc(void)
 	unsigned char *p = malloc(20), *q;
 	size_t n;
 
+	CHECK(p != NULL);
+	if (!p)
+		return;
 	t_fill(p, 20, 7);
 	for (n = 20; n < 20000; n = n * 2 + 3) {
 		q = realloc(p, n * 2 + 3);
 		CHECK(q != NULL);
-		if (!q)
+		if (!q) {
+			free(p);
 			return;
+		}
 		CHECK(t_verify(q, 20, 7));
 		p = q;
 	}
