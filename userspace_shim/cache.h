@@ -76,6 +76,21 @@ static inline unsigned char *shadow_of(const void *p)
 		(((uintptr_t)p - cache_base) >> CACHE_GRAIN_SHIFT);
 }
 
+/*
+ * What the shim knows of a pointer that may be a block start: the shadow
+ * state, 0 for nothing (also for any pointer off the 16-byte grain, whose
+ * *shp is then NULL), and where its shadow byte is in *shp.
+ */
+static inline unsigned char shadow_state(const void *p, unsigned char **shp)
+{
+	if ((uintptr_t)p & ((1u << CACHE_GRAIN_SHIFT) - 1)) {
+		*shp = NULL;
+		return 0;
+	}
+	*shp = shadow_of(p);
+	return __atomic_load_n(*shp, __ATOMIC_RELAXED);
+}
+
 /* A block of the order for the caller, or NULL: use the uncached path. */
 static inline void *cache_alloc(unsigned int order)
 {
@@ -99,22 +114,19 @@ static inline void *cache_alloc(unsigned int order)
 static inline int cache_free(void *p)
 {
 	struct thread_cache *tc = t_cache;
-	unsigned char *sh, v;
+	unsigned char *sh, v = shadow_state(p, &sh);
 	struct cache_bin *b;
 
-	if ((uintptr_t)p & ((1u << CACHE_GRAIN_SHIFT) - 1))
-		return 0;
-	sh = shadow_of(p);
-	v = __atomic_load_n(sh, __ATOMIC_RELAXED);
 	if (!(v & SH_LIVE))
 		return v & SH_CACHED ? -1 : 0;
 	if (likely(tc > CACHE_DEAD)) {
 		b = &tc->bin[v & SH_ORDER];
 		if (likely(b->n < b->cap)) {
+			unsigned char held = SH_CACHED | (v & SH_ORDER);
+
 			/* one winner if two threads free the same block */
-			if (!__atomic_compare_exchange_n(sh, &v,
-							 (unsigned char)(SH_CACHED | (v & SH_ORDER)),
-							 0, __ATOMIC_RELAXED,
+			if (!__atomic_compare_exchange_n(sh, &v, held, 0,
+							 __ATOMIC_RELAXED,
 							 __ATOMIC_RELAXED))
 				return -1;
 			b->slot[b->n] = p;
@@ -134,11 +146,8 @@ static inline int cache_free(void *p)
  */
 static inline long cache_usable(const void *p)
 {
-	unsigned char v;
+	unsigned char *sh, v = shadow_state(p, &sh);
 
-	if ((uintptr_t)p & ((1u << CACHE_GRAIN_SHIFT) - 1))
-		return 0;
-	v = __atomic_load_n(shadow_of(p), __ATOMIC_RELAXED);
 	if (v & SH_LIVE)
 		return 1L << ((v & SH_ORDER) + CACHE_GRAIN_SHIFT);
 	return v & SH_CACHED ? -1 : 0;
@@ -151,12 +160,8 @@ static inline long cache_usable(const void *p)
  */
 static inline int cache_release(void *p)
 {
-	unsigned char *sh, v;
+	unsigned char *sh, v = shadow_state(p, &sh);
 
-	if ((uintptr_t)p & ((1u << CACHE_GRAIN_SHIFT) - 1))
-		return 0;
-	sh = shadow_of(p);
-	v = __atomic_load_n(sh, __ATOMIC_RELAXED);
 	if (!(v & SH_LIVE))
 		return v & SH_CACHED ? -1 : 0;
 	return __atomic_compare_exchange_n(sh, &v, 0, 0, __ATOMIC_RELAXED,
