@@ -255,13 +255,22 @@ int cache_push_slow(unsigned char *sh, unsigned char v, void *p)
 					   __ATOMIC_RELAXED) ? 0 : -1;
 }
 
-/* Every block of a cache back to the kernel, waiting out a pending fork. */
-static void flush_all(struct thread_cache *tc, int wait)
+/*
+ * Every block of a cache back to the kernel, waiting out a pending fork
+ * or not.  Returns how many went back.
+ */
+static unsigned int flush_all(struct thread_cache *tc, int wait)
 {
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++)
-		while (tc->bin[o].n &&
-		       flush_bin(tc, o, tc->bin[o].n) == -EAGAIN && wait)
+	unsigned int done = 0;
+
+	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
+		unsigned int n = tc->bin[o].n;
+
+		while (n && flush_bin(tc, o, n) == -EAGAIN && wait)
 			sched_yield();
+		done += n - tc->bin[o].n;
+	}
+	return done;
 }
 
 /**
@@ -269,11 +278,12 @@ static void flush_all(struct thread_cache *tc, int wait)
  *
  * Before a fork copies the heap, before an allocation that failed is
  * retried, and from buddy_cache_flush().  A pending fork keeps them.
+ *
+ * Return: how many blocks went back.
  */
-void cache_flush_self(void)
+unsigned int cache_flush_self(void)
 {
-	if (t_cache > CACHE_DEAD)
-		flush_all(t_cache, 0);
+	return t_cache > CACHE_DEAD ? flush_all(t_cache, 0) : 0;
 }
 
 static void cache_thread_exit(void *arg)
@@ -281,7 +291,7 @@ static void cache_thread_exit(void *arg)
 	struct thread_cache *tc = arg, **pp;
 
 	t_cache = CACHE_DEAD;
-	flush_all(tc, 1);
+	(void)flush_all(tc, 1);
 	pthread_mutex_lock(&cache_lock);
 	for (pp = &all_caches; *pp; pp = &(*pp)->next)
 		if (*pp == tc) {
@@ -380,5 +390,5 @@ void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
 /* buddy.h: the calling thread's cached blocks back to the kernel. */
 API void buddy_cache_flush(void)
 {
-	cache_flush_self();
+	(void)cache_flush_self();
 }

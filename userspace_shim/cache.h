@@ -57,7 +57,7 @@ extern __thread struct thread_cache *t_cache;
 void cache_init(struct buddy_handle *h);
 void *cache_alloc_slow(unsigned int order);
 int cache_push_slow(unsigned char *sh, unsigned char v, void *p);
-void cache_flush_self(void);
+unsigned int cache_flush_self(void);
 void cache_fork_child(void);
 void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
 		  uint64_t *refills, uint64_t *flushes);

@@ -278,11 +278,11 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		return NULL;
 	}
 	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
-	if (unlikely(err == -ENOMEM) && t_cache > CACHE_DEAD) {
-		/* this thread's cached blocks may be what is missing */
-		cache_flush_self();
+	/* this thread's cached blocks may be what is missing, unless no
+	 * heap of the cap's size could hold the request */
+	if (unlikely(err == -ENOMEM) && n <= dflt.info.cap_bytes &&
+	    align <= dflt.info.cap_bytes && cache_flush_self())
 		err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
-	}
 	if (unlikely(err == -EAGAIN)) {
 		/* a fork is pending: see side.c */
 		p = side_alloc(n * (nmemb ? nmemb : 1), align,
@@ -736,7 +736,7 @@ static void deferred_free(uint64_t offset)
 /* The forking thread's cached blocks go back before the heap is copied. */
 void shim_fork_prepare(void)
 {
-	cache_flush_self();
+	(void)cache_flush_self();
 }
 
 void shim_fork_parent(void)
