@@ -11,6 +11,7 @@
  * naturally aligned powers of two with truthful usable sizes; calloc from
  * a cache is zeroed; realloc moves through the caches and keeps contents.
  * With "off" (run under BUDDY_CACHE=0) every free reaches the kernel.
+ * "enomem": see fill_heap().
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -186,9 +187,38 @@ static void test_fork_child(void)
 	CHECK(held() == base);
 }
 
+/*
+ * "enomem": fill this thread's cache with 3.5 MiB of 1-4 KiB blocks, then
+ * take 1 MiB blocks until the heap is full.  The runner compares the count
+ * with BUDDY_CACHE=0's: a refused request is retried after the caller's
+ * cache is flushed, so caching costs the thread no capacity.
+ */
+static int fill_heap(void)
+{
+	enum { WARM = 512 };
+	static void *warm[WARM], *big[1 << 12];
+	int n = 0;
+
+	for (size_t size = 1024; size <= 4096; size *= 2) {
+		for (int i = 0; i < WARM; i++)
+			warm[i] = malloc(size);
+		for (int i = 0; i < WARM; i++)
+			free(warm[i]);
+	}
+	while (n < (1 << 12) && (big[n] = malloc(1 << 20)))
+		n++;
+	printf("1 MiB blocks: %d\n", n);
+	while (n)
+		free(big[--n]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int off = argc > 1 && !strcmp(argv[1], "off");
+
+	if (argc > 1 && !strcmp(argv[1], "enomem"))
+		return fill_heap();
 
 	printf("# cache%s\n", off ? " off" : "");	/* stdout's buffer */
 	free(malloc(1));
