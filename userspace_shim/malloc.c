@@ -278,8 +278,10 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		return NULL;
 	}
 	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
-	/* this thread's cached blocks may be what is missing, unless no
-	 * heap of the cap's size could hold the request */
+	/*
+	 * This thread's cached blocks may be what is missing, unless no heap
+	 * of the cap's size could hold the request.
+	 */
 	if (unlikely(err == -ENOMEM) && n <= dflt.info.cap_bytes &&
 	    align <= dflt.info.cap_bytes && cache_flush_self())
 		err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
@@ -306,12 +308,12 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 /* A small block from this thread's cache, or NULL. */
 static inline void *cached_alloc(size_t n, size_t align)
 {
+	unsigned int order;
 	void *p;
-
-	unsigned int order = cache_order(n);
 
 	if (n > CACHE_MAX_BYTES || !cache_shadow)
 		return NULL;
+	order = cache_order(n);
 	/* a block is aligned to its size; larger alignments are trimmed by
 	 * the kernel (MEMALIGN), which a cache cannot do */
 	if (align > (1u << (order + CACHE_GRAIN_SHIFT)))
@@ -383,20 +385,28 @@ static size_t defer_dev_free(void *p, const char *who)
 	return usable;
 }
 
-static void do_free(void *p, const char *who)
+/*
+ * 1 when this thread's cache took p, 0 when free_uncached() must free it; a
+ * double free of a cached block dies with who's message.
+ */
+static inline int cache_took(void *p, const char *who)
+{
+	int r;
+
+	if (!cache_shadow || !heap_contains(&dflt, p))
+		return 0;
+	r = cache_free(p);
+	if (unlikely(r < 0))
+		refused(BUDDY_REASON_ALREADY_FREE, who);
+	return r;
+}
+
+/* free() of what no cache took: the kernel, the arenas, or glibc. */
+static void free_uncached(void *p, const char *who)
 {
 	if (heap_contains(&dflt, p)) {
 		unsigned int reason;
-		int err;
-
-		if (cache_shadow) {
-			err = cache_free(p);
-			if (likely(err > 0))
-				return;
-			if (err < 0)
-				refused(BUDDY_REASON_ALREADY_FREE, who);
-		}
-		err = heap_free(&dflt, p, &reason);
+		int err = heap_free(&dflt, p, &reason);
 
 		if (likely(!err))
 			return;
@@ -420,6 +430,12 @@ static void do_free(void *p, const char *who)
 		return;
 	}
 	die(who);
+}
+
+static void do_free(void *p, const char *who)
+{
+	if (!cache_took(p, who))
+		free_uncached(p, who);
 }
 
 /* glibc's _mid_memalign(): alignment rules of memalign and friends. */
@@ -480,11 +496,10 @@ API void free(void *p)
 		return;
 	count(C_FREE, 1);
 	/* a cache takes it without a system call: errno cannot change */
-	if (likely(cache_shadow) && heap_contains(&dflt, p) &&
-	    likely(cache_free(p) > 0))
+	if (likely(cache_took(p, "free(): invalid pointer")))
 		return;
 	saved = errno;
-	do_free(p, "free(): invalid pointer");
+	free_uncached(p, "free(): invalid pointer");
 	errno = saved;
 }
 
@@ -525,33 +540,34 @@ API void *calloc(size_t n, size_t size)
 }
 
 /*
- * realloc of a block that may have come from a cache: same block when n
- * still needs its size, a move through the caches when n is small, and
- * otherwise p back with the block handed to the kernel's bookkeeping alone
- * (the caller's kernel REALLOC follows).  NULL: no memory for the move.
+ * realloc of a block that may have come from a cache.  1 with *out set: the
+ * same block when n still needs its size, or a move through the caches when
+ * n is small (*out NULL: no memory for it).  0: the kernel's REALLOC is to
+ * follow, the block (if it was cached) handed to its bookkeeping alone.
  */
-static void *cached_realloc(void *p, size_t n)
+static int cached_realloc(void *p, size_t n, void **out)
 {
 	long usable = cache_usable(p);
-	void *q;
 
 	if (usable < 0)
 		die("realloc(): invalid pointer");
 	if (!usable)
-		return p;
-	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16))
-		return p;
+		return 0;
+	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16)) {
+		*out = p;
+		return 1;
+	}
 	if (n <= CACHE_MAX_BYTES) {
-		q = do_malloc(n);
-		if (q) {
-			memcpy(q, p, n < (size_t)usable ? n : (size_t)usable);
+		*out = do_malloc(n);
+		if (*out) {
+			memcpy(*out, p, n < (size_t)usable ? n : (size_t)usable);
 			do_free(p, "realloc(): invalid pointer");
 		}
-		return q;
+		return 1;
 	}
 	if (cache_release(p) < 0)
 		die("realloc(): invalid pointer");
-	return p;
+	return 0;
 }
 
 API void *realloc(void *p, size_t n)
@@ -574,11 +590,8 @@ API void *realloc(void *p, size_t n)
 			errno = ENOMEM;
 			return NULL;
 		}
-		if (cache_shadow) {
-			q = cached_realloc(p, n);
-			if (q != p || cache_usable(p) > 0)
-				return q;
-		}
+		if (cache_shadow && cached_realloc(p, n, &q))
+			return q;
 		err = heap_realloc(&dflt, p, n, &q, &reason);
 		if (likely(!err)) {
 			count(C_BYTES, n);
