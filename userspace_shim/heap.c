@@ -150,6 +150,18 @@ static __thread int fork_clone_err;
  * there (mmap is async-signal-safe) and the access is retried.  Any other
  * fault goes to the handler the program had.
  */
+/*
+ * glibc's stdio list lock (exported, no header).  glibc's fork() takes it
+ * only after the prepare handlers, yet its child walks every FILE, and
+ * FILEs live in the window: a FILE opened between the heap copy and the
+ * fork would be on the child's list with the copy's stale contents (glibc's
+ * tst-malloc-fork-deadlock crashed so).  prepare takes it before copying;
+ * it is recursive, so glibc's own take nests inside ours.
+ */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
 static struct sigaction old_segv;
 static pid_t fork_parent_pid;
 static volatile int child_mapped;
@@ -194,6 +206,8 @@ static void atfork_prepare(void)
 	struct buddy_handle *h;
 
 	shim_fork_prepare();
+	if (_IO_list_lock)
+		_IO_list_lock();
 	pthread_mutex_lock(&registry_lock);
 	fork_clone_err = 0;
 	if (registry) {
@@ -211,11 +225,18 @@ static void atfork_prepare(void)
 		int err;
 
 		pthread_mutex_lock(&h->lock);
+		/*
+		 * Pending before the copy, not after: malloc.c's per-thread
+		 * caches hand out blocks without this lock, and a block
+		 * written while the kernel copies the heap must come from the
+		 * side arena instead.
+		 */
+		__atomic_store_n(&h->pending, 1, __ATOMIC_SEQ_CST);
 		err = xioctl(h->fd, BUDDY_IOC_CLONE, &ca);
-		if (!err) {
+		if (!err)
 			h->clone_fd = ca.fd;
-			h->pending = 1;
-		}
+		else
+			h->pending = 0;
 		pthread_mutex_unlock(&h->lock);
 		if (err) {
 			fork_clone_err = -err;
@@ -249,6 +270,8 @@ static void atfork_parent(void)
 	}
 	shim_fork_parent();
 	pthread_mutex_unlock(&registry_lock);
+	if (_IO_list_unlock)
+		_IO_list_unlock();
 }
 
 int heap_fork_failed(void)
@@ -291,6 +314,9 @@ static void atfork_child(void)
 		pthread_mutex_init(&h->lock, NULL);
 	}
 	pthread_mutex_init(&registry_lock, NULL);
+	/* glibc resets it in a multi-threaded child; ours is released too */
+	if (_IO_list_resetlock)
+		_IO_list_resetlock();
 	side_fork_child();
 	shim_fork_child();
 }

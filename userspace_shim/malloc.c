@@ -311,7 +311,12 @@ static inline void *cached_alloc(size_t n, size_t align)
 	unsigned int order;
 	void *p;
 
-	if (n > CACHE_MAX_BYTES || !cache_shadow)
+	/*
+	 * While a fork is pending, new blocks come from the side arena: the
+	 * child's copy of the window was taken before they were written.
+	 */
+	if (n > CACHE_MAX_BYTES || !cache_shadow ||
+	    __atomic_load_n(&dflt.pending, __ATOMIC_RELAXED))
 		return NULL;
 	order = cache_order(n);
 	/* a block is aligned to its size; larger alignments are trimmed by
