@@ -34,13 +34,19 @@ struct inode;
  *	heap keeps at least this much.
  * @debugfs_root: directory for the heap's debugfs files, or NULL/ERR_PTR
  *	for none.
+ * @user_limit: most chunk and metadata bytes all heaps created by one
+ *	user (real uid) may hold together, read at every charge (a writable
+ *	module parameter); NULL for no per-user accounting (tests).
  */
 struct buddy_kheap_params {
 	u64 cap_bytes;
 	u64 min_chunk_bytes;
 	u64 low_water_bytes;
 	struct dentry *debugfs_root;
+	const u64 *user_limit;
 };
+
+struct buddy_user;
 
 /**
  * struct buddy_kheap - one heap, the private data of one /dev/buddy file
@@ -55,6 +61,11 @@ struct buddy_kheap_params {
  *	chunk is unmapped there before the chunk is freed.
  * @nr_vmas: user mappings currently referring to the heap.
  * @debugfs: the heap's debugfs directory (NULL or ERR_PTR if none).
+ * @user: the user every chunk and its metadata are charged to (the one
+ *	that opened or cloned the heap), NULL without per-user accounting.
+ * @cloning: set while the heap is being filled by buddy_kheap_clone(): a
+ *	fatal signal then stops the copy.
+ * @clone_aborted: the copy was stopped; the clone is discarded.
  */
 struct buddy_kheap {
 	struct mutex lock;		/* serialises core, faults, debugfs */
@@ -66,6 +77,9 @@ struct buddy_kheap {
 	struct inode *inode;
 	atomic_t nr_vmas;
 	struct dentry *debugfs;
+	struct buddy_user *user;
+	bool cloning;
+	bool clone_aborted;
 };
 
 /*
@@ -90,6 +104,7 @@ int buddy_kheap_batch_check(const struct buddy_batch *batch);
 int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 		      struct buddy_op *ops);
 int buddy_kheap_clone_check(const struct buddy_clone_args *args);
+s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh);
 
 struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset);
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf);
