@@ -3,7 +3,7 @@
  * buddy_fuzz - an ioctl fuzzer of /dev/buddy, run inside the test VM.
  *
  *	buddy_fuzz hostile [--procs P] [--threads T] [--calls N] [--seconds S]
- *			   [--min-calls N] [--seed X]
+ *			   [--min-calls N] [--seed X] [--user-limit BYTES]
  *	buddy_fuzz model   [--procs P] [--threads T] [--ops N] [--seconds S]
  *			   [--seed X] [--epoch E] [--label NAME]
  *
@@ -19,6 +19,9 @@
  *   0 or one of the errors the ABI allows, successful results are well
  *   formed, no process dies of an unexpected signal, and (vm/run) the
  *   kernel reports nothing.
+ *
+ *   With --user-limit BYTES, max_user_bytes is BYTES for the run, CLONE
+ *   storms are more frequent and at least one must end with ENOMEM.
  *
  * model: P processes x T threads on one heap per process issue only valid
  *   operations (single ioctls and BATCH), write a pattern into every live
@@ -107,6 +110,7 @@ static void report(const char *fmt, ...)
 }
 
 static size_t page_size;
+static bool storm_often;	/* --user-limit: CLONE storms 5x as often */
 
 /* CPU time of this thread (user + kernel), for the cost accounting. */
 static double cpu_s(void)
@@ -1212,7 +1216,7 @@ static void *hostile_thread(void *arg)
 		} else if (r < 981) {
 			a = 7;
 			hostile_scm(t);
-		} else if (r < 982 && chance(&t->seed, 20)) {
+		} else if (r < 982 && (storm_often || chance(&t->seed, 20))) {
 			a = 8;
 			hostile_clone_storm(t);
 		} else {
@@ -1911,7 +1915,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: buddy_fuzz hostile|model|bench [--procs P] [--threads T] "
 		"[--calls N] [--min-calls N] [--ops N] [--seconds S] [--seed X] "
-		"[--epoch E] [--label NAME]\n");
+		"[--epoch E] [--label NAME] [--user-limit BYTES]\n");
 	exit(2);
 }
 
@@ -1985,6 +1989,7 @@ int main(int argc, char **argv)
 	if (hostile && o.user_limit) {
 		char v[32];
 
+		storm_often = true;
 		saved_limit = read_ll(USER_LIMIT_PARAM, NULL);
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)o.user_limit);
 		CHECK(saved_limit > 0 && !write_file(USER_LIMIT_PARAM, v),
