@@ -10,11 +10,13 @@
 #include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/log2.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -26,7 +28,10 @@
 static atomic64_t buddy_kheap_next_id = ATOMIC64_INIT(0);
 
 /*
- * Chunks and metadata are charged to the caller's memcg.  __GFP_RETRY_MAYFAIL
+ * Chunks and metadata are charged to the memcg of the task that opened or
+ * cloned the heap (kh->memcg, made the active memcg around each
+ * allocation), not to whichever task makes the heap grow: a process that
+ * received the fd, or a forked child.  __GFP_RETRY_MAYFAIL
  * makes a memcg at its limit fail the charge (-ENOMEM to the caller) instead
  * of invoking the OOM killer; __GFP_NOWARN keeps the failure quiet.
  */
@@ -129,11 +134,14 @@ s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh)
 static void *buddy_kheap_chunk_alloc(void *ctx, u64 bytes)
 {
 	struct buddy_kheap *kh = ctx;
+	struct mem_cgroup *old;
 	void *mem;
 
 	if (bytes > ULONG_MAX || buddy_kheap_charge(kh, bytes))
 		return NULL;
+	old = set_active_memcg(kh->memcg);
 	mem = __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
+	set_active_memcg(old);
 	if (!mem)
 		buddy_kheap_uncharge(kh, bytes);
 	return mem;
@@ -180,14 +188,17 @@ static void buddy_kheap_chunk_free(void *ctx, void *mem, u64 bytes)
 static void *buddy_kheap_meta_alloc(void *ctx, size_t bytes)
 {
 	struct buddy_kheap *kh = ctx;
+	struct mem_cgroup *old;
 	void *mem;
 
 	if (buddy_kheap_charge(kh, bytes))
 		return NULL;
+	old = set_active_memcg(kh->memcg);
 	if (bytes > PAGE_SIZE)
 		mem = __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
 	else
 		mem = kzalloc(bytes, BUDDY_KHEAP_GFP);
+	set_active_memcg(old);
 	if (!mem)
 		buddy_kheap_uncharge(kh, bytes);
 	return mem;
@@ -298,11 +309,14 @@ static struct buddy_kheap *buddy_kheap_new(const struct buddy_kheap_params *p,
 			return ERR_PTR(-ENOMEM);
 		}
 	}
+	/* NULL without memcg: then the allocating task's is charged */
+	kh->memcg = get_mem_cgroup_from_mm(current->mm);
 	return kh;
 }
 
 static void buddy_kheap_free(struct buddy_kheap *kh)
 {
+	mem_cgroup_put(kh->memcg);
 	buddy_user_put(kh->user);
 	mutex_destroy(&kh->lock);
 	kfree(kh);

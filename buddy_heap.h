@@ -24,6 +24,7 @@
 
 struct dentry;
 struct inode;
+struct mem_cgroup;
 
 /**
  * struct buddy_kheap_params - limits for a new heap (module parameters)
@@ -63,6 +64,8 @@ struct buddy_user;
  * @debugfs: the heap's debugfs directory (NULL or ERR_PTR if none).
  * @user: the user every chunk and its metadata are charged to (the one
  *	that opened or cloned the heap), NULL without per-user accounting.
+ * @memcg: the memory cgroup every chunk and its metadata are charged to
+ *	(the opener's or cloner's, referenced; NULL without memcg).
  * @cloning: set while the heap is being filled by buddy_kheap_clone(): a
  *	fatal signal then stops the copy.
  * @clone_aborted: the copy was stopped; the clone is discarded.
@@ -78,6 +81,7 @@ struct buddy_kheap {
 	atomic_t nr_vmas;
 	struct dentry *debugfs;
 	struct buddy_user *user;
+	struct mem_cgroup *memcg;
 	bool cloning;
 	bool clone_aborted;
 };
