@@ -1300,17 +1300,20 @@ static void memcg_child(void *arg)
 	struct fheap h;
 	int ret = 0, i, fd2;
 
-	/* charge what this process needs before joining the group */
-	fh_open(&h);
-	fd2 = open_heap();
-	prefault_stack(256 * 1024);
-	if (mlockall(MCL_CURRENT | MCL_FUTURE))
-		CHECK(0, "memcg: mlockall: %s", strerror(errno));
+	/*
+	 * Heaps are charged to their opener's group: open them in it, then
+	 * charge what this process needs before it reaches the limit.
+	 */
 	snprintf(path, sizeof(path), "%s/cgroup.procs", m->cg);
 	ret = write_file(path, "0");
 	CHECK(!ret, "memcg: child moves into %s (%s)", m->cg, strerror(-ret));
 	if (ret)
 		return;
+	fh_open(&h);
+	fd2 = open_heap();
+	prefault_stack(256 * 1024);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		CHECK(0, "memcg: mlockall: %s", strerror(errno));
 
 	step(m, "MALLOC until ENOMEM");
 	for (i = 0; i < 1000; i++) {

@@ -52,6 +52,8 @@ static long page_size;
 
 static void check(bool ok, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static int send_fd(int sock, int fd);
+static int recv_fd(int sock);
 
 static void check(bool ok, int line, const char *fmt, ...)
 {
@@ -1699,6 +1701,57 @@ static void memcg_child(void *arg)
 	      during / 1024, after / 1024);
 }
 
+/*
+ * A heap opened in the group and grown by a process outside it (the fd
+ * passed on) is charged to the group: the opener's, not the grower's.
+ */
+static void memcg_owner(const char *cg)
+{
+	char path[256];
+	long long before, during, after;
+	uint64_t off;
+	int sv[2], fd, status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		if (write_file(path, "0"))
+			_exit(1);
+		fd = open(DEV, O_RDWR);
+		if (fd < 0 || send_fd(sv[0], fd))
+			_exit(1);
+		_exit(0);
+	}
+	fd = recv_fd(sv[1]);
+	waitpid(pid, &status, 0);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(fd >= 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	      "memcg: a heap opened in the group, passed out (%s)",
+	      fd < 0 ? strerror(-fd) : "ok");
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	before = read_ll(path, NULL);
+	CHECK_ERR(heap_malloc(fd, 8 * MiB, 0, &off, NULL), 0,
+		  "memcg: MALLOC 8 MiB from outside the group");
+	during = read_ll(path, NULL);
+	CHECK(during - before >= (long long)(8 * MiB),
+	      "memcg: charged to the opener's group (+%lld KiB)",
+	      (during - before) / 1024);
+	CHECK_ERR(heap_malloc(fd, 32 * MiB, 0, &off, NULL), ENOMEM,
+		  "memcg: MALLOC 32 MiB more from outside: the group's limit");
+	close(fd);
+	after = read_ll(path, NULL);
+	CHECK(after - before < (long long)MiB,
+	      "memcg: close gave it back (now %lld KiB)", after / 1024);
+}
+
 static void test_memcg(void)
 {
 	char cg[128], path[200], *s;
@@ -1718,6 +1771,7 @@ static void test_memcg(void)
 	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
 	write_file(path, "0");
 	in_child("memcg", memcg_child, cg);
+	memcg_owner(cg);
 	snprintf(path, sizeof(path), "%s/memory.events", cg);
 	CHECK(read_ll(path, "oom_kill ") == 0, "memcg: nothing was OOM-killed");
 	CHECK(rmdir(cg) == 0, "memcg: cgroup removed (%s)",
