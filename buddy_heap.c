@@ -751,13 +751,18 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
  * buddy_kheap_batch_check() - check a BUDDY_IOC_BATCH header
  * @batch: the header, before its operations are read
  *
- * Return: 0, or -EINVAL for too many operations, a wrong @batch->op_size,
- * unknown flags or non-zero reserved fields.
+ * @batch->op_size may exceed this kernel's struct buddy_op (a newer one;
+ * its tail must then be zero), up to BUDDY_OP_SIZE_MAX, but not fall short
+ * of it: the results are at its end.
+ *
+ * Return: 0, or -EINVAL for too many operations, an @batch->op_size out of
+ * range, unknown flags or non-zero reserved fields.
  */
 int buddy_kheap_batch_check(const struct buddy_batch *batch)
 {
 	if (batch->count > BUDDY_BATCH_MAX ||
-	    batch->op_size != sizeof(struct buddy_op) ||
+	    batch->op_size < sizeof(struct buddy_op) ||
+	    batch->op_size > BUDDY_OP_SIZE_MAX ||
 	    (batch->flags & ~BUDDY_BATCH_STOP_ON_ERROR) || batch->reserved)
 		return -EINVAL;
 	return 0;

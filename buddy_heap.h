@@ -49,6 +49,9 @@ struct buddy_kheap_params {
 
 struct buddy_user;
 
+/* Largest struct buddy_op (BATCH op_size) accepted from a newer caller. */
+#define BUDDY_OP_SIZE_MAX	4096
+
 /**
  * struct buddy_kheap - one heap, the private data of one /dev/buddy file
  * @lock: serialises every use of @core (ioctls, faults, debugfs).

@@ -249,9 +249,57 @@ err_inode:
 	return ret;
 }
 
+/*
+ * Read @batch's operations into @ops.  An op_size other than this kernel's
+ * struct buddy_op is read with copy_struct_from_user()'s rules, one
+ * operation at a time (a longer one must have a zero tail).  Then write
+ * them back unchanged, so a result that cannot be returned is -EFAULT
+ * before any operation ran.
+ */
+static int buddy_batch_read(const struct buddy_batch *batch,
+			    struct buddy_op *ops)
+{
+	u8 __user *uops = u64_to_user_ptr(batch->ops);
+	size_t n = batch->count, usize = batch->op_size;
+	size_t i;
+	int ret;
+
+	if (usize == sizeof(*ops)) {
+		if (copy_from_user(ops, uops, n * sizeof(*ops)) ||
+		    copy_to_user(uops, ops, n * sizeof(*ops)))
+			return -EFAULT;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		ret = copy_struct_from_user(&ops[i], sizeof(*ops),
+					    uops + i * usize, usize);
+		if (ret)
+			return ret;
+		if (copy_to_user(uops + i * usize, &ops[i], sizeof(*ops)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* Give every operation carried out its result, at the caller's stride. */
+static int buddy_batch_write(const struct buddy_batch *batch,
+			     const struct buddy_op *ops)
+{
+	u8 __user *uops = u64_to_user_ptr(batch->ops);
+	size_t usize = batch->op_size;
+	size_t i;
+
+	if (usize == sizeof(*ops))
+		return copy_to_user(uops, ops, batch->done * sizeof(*ops)) ?
+		       -EFAULT : 0;
+	for (i = 0; i < batch->done; i++)
+		if (copy_to_user(uops + i * usize, &ops[i], sizeof(*ops)))
+			return -EFAULT;
+	return 0;
+}
+
 static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
 {
-	struct buddy_op __user *uops = u64_to_user_ptr(batch->ops);
 	struct buddy_op *ops;
 	int ret;
 
@@ -268,15 +316,12 @@ static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
 			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!ops)
 		return -ENOMEM;
-	/* Read, and write back unchanged: -EFAULT before any operation ran. */
-	if (copy_from_user(ops, uops, batch->count * sizeof(*ops)) ||
-	    copy_to_user(uops, ops, batch->count * sizeof(*ops))) {
-		ret = -EFAULT;
+	ret = buddy_batch_read(batch, ops);
+	if (ret)
 		goto out;
-	}
 	ret = buddy_kheap_batch(kh, batch, ops);
-	if (!ret && copy_to_user(uops, ops, batch->done * sizeof(*ops)))
-		ret = -EFAULT;
+	if (!ret)
+		ret = buddy_batch_write(batch, ops);
 out:
 	kvfree(ops);
 	return ret;

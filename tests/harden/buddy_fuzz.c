@@ -429,7 +429,8 @@ static void gen_args(struct hthread *t, unsigned int nr, void *arg,
 		}
 		default:
 			b->ops = (uintptr_t)t->ops;
-			*batch_ok = true;
+			/* results at another stride are not checked */
+			*batch_ok = b->op_size == sizeof(struct buddy_op);
 			break;
 		}
 		break;

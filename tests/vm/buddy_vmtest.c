@@ -721,8 +721,45 @@ static void test_reject(void)
 		b = base;
 		b.op_size = sizeof(struct buddy_op) - 8;
 		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size short");
-		b.op_size = sizeof(struct buddy_op) + 8;
-		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size long");
+		b.op_size = 4097;
+		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL,
+			  "BATCH op_size beyond 4096");
+		{
+			/* a newer, longer struct buddy_op: zero tail accepted */
+			struct {
+				struct buddy_op op;
+				uint64_t tail;
+			} big[2];
+			uint64_t o;
+
+			memset(big, 0, sizeof(big));
+			big[0].op.op = BUDDY_OP_MALLOC;
+			big[0].op.size = 16;
+			big[1].op.op = BUDDY_OP_MALLOC;
+			big[1].op.size = 100;
+			b.ops = (uintptr_t)big;
+			b.op_size = sizeof(big[0]);
+			CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), 0,
+				  "BATCH op_size %zu, zero tails", sizeof(big[0]));
+			CHECK(b.done == 2 && !big[0].op.result && !big[1].op.result &&
+			      big[0].op.usable == 16 && big[1].op.usable == 128 &&
+			      !big[0].tail && !big[1].tail,
+			      "BATCH with longer ops: results at the caller's stride");
+			o = big[1].op.offset;
+			heap_free(fd, big[0].op.offset, NULL);
+			heap_free(fd, o, NULL);
+			memset(big, 0, sizeof(big));
+			big[0].op.op = BUDDY_OP_MALLOC;
+			big[0].op.size = 16;
+			big[1].op.op = BUDDY_OP_MALLOC;
+			big[1].op.size = 16;
+			big[1].tail = 1;
+			CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), E2BIG,
+				  "BATCH with longer ops, a non-zero tail");
+			CHECK(!big[0].op.result && !big[0].op.offset,
+			      "... refused before any ran");
+			b.ops = base.ops;
+		}
 		b.op_size = 0;
 		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size 0");
 		b = base;
