@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "buddy_compat.h"
 #include "buddy_heap.h"
 
 static unsigned long long max_heap_bytes = SZ_1G;
@@ -138,10 +139,9 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 	/*
 	 * VM_DONTEXPAND: mremap() may not grow it.  VM_MIXEDMAP: the fault
 	 * handler inserts refcounted pages itself, under the heap's lock.
-	 * (vm_flags_set() is 6.3+; on 6.1 the flags are set by hand.)
 	 */
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
+	vm_flags_clear(vma, VM_MAYEXEC);
 	vma->vm_ops = &buddy_vm_ops;
 	atomic_inc(&kh->nr_vmas);
 	return 0;
