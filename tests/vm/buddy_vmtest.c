@@ -1974,7 +1974,7 @@ static void test_efault(void)
 	struct buddy_op *rops;
 	uint64_t off, use, window;
 	char *page, *base;
-	int fd, probe, next, i;
+	int fd, probe, next, i, ret;
 
 	fd = open_heap();
 	window = get_info(fd).window_bytes;
@@ -2002,7 +2002,8 @@ static void test_efault(void)
 	CHECK_ERR(xioctl(fd, BUDDY_IOC_REALLOC, rb), EFAULT,
 		  "efault: REALLOC into a read-only struct");
 	t1 = get_stats(fd);
-	CHECK(heap_usable(fd, off, &use, NULL) == 0 && use == 64 &&
+	ret = heap_usable(fd, off, &use, NULL);
+	CHECK(ret == 0 && use == 64 &&
 	      all_bytes(base + off, 0x3c, 64) &&
 	      t1.nr_reallocs == t0.nr_reallocs && t1.bytes_in_use == t0.bytes_in_use,
 	      "efault: the old block is still live and intact (usable %llu, "
@@ -2249,9 +2250,10 @@ static void test_rdonly_map(void)
 		CHECK(touch(p + off, false) == 0 && p[off] == 0,
 		      "rdonly: the block reads as zero");
 		CHECK(touch(p + off, true) == SIGSEGV, "rdonly: a write is SIGSEGV");
-		CHECK(mprotect(p, window, PROT_READ | PROT_WRITE) != 0 &&
-		      errno == EACCES, "rdonly: mprotect PROT_WRITE refused (%s)",
-		      strerror(errno));
+		int ret = mprotect(p, window, PROT_READ | PROT_WRITE) ? -errno : 0;
+
+		CHECK(ret == -EACCES, "rdonly: mprotect PROT_WRITE refused (%s)",
+		      ret ? strerror(-ret) : "allowed");
 		munmap(p, window);
 	}
 	p = mmap(NULL, window, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
