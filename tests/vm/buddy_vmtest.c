@@ -2275,13 +2275,27 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* Clone @fd in a child, SIGKILL it after @delay s: seconds until reaped. */
-static double kill_cloner(int fd, double delay, bool *finished)
+static long long vmalloc_kib(void)
+{
+	return read_ll("/proc/meminfo", "VmallocUsed:");
+}
+
+/*
+ * CLONE @fd (holding @bytes) in a child.  The copy starts once the copy's
+ * chunk is allocated (VmallocUsed has grown by @bytes).  With @kill_after
+ * >= 0, SIGKILL the child that long into the copy and return how long it
+ * took to die, else return how long the copy took.  *@finished: the child
+ * completed its CLONE (was not killed in it).
+ */
+static double clone_copy(int fd, uint64_t bytes, double kill_after,
+			 bool *finished)
 {
 	struct buddy_clone_args c;
-	double t0, t1;
-	int status;
+	long long before = vmalloc_kib(), want = before + bytes / KiB * 15 / 16;
+	double t0, deadline = now_s() + 60;
+	int status = 0;
 	pid_t pid;
+	bool done = false;
 
 	pid = fork();
 	if (pid < 0)
@@ -2291,13 +2305,23 @@ static double kill_cloner(int fd, double delay, bool *finished)
 		xioctl(fd, BUDDY_IOC_CLONE, &c);
 		_exit(0);
 	}
-	usleep((useconds_t)(delay * 1e6));
+	while (vmalloc_kib() < want && now_s() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			done = true;
+			break;
+		}
+		usleep(1000);
+	}
 	t0 = now_s();
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	t1 = now_s();
+	if (!done && kill_after >= 0) {
+		usleep((useconds_t)(kill_after * 1e6));
+		t0 = now_s();
+		kill(pid, SIGKILL);
+	}
+	if (!done)
+		waitpid(pid, &status, 0);
 	*finished = WIFEXITED(status);
-	return t1 - t0;
+	return now_s() - t0;
 }
 
 /*
@@ -2307,7 +2331,7 @@ static double kill_cloner(int fd, double delay, bool *finished)
 static void test_killable(void)
 {
 	struct buddy_clone_args c;
-	double t_clone, t_kill, t0, t_alloc, t_copy;
+	double t_clone, t_kill, t0, t_alloc, t_copy, t_free = 0;
 	uint64_t off, size = 256 * MiB;
 	bool finished;
 	int fd, status, ret, pfd[2];
@@ -2330,30 +2354,32 @@ static void test_killable(void)
 	t0 = now_s();
 	ret = xioctl(fd, BUDDY_IOC_CLONE, &c);
 	t_clone = now_s() - t0;
-	CHECK(!ret, "killable: CLONE takes %.3f s", t_clone);
-	if (!ret)
+	if (!ret) {
+		t0 = now_s();
 		close(c.fd);
+		t_free = now_s() - t0;
+	}
+	CHECK(!ret, "killable: CLONE takes %.3f s, closing the copy %.3f s",
+	      t_clone, t_free);
 	if (ret || t_clone < 0.05) {
 		printf("# killable: CLONE too fast to time a kill in it\n");
 		close(fd);
 		return;
 	}
 
-	/*
-	 * Kill it a third into the copy (after the allocation of the copy's
-	 * chunk, which vmalloc already cuts short on a fatal signal).
-	 */
-	t_copy = t_clone - t_alloc;
-	if (t_copy < 0.1) {
+	/* killed a quarter into the copy (vmalloc stops at a fatal signal anyway) */
+	t_copy = clone_copy(fd, size, -1, &finished);
+	if (!finished || t_copy < 0.05) {
 		printf("# killable: the copy (%.3f s) is too short to kill in\n",
 		       t_copy);
 	} else {
-		t_kill = kill_cloner(fd, t_alloc + t_copy / 3, &finished);
-		CHECK(!finished && t_kill < t_copy / 4,
-		      "killable: SIGKILL a third into CLONE's copy: dead in %.3f s "
-		      "(the copy takes %.3f s)", t_kill, t_copy);
+		/* dying includes freeing the partial copy: t_free */
+		t_kill = clone_copy(fd, size, t_copy / 4, &finished);
+		CHECK(!finished && t_kill < 1.5 * t_free + t_copy / 4 + 0.02,
+		      "killable: SIGKILL a quarter into CLONE's copy: dead in %.3f s "
+		      "(the copy takes %.3f s, freeing it %.3f s)", t_kill, t_copy,
+		      t_free);
 	}
-
 	/* a waiter behind the lock, killed just after the holder began a CLONE */
 	waiter = fork();
 	if (waiter < 0)
