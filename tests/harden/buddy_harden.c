@@ -657,46 +657,51 @@ static unsigned int resident_pages(char *p, size_t n)
 static void faults_zap_child(void *arg)
 {
 	const uint64_t first = 64 * 1024;
-	unsigned int n, failed = 0, zapped = 0, res;
+	unsigned int n, failed = 0, zapped = 0, res = 0, bad_res = 0;
 	struct buddy_info info;
 	uint64_t off, off1;
 	char v[16], *base;
-	int fd, ret = -1;
+	long long left = 0;
+	int fd, ret;
 
 	(void)arg;
 	if (fi_config(FAILSLAB, 0, -1) || fi_config(FAILPAGE, 0, -1)) {
 		CHECK(0, "faults: fail-nth: configure fault injection");
 		return;
 	}
-	fd = open_heap();
-	info = get_info(fd);
-	base = map_window_at(fd, info.window_bytes, NULL);
-	if (!base || heap_malloc(fd, first, &off1, NULL))
-		die("faults: a first chunk");
-	memset(base + off1, 0x5a, first);
-	res = resident_pages(base + off1, first);
-	for (n = 1; n < 5000; n++) {
+	/* a fresh heap per round: a growth that succeeded keeps its chunk */
+	for (n = 1; n < 3000; n++) {
+		fd = open_heap();
+		info = get_info(fd);
+		base = map_window_at(fd, info.window_bytes, NULL);
+		if (!base || heap_malloc(fd, first, &off1, NULL))
+			die("faults: a first chunk");
+		memset(base + off1, 0x5a, first);
+		res = resident_pages(base + off1, first);
+		if (res != first / page_size)
+			bad_res++;
 		snprintf(v, sizeof(v), "%u", n);
 		if (write_file("/proc/thread-self/fail-nth", v)) {
 			CHECK(0, "faults: fail-nth: write /proc/thread-self/fail-nth");
 			break;
 		}
 		ret = heap_malloc(fd, 1 << 20, &off, NULL);
+		/* 0: the n-th injection point was reached (and failed) */
+		left = read_ll("/proc/thread-self/fail-nth", NULL);
 		write_file("/proc/thread-self/fail-nth", "0");
-		if (!ret)
-			break;
-		failed++;
-		if (resident_pages(base + off1, first) != res)
+		if (ret)
+			failed++;
+		if (ret && resident_pages(base + off1, first) != res)
 			zapped++;
-		/* fault the pages back in for the next round */
-		memset(base + off1, 0x5a, first);
+		munmap(base, info.window_bytes);
+		close(fd);
+		if (left)
+			break;	/* fewer than n points: all of them tried */
 	}
-	CHECK(!ret && failed > 0 && zapped == 0 && res == first / page_size,
-	      "faults: growth failing at each of its %u allocations in turn "
-	      "leaves the %u mapped pages mapped (%u rounds zapped them)",
-	      failed, res, zapped);
-	munmap(base, info.window_bytes);
-	close(fd);
+	CHECK(left > 0 && failed > 0 && zapped == 0 && !bad_res,
+	      "faults: growth failing at each of its %u allocation points in "
+	      "turn (%u failed it) leaves the %u mapped pages mapped (%u "
+	      "rounds zapped them)", n - 1, failed, res, zapped);
 }
 
 static int cmd_faults(bool shrt)
