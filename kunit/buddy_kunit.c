@@ -186,7 +186,7 @@ static struct tfix *tfix_new(struct kunit *test)
 	if (!kunit_alloc_resource(test, tfix_res_init, tfix_res_free,
 				  GFP_KERNEL, f)) {
 		kfree(f);
-		KUNIT_ASSERT_FAILURE(test, "kunit_alloc_resource failed");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "kunit_alloc_resource failed");
 	}
 	return f;
 }
@@ -2568,7 +2568,7 @@ static struct buddy_kheap *tkheap_params(struct kunit *test,
 	if (!kunit_alloc_resource(test, kheap_res_init, kheap_res_free,
 				  GFP_KERNEL, kh)) {
 		buddy_kheap_destroy(kh);
-		KUNIT_ASSERT_FAILURE(test, "kunit_alloc_resource failed");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "kunit_alloc_resource failed");
 	}
 	return kh;
 }
@@ -3262,7 +3262,7 @@ static void buddy_test_kheap_clone(struct kunit *test)
 	if (!kunit_alloc_resource(test, kheap_res_init, kheap_res_free,
 				  GFP_KERNEL, copy)) {
 		buddy_kheap_destroy(copy);
-		KUNIT_ASSERT_FAILURE(test, "kunit_alloc_resource failed");
+		KUNIT_ASSERT_TRUE_MSG(test, false, "kunit_alloc_resource failed");
 	}
 	KUNIT_EXPECT_NE(test, copy->id, kh->id);
 	KUNIT_EXPECT_EQ(test, copy->window_bytes, kh->window_bytes);
