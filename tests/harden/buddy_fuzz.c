@@ -1094,8 +1094,8 @@ static void hostile_scm(struct hthread *t)
 		goto out;
 	if (r < 50 && p->parked < 64) {
 		fd = open(DEV, O_RDWR | O_CLOEXEC);
-		if (fd >= 0 && chance(s, 50)) {
-			/* a CLONE of a live heap instead of an empty one */
+		if (fd >= 0 && chance(s, 10)) {
+			/* a CLONE of a live heap instead of an empty one (slow) */
 			memset(&c, 0, sizeof(c));
 			c.flags = O_CLOEXEC;
 			ret = xioctl(atomic_load(&sl->fd), BUDDY_IOC_CLONE, &c);
@@ -1124,7 +1124,7 @@ static void hostile_scm(struct hthread *t)
 			p->parked--;
 			atomic_fetch_add(&sh->fds_received, 1);
 			memset(&a, 0, sizeof(a));
-			a.size = 1 + rndn(s, 4 << 20);
+			a.size = 1 + rndn(s, 1 << 20);
 			ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
 			if (ret && ret != -ENOMEM)
 				violation(t, "MALLOC in a received heap", BUDDY_IOC_MALLOC, ret);
