@@ -662,11 +662,17 @@ static void faults_zap_child(void *arg)
 	uint64_t off, off1;
 	char v[16], *base;
 	long long left = 0;
-	int fd, ret;
+	int fd, ret, nth;
 
 	(void)arg;
 	if (fi_config(FAILSLAB, 0, -1) || fi_config(FAILPAGE, 0, -1)) {
 		CHECK(0, "faults: fail-nth: configure fault injection");
+		return;
+	}
+	nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (nth < 0) {
+		CHECK(0, "faults: fail-nth: open /proc/thread-self/fail-nth: %s",
+		      strerror(errno));
 		return;
 	}
 	/* a fresh heap per round: a growth that succeeded keeps its chunk */
@@ -680,15 +686,21 @@ static void faults_zap_child(void *arg)
 		res = resident_pages(base + off1, first);
 		if (res != first / page_size)
 			bad_res++;
+		/*
+		 * Set and read fail-nth through one open file: opening it
+		 * again would allocate, and spend what the growth left.
+		 */
 		snprintf(v, sizeof(v), "%u", n);
-		if (write_file("/proc/thread-self/fail-nth", v)) {
+		if (pwrite(nth, v, strlen(v), 0) != (ssize_t)strlen(v)) {
 			CHECK(0, "faults: fail-nth: write /proc/thread-self/fail-nth");
 			break;
 		}
 		ret = heap_malloc(fd, 1 << 20, &off, NULL);
 		/* 0: the n-th injection point was reached (and failed) */
-		left = read_ll("/proc/thread-self/fail-nth", NULL);
-		write_file("/proc/thread-self/fail-nth", "0");
+		memset(v, 0, sizeof(v));
+		left = pread(nth, v, sizeof(v) - 1, 0) > 0 ? strtoll(v, NULL, 10) : -1;
+		if (pwrite(nth, "0", 1, 0) != 1)
+			left = -1;
 		if (ret)
 			failed++;
 		if (ret && resident_pages(base + off1, first) != res)
@@ -698,10 +710,12 @@ static void faults_zap_child(void *arg)
 		if (left)
 			break;	/* fewer than n points: all of them tried */
 	}
+	close(nth);
 	CHECK(left > 0 && failed > 0 && zapped == 0 && !bad_res,
 	      "faults: growth failing at each of its %u allocation points in "
 	      "turn (%u failed it) leaves the %u mapped pages mapped (%u "
-	      "rounds zapped them)", n - 1, failed, res, zapped);
+	      "rounds zapped them; %lld left, %u bad setups)", n - 1, failed,
+	      res, zapped, left, bad_res);
 }
 
 static int cmd_faults(bool shrt)
