@@ -654,7 +654,7 @@ static unsigned int resident_pages(char *p, size_t n)
  * pages already mapped alone.  It used to zap the whole window when the
  * chunk's metadata could not be allocated (issue #14, item 6).
  */
-static void faults_zap_child(void *arg)
+static void faults_zap_grow(uint64_t grow)
 {
 	const uint64_t first = 64 * 1024;
 	unsigned int n, failed = 0, zapped = 0, res = 0, bad_res = 0;
@@ -664,7 +664,6 @@ static void faults_zap_child(void *arg)
 	long long left = 0;
 	int fd, ret, nth;
 
-	(void)arg;
 	if (fi_config(FAILSLAB, 0, -1) || fi_config(FAILPAGE, 0, -1)) {
 		CHECK(0, "faults: fail-nth: configure fault injection");
 		return;
@@ -695,7 +694,7 @@ static void faults_zap_child(void *arg)
 			CHECK(0, "faults: fail-nth: write /proc/thread-self/fail-nth");
 			break;
 		}
-		ret = heap_malloc(fd, 1 << 20, &off, NULL);
+		ret = heap_malloc(fd, grow, &off, NULL);
 		/* 0: the n-th injection point was reached (and failed) */
 		memset(v, 0, sizeof(v));
 		left = pread(nth, v, sizeof(v) - 1, 0) > 0 ? strtoll(v, NULL, 10) : -1;
@@ -712,10 +711,22 @@ static void faults_zap_child(void *arg)
 	}
 	close(nth);
 	CHECK(left > 0 && failed > 0 && zapped == 0 && !bad_res,
-	      "faults: growth failing at each of its %u allocation points in "
-	      "turn (%u failed it) leaves the %u mapped pages mapped (%u "
-	      "rounds zapped them; %lld left, %u bad setups)", n - 1, failed,
-	      res, zapped, left, bad_res);
+	      "faults: a %llu KiB growth failing at each of its %u allocation "
+	      "points in turn (%u failed it) leaves the %u mapped pages mapped "
+	      "(%u rounds zapped them; %lld left, %u bad setups)",
+	      (unsigned long long)(grow >> 10), n - 1, failed, res, zapped,
+	      left, bad_res);
+}
+
+/*
+ * 64 KiB: a chunk whose metadata is one kmalloc (a single failure fails
+ * it); 1 MiB: metadata from vmalloc.
+ */
+static void faults_zap_child(void *arg)
+{
+	(void)arg;
+	faults_zap_grow(64 * 1024);
+	faults_zap_grow(1 << 20);
 }
 
 static int cmd_faults(bool shrt)
