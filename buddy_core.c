@@ -392,6 +392,7 @@ static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 
 	c = &heap->chunks[ci];
 	c->offset = pos;
+	heap->fresh_offset = pos;
 	c->order = order;
 	c->mem = mem;
 	c->meta = meta;
@@ -599,6 +600,29 @@ static void *host_address(const struct buddy_heap *heap, u64 offset)
 	return (u8 *)c->mem + (offset - c->offset);
 }
 
+/*
+ * Zero @bytes at window @offset, unless they lie in a chunk added since
+ * the heap counted @grows chunk additions: such memory came zeroed from
+ * ops->chunk_alloc and nothing was handed out of it before.
+ */
+static void zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
+		       u64 bytes)
+{
+	const struct buddy_chunk *c;
+	void *p;
+
+	if (heap->counters.nr_grows != grows) {
+		c = &heap->chunks[find_chunk(heap, offset)];
+		if (c->offset == heap->fresh_offset)
+			return;
+	}
+	p = host_address(heap, offset);
+	if (heap->ops->zero)
+		heap->ops->zero(heap->ctx, p, bytes);
+	else
+		memset(p, 0, bytes);
+}
+
 static void account_alloc(struct buddy_heap *heap, u64 requested,
 			  u64 granted)
 {
@@ -774,6 +798,7 @@ static int heap_order(const struct buddy_heap *heap, u64 size,
 static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
 		    unsigned int search, unsigned int flags, u64 *offset)
 {
+	u64 grows = heap->counters.nr_grows;
 	int ret;
 
 	ret = get_block(heap, order, search, offset);
@@ -787,7 +812,7 @@ static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
 	heap->hint_offset = *offset;
 	heap->hint_order = order;
 	if (flags & BUDDY_ALLOC_ZERO)
-		memset(host_address(heap, *offset), 0, order_bytes(order));
+		zero_range(heap, grows, *offset, order_bytes(order));
 	return 0;
 }
 
@@ -919,6 +944,7 @@ static bool can_grow_in_place(const struct buddy_heap *heap,
 int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 		  unsigned int flags, u64 *new_offset)
 {
+	u64 grows = heap->counters.nr_grows;
 	unsigned int ci, k, n;
 	struct buddy_chunk *c;
 	u64 i, old_bytes, new_bytes, dst;
@@ -972,8 +998,7 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	if (heap->counters.bytes_in_use > heap->counters.peak_bytes_in_use)
 		heap->counters.peak_bytes_in_use = heap->counters.bytes_in_use;
 	if ((flags & BUDDY_ALLOC_ZERO) && new_bytes > old_bytes)
-		memset((u8 *)host_address(heap, dst) + old_bytes, 0,
-		       new_bytes - old_bytes);
+		zero_range(heap, grows, dst + old_bytes, new_bytes - old_bytes);
 	heap->counters.bytes_requested_total += size;
 	heap->counters.bytes_granted_total += new_bytes;
 	heap->counters.nr_reallocs++;
@@ -1108,13 +1133,23 @@ struct walk_ctx {
 	u64 used_blocks;
 };
 
-static int walk_chunk(struct walk_ctx *w)
+/*
+ * Walk chunk w->c from the block holding its grain @g (relative to the
+ * chunk) to its end.  A non-zero @g skips the blocks before it without
+ * calling w->split for the nodes on the way down: only buddy_walk_from()
+ * starts inside a chunk.
+ */
+static int walk_chunk(struct walk_ctx *w, u64 g)
 {
 	const struct buddy_chunk *c = w->c;
 	unsigned int k = c->order;
 	u64 i = 0;
 	int ret;
 
+	while (g && k > 0 && is_split(w->heap, c, k, i)) {
+		k--;
+		i = g >> k;
+	}
 	for (;;) {
 		if (k > 0 && is_split(w->heap, c, k, i)) {
 			if (w->split) {
@@ -1150,16 +1185,21 @@ static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 }
 
 /**
- * buddy_walk() - call @fn for every block, free or allocated, by address
+ * buddy_walk_from() - call @fn for every block from @start on, by address
  * @heap: the heap
+ * @start: window offset; the walk begins with the block holding it (or
+ *	the first block after it)
  * @fn: called with @arg, the block's offset, order and state
  * @arg: passed to @fn
  *
- * O(heap size): for heap maps and debugging, not for hot paths.
+ * Costs O(log N) to reach @start plus O(1) amortised per block reported,
+ * so a caller that stops the walk and resumes it where it stopped pays
+ * O(N) in total.
  *
  * Return: 0, or the first non-zero value @fn returned (which stops the walk).
  */
-int buddy_walk(const struct buddy_heap *heap, buddy_walk_fn fn, void *arg)
+int buddy_walk_from(const struct buddy_heap *heap, u64 start,
+		    buddy_walk_fn fn, void *arg)
 {
 	struct walk_ctx w = {
 		.heap = heap,
@@ -1171,12 +1211,33 @@ int buddy_walk(const struct buddy_heap *heap, buddy_walk_fn fn, void *arg)
 	int ret;
 
 	for (ci = 0; ci < heap->nr_chunks; ci++) {
+		u64 g = 0;
+
 		w.c = &heap->chunks[ci];
-		ret = walk_chunk(&w);
+		if (w.c->offset + chunk_bytes(w.c) <= start)
+			continue;
+		if (start > w.c->offset)
+			g = (start - w.c->offset) >> BUDDY_GRAIN_SHIFT;
+		ret = walk_chunk(&w, g);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+/**
+ * buddy_walk() - call @fn for every block, free or allocated, by address
+ * @heap: the heap
+ * @fn: called with @arg, the block's offset, order and state
+ * @arg: passed to @fn
+ *
+ * O(heap size): for heap maps and debugging, not for hot paths.
+ *
+ * Return: 0, or the first non-zero value @fn returned (which stops the walk).
+ */
+int buddy_walk(const struct buddy_heap *heap, buddy_walk_fn fn, void *arg)
+{
+	return buddy_walk_from(heap, 0, fn, arg);
 }
 
 static int violation(struct buddy_violation *v, u64 offset,
@@ -1264,7 +1325,7 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 	w->c = c;
 	memset(w->nfree, 0, sizeof(w->nfree));
 	memset(w->nsplit, 0, sizeof(w->nsplit));
-	ret = walk_chunk(w);
+	ret = walk_chunk(w, 0);
 	if (ret)
 		return ret;
 	for (k = 0; k <= K; k++) {

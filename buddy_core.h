@@ -138,8 +138,11 @@
  * @chunk_free: give back memory from @chunk_alloc.
  * @meta_alloc: return @bytes of zeroed memory for metadata, or NULL.
  * @meta_free: give back memory from @meta_alloc.
- * @copy: optional; copy block contents when realloc moves a block
- *	(memcpy when NULL).
+ * @copy: optional; copy block contents when realloc moves a block or a
+ *	heap is cloned (memcpy when NULL).
+ * @zero: optional; zero block contents for BUDDY_ALLOC_ZERO (memset when
+ *	NULL).  Blocks of a chunk added by the same call are not zeroed
+ *	again: @chunk_alloc memory is zero.
  */
 struct buddy_ops {
 	void *(*chunk_alloc)(void *ctx, u64 bytes);
@@ -147,6 +150,7 @@ struct buddy_ops {
 	void *(*meta_alloc)(void *ctx, size_t bytes);
 	void (*meta_free)(void *ctx, void *mem, size_t bytes);
 	void (*copy)(void *ctx, void *dst, const void *src, u64 bytes);
+	void (*zero)(void *ctx, void *dst, u64 bytes);
 };
 
 /**
@@ -256,6 +260,8 @@ struct buddy_stats {
  *	freeing it skips the tree walk (only freeing or reallocating that
  *	very block can change its state).
  * @hint_order: its order, -1 when there is none.
+ * @fresh_offset: offset of the chunk added last (with @counters.nr_grows,
+ *	tells a block carved from a chunk added by the same call: still zero).
  */
 struct buddy_heap {
 	struct buddy_config cfg;
@@ -276,6 +282,7 @@ struct buddy_heap {
 	unsigned int cache_depth;
 	u64 hint_offset;
 	int hint_order;
+	u64 fresh_offset;
 };
 
 /* State of a block as buddy_walk() reports it (cached blocks are free). */
@@ -321,6 +328,8 @@ void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left);
 void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st);
 int buddy_walk(const struct buddy_heap *heap, buddy_walk_fn fn, void *arg);
+int buddy_walk_from(const struct buddy_heap *heap, u64 start,
+		    buddy_walk_fn fn, void *arg);
 int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v);
 
 static inline u64 buddy_window_bytes(const struct buddy_heap *heap)

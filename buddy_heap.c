@@ -6,14 +6,20 @@
  * and the KUnit suite #includes this file.
  */
 #include <linux/debugfs.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/log2.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 
 #include "buddy_heap.h"
@@ -22,48 +28,146 @@
 static atomic64_t buddy_kheap_next_id = ATOMIC64_INIT(0);
 
 /*
- * Chunks and metadata are charged to the caller's memcg.  __GFP_RETRY_MAYFAIL
+ * Chunks and metadata are charged to the memcg of the task that opened or
+ * cloned the heap (kh->memcg, made the active memcg around each
+ * allocation), not to whichever task makes the heap grow: a process that
+ * received the fd, or a forked child.  __GFP_RETRY_MAYFAIL
  * makes a memcg at its limit fail the charge (-ENOMEM to the caller) instead
  * of invoking the OOM killer; __GFP_NOWARN keeps the failure quiet.
  */
 #define BUDDY_KHEAP_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
+/*
+ * Per-user accounting.  Heap memory is unswappable and is not counted in
+ * any rlimit or in the OOM killer's view of a process until it is faulted
+ * in, and a heap outlives its opener when its fd is passed on or parked in
+ * an SCM_RIGHTS message.  So every chunk and its metadata are charged to
+ * the user (real uid) that opened or cloned the heap, whoever makes it
+ * grow, against params.user_limit (the max_user_bytes parameter, which
+ * root may change at any time); a charge beyond it fails with -ENOMEM.
+ */
+struct buddy_user {
+	struct hlist_node node;
+	kuid_t uid;
+	refcount_t ref;		/* heaps charged to this user */
+	atomic64_t bytes;	/* bytes charged */
+};
+
+#define BUDDY_USER_HASH_BITS	6
+static DEFINE_HASHTABLE(buddy_users, BUDDY_USER_HASH_BITS);
+static DEFINE_SPINLOCK(buddy_users_lock);
+
+static struct buddy_user *buddy_user_get(kuid_t uid)
+{
+	struct buddy_user *u, *nu;
+
+	nu = kzalloc(sizeof(*nu), GFP_KERNEL);
+	if (!nu)
+		return NULL;
+	spin_lock(&buddy_users_lock);
+	hash_for_each_possible(buddy_users, u, node, __kuid_val(uid)) {
+		if (uid_eq(u->uid, uid)) {
+			refcount_inc(&u->ref);
+			spin_unlock(&buddy_users_lock);
+			kfree(nu);
+			return u;
+		}
+	}
+	nu->uid = uid;
+	refcount_set(&nu->ref, 1);
+	atomic64_set(&nu->bytes, 0);
+	hash_add(buddy_users, &nu->node, __kuid_val(uid));
+	spin_unlock(&buddy_users_lock);
+	return nu;
+}
+
+static void buddy_user_put(struct buddy_user *u)
+{
+	if (!u)
+		return;
+	spin_lock(&buddy_users_lock);
+	if (!refcount_dec_and_test(&u->ref)) {
+		spin_unlock(&buddy_users_lock);
+		return;
+	}
+	hash_del(&u->node);
+	spin_unlock(&buddy_users_lock);
+	/* every heap gave its chunks back before dropping its reference */
+	WARN_ON_ONCE(atomic64_read(&u->bytes));
+	kfree(u);
+}
+
+static int buddy_kheap_charge(struct buddy_kheap *kh, u64 bytes)
+{
+	struct buddy_user *u = kh->user;
+	u64 limit;
+	s64 old;
+
+	if (!u)
+		return 0;
+	limit = READ_ONCE(*kh->params.user_limit);
+	old = atomic64_read(&u->bytes);
+	do {
+		if (bytes > limit || (u64)old > limit - bytes)
+			return -ENOMEM;
+	} while (!atomic64_try_cmpxchg(&u->bytes, &old, old + bytes));
+	return 0;
+}
+
+static void buddy_kheap_uncharge(struct buddy_kheap *kh, u64 bytes)
+{
+	if (kh->user)
+		atomic64_sub(bytes, &kh->user->bytes);
+}
+
+/**
+ * buddy_kheap_user_bytes() - bytes charged to a heap's user, all heaps
+ * @kh: the heap
+ *
+ * Return: the bytes, or -1 without per-user accounting.
+ */
+s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh)
+{
+	return kh->user ? atomic64_read(&kh->user->bytes) : -1;
+}
+
 static void *buddy_kheap_chunk_alloc(void *ctx, u64 bytes)
 {
-	if (bytes > ULONG_MAX)
+	struct buddy_kheap *kh = ctx;
+	struct mem_cgroup *old;
+	void *mem;
+
+	if (bytes > ULONG_MAX || buddy_kheap_charge(kh, bytes))
 		return NULL;
-	return __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
+	old = set_active_memcg(kh->memcg);
+	mem = __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
+	set_active_memcg(old);
+	if (!mem)
+		buddy_kheap_uncharge(kh, bytes);
+	return mem;
 }
 
 /*
- * Zap every user mapping of [offset, offset + bytes) of the window, so no
- * stale PTE survives the chunk.  The core does not pass the chunk's offset
- * to chunk_free, so look it up by address among the live chunks; if it is
- * not there any more, zap the whole window (correct, only slower: pages
- * still in use fault back in).
+ * Zap every user mapping of the chunk at @mem, so no stale PTE survives it.
+ * The core does not pass the chunk's offset to chunk_free, so look it up by
+ * address among the live chunks.  Memory that is not among them was never
+ * a live chunk of this heap (add_chunk() or a clone failing half-way), so
+ * nothing can have mapped it: the fault handler only maps live chunks.
  */
 static void buddy_kheap_unmap_chunk(struct buddy_kheap *kh, const void *mem,
 				    u64 bytes)
 {
-	struct address_space *mapping;
-	u64 offset = 0;
 	unsigned int i;
 
 	if (!kh->inode)
 		return;
-	mapping = kh->inode->i_mapping;
-
 	for (i = 0; i < kh->core.nr_chunks; i++) {
 		if (kh->core.chunks[i].mem == mem) {
-			offset = kh->core.chunks[i].offset;
-			break;
+			unmap_mapping_range(kh->inode->i_mapping,
+					    kh->core.chunks[i].offset, bytes, 1);
+			return;
 		}
 	}
-	if (i == kh->core.nr_chunks) {
-		offset = 0;
-		bytes = kh->window_bytes;
-	}
-	unmap_mapping_range(mapping, offset, bytes, 1);
 }
 
 static void buddy_kheap_chunk_free(void *ctx, void *mem, u64 bytes)
@@ -72,27 +176,74 @@ static void buddy_kheap_chunk_free(void *ctx, void *mem, u64 bytes)
 
 	buddy_kheap_unmap_chunk(kh, mem, bytes);
 	vfree(mem);
+	buddy_kheap_uncharge(kh, bytes);
 }
 
+/*
+ * Metadata above a page comes straight from vmalloc: kvzalloc() with
+ * __GFP_RETRY_MAYFAIL would first try a high-order kmalloc hard (reclaim
+ * and compaction, under the heap's lock) and the metadata does not need
+ * physically contiguous memory.
+ */
 static void *buddy_kheap_meta_alloc(void *ctx, size_t bytes)
 {
-	return kvzalloc(bytes, BUDDY_KHEAP_GFP);
+	struct buddy_kheap *kh = ctx;
+	struct mem_cgroup *old;
+	void *mem;
+
+	if (buddy_kheap_charge(kh, bytes))
+		return NULL;
+	old = set_active_memcg(kh->memcg);
+	if (bytes > PAGE_SIZE)
+		mem = __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
+	else
+		mem = kzalloc(bytes, BUDDY_KHEAP_GFP);
+	set_active_memcg(old);
+	if (!mem)
+		buddy_kheap_uncharge(kh, bytes);
+	return mem;
 }
 
 static void buddy_kheap_meta_free(void *ctx, void *mem, size_t bytes)
 {
 	kvfree(mem);
+	buddy_kheap_uncharge(ctx, bytes);
 }
 
-/* Blocks moved by realloc can be large: copy in pieces, let others run. */
+/*
+ * Blocks moved by realloc and the chunks of a clone can be large: copy in
+ * pieces and let others run.  A clone (@ctx is the new heap) stops at a
+ * fatal signal and is thrown away; a realloc always completes, since other
+ * holders of the heap's fd may own the block.
+ */
 static void buddy_kheap_copy(void *ctx, void *dst, const void *src, u64 bytes)
+{
+	struct buddy_kheap *kh = ctx;
+
+	while (bytes) {
+		size_t n = min_t(u64, bytes, SZ_1M);
+
+		if (kh->cloning && fatal_signal_pending(current)) {
+			kh->clone_aborted = true;
+			return;
+		}
+		memcpy(dst, src, n);
+		dst += n;
+		src += n;
+		bytes -= n;
+		if (bytes)
+			cond_resched();
+	}
+}
+
+/* calloc and realloc zeroing: the same, but never cut short. */
+static void buddy_kheap_zero(void *ctx, void *dst, u64 bytes)
 {
 	while (bytes) {
 		size_t n = min_t(u64, bytes, SZ_1M);
 
-		memcpy(dst, src, n);
+		memset(dst, 0, n);
 		dst += n;
-		src += n;
 		bytes -= n;
 		if (bytes)
 			cond_resched();
@@ -105,6 +256,7 @@ static const struct buddy_ops buddy_kheap_ops = {
 	.meta_alloc	= buddy_kheap_meta_alloc,
 	.meta_free	= buddy_kheap_meta_free,
 	.copy		= buddy_kheap_copy,
+	.zero		= buddy_kheap_zero,
 };
 
 /**
@@ -150,11 +302,22 @@ static struct buddy_kheap *buddy_kheap_new(const struct buddy_kheap_params *p,
 	kh->tgid = task_tgid_nr(current);
 	kh->inode = inode;
 	atomic_set(&kh->nr_vmas, 0);
+	if (p->user_limit) {
+		kh->user = buddy_user_get(current_uid());
+		if (!kh->user) {
+			kfree(kh);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	/* NULL without memcg: then the allocating task's is charged */
+	kh->memcg = get_mem_cgroup_from_mm(current->mm);
 	return kh;
 }
 
 static void buddy_kheap_free(struct buddy_kheap *kh)
 {
+	mem_cgroup_put(kh->memcg);
+	buddy_user_put(kh->user);
 	mutex_destroy(&kh->lock);
 	kfree(kh);
 }
@@ -200,9 +363,10 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
  * @inode: as for buddy_kheap_create(), for the new heap
  *
  * The copy has the same limits, the same blocks at the same offsets and
- * the same contents; afterwards the two heaps are independent.
+ * the same contents; afterwards the two heaps are independent.  It is
+ * charged to the calling task's user.  A fatal signal stops the copy.
  *
- * Return: the new heap, or an ERR_PTR().
+ * Return: the new heap, or an ERR_PTR() (-EINTR for a fatal signal).
  */
 struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
 				      struct inode *inode)
@@ -214,9 +378,16 @@ struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
 	if (IS_ERR(kh))
 		return kh;
 
-	mutex_lock(&src->lock);
+	if (mutex_lock_killable(&src->lock)) {
+		buddy_kheap_free(kh);
+		return ERR_PTR(-EINTR);
+	}
+	kh->cloning = true;
 	ret = buddy_heap_clone(&kh->core, &src->core, kh);
+	kh->cloning = false;
 	mutex_unlock(&src->lock);
+	if (!ret && kh->clone_aborted)
+		ret = -EINTR;
 	if (ret) {
 		buddy_heap_destroy(&kh->core);
 		buddy_kheap_free(kh);
@@ -399,7 +570,8 @@ static int buddy_kheap_run_op(struct buddy_kheap *kh, struct buddy_op *op)
 {
 	int ret;
 
-	mutex_lock(&kh->lock);
+	if (mutex_lock_killable(&kh->lock))
+		return -EINTR;
 	ret = buddy_kheap_do_op(kh, op);
 	mutex_unlock(&kh->lock);
 	return ret;
@@ -514,8 +686,11 @@ static struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
 
 	st = kmalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
-		return NULL;
-	mutex_lock(&kh->lock);
+		return ERR_PTR(-ENOMEM);
+	if (mutex_lock_killable(&kh->lock)) {
+		kfree(st);
+		return ERR_PTR(-EINTR);
+	}
 	buddy_get_stats(&kh->core, st);
 	mutex_unlock(&kh->lock);
 	return st;
@@ -526,7 +701,8 @@ static struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
  * @kh: the heap
  * @st: flags and reserved checked, then every field filled in
  *
- * Return: 0, -EINVAL for non-zero flags or reserved, -ENOMEM.
+ * Return: 0, -EINVAL for non-zero flags or reserved, -ENOMEM, -EINTR
+ * (a fatal signal while waiting for the heap).
  */
 int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 {
@@ -539,8 +715,8 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 		return -EINVAL;
 
 	cs = buddy_kheap_snapshot(kh);
-	if (!cs)
-		return -ENOMEM;
+	if (IS_ERR(cs))
+		return PTR_ERR(cs);
 
 	memset(st, 0, sizeof(*st));
 	n = min_t(unsigned int, cs->nr_orders, BUDDY_STATS_ORDERS);
@@ -575,13 +751,18 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
  * buddy_kheap_batch_check() - check a BUDDY_IOC_BATCH header
  * @batch: the header, before its operations are read
  *
- * Return: 0, or -EINVAL for too many operations, a wrong @batch->op_size,
- * unknown flags or non-zero reserved fields.
+ * @batch->op_size may exceed this kernel's struct buddy_op (a newer one;
+ * its tail must then be zero), up to BUDDY_OP_SIZE_MAX, but not fall short
+ * of it: the results are at its end.
+ *
+ * Return: 0, or -EINVAL for too many operations, an @batch->op_size out of
+ * range, unknown flags or non-zero reserved fields.
  */
 int buddy_kheap_batch_check(const struct buddy_batch *batch)
 {
 	if (batch->count > BUDDY_BATCH_MAX ||
-	    batch->op_size != sizeof(struct buddy_op) ||
+	    batch->op_size < sizeof(struct buddy_op) ||
+	    batch->op_size > BUDDY_OP_SIZE_MAX ||
 	    (batch->flags & ~BUDDY_BATCH_STOP_ON_ERROR) || batch->reserved)
 		return -EINVAL;
 	return 0;
@@ -595,9 +776,10 @@ int buddy_kheap_batch_check(const struct buddy_batch *batch)
  *
  * The operations run in order under one hold of the heap's lock.  With
  * BUDDY_BATCH_STOP_ON_ERROR the first failing one ends the batch (it is
- * counted in @batch->done and carries its error).
+ * counted in @batch->done and carries its error).  A fatal signal ends it
+ * too, after the operations counted in @batch->done.
  *
- * Return: 0, or -EINVAL for a malformed header.
+ * Return: 0, -EINVAL for a malformed header, -EINTR for a fatal signal.
  */
 int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 		      struct buddy_op *ops)
@@ -610,8 +792,13 @@ int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 		return ret;
 
 	batch->done = 0;
-	mutex_lock(&kh->lock);
+	if (mutex_lock_killable(&kh->lock))
+		return -EINTR;
 	for (i = 0; i < batch->count; i++) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		ops[i].result = buddy_kheap_do_op(kh, &ops[i]);
 		batch->done = i + 1;
 		if (ops[i].result && (batch->flags & BUDDY_BATCH_STOP_ON_ERROR))
@@ -620,7 +807,7 @@ int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 			cond_resched();
 	}
 	mutex_unlock(&kh->lock);
-	return 0;
+	return ret;
 }
 
 /**
@@ -701,8 +888,12 @@ static void buddy_kheap_fault_around(struct buddy_kheap *kh,
  * range under the same lock before vfree().  Neighbouring pages of the
  * same live chunks are mapped too (BUDDY_FAULT_AROUND).
  *
+ * A fatal signal while waiting for the heap's lock gives VM_FAULT_SIGBUS:
+ * the task is dying anyway (a kernel access gets -EFAULT), and returning
+ * VM_FAULT_RETRY would mean dropping the mmap or VMA lock ourselves.
+ *
  * Return: VM_FAULT_NOPAGE once mapped, VM_FAULT_SIGBUS for offsets outside
- * live chunks, VM_FAULT_OOM.
+ * live chunks or a fatal signal, VM_FAULT_OOM.
  */
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 {
@@ -714,7 +905,8 @@ vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 	if (pgoff >= kh->window_bytes >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
 
-	mutex_lock(&kh->lock);
+	if (mutex_lock_killable(&kh->lock))
+		return VM_FAULT_SIGBUS;
 	page = buddy_kheap_page(kh, (u64)pgoff << PAGE_SHIFT);
 	if (page) {
 		err = vm_insert_page(vmf->vma, vmf->address, page);
@@ -742,8 +934,8 @@ static int buddyinfo_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	st = buddy_kheap_snapshot(kh);
-	if (!st)
-		return -ENOMEM;
+	if (IS_ERR(st))
+		return PTR_ERR(st);
 	seq_printf(m, "heap %llu ", kh->id);
 	for (i = 0; i < st->nr_orders; i++)
 		seq_printf(m, "%6llu ", st->free_blocks[i]);
@@ -759,8 +951,8 @@ static int stats_show(struct seq_file *m, void *v)
 	struct buddy_stats *st;
 
 	st = buddy_kheap_snapshot(kh);
-	if (!st)
-		return -ENOMEM;
+	if (IS_ERR(st))
+		return PTR_ERR(st);
 	seq_printf(m, "heap_id %llu\n", kh->id);
 	seq_printf(m, "tgid %d\n", kh->tgid);
 	seq_printf(m, "window_bytes %llu\n", kh->window_bytes);
@@ -768,6 +960,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "min_chunk_bytes %llu\n", kh->params.min_chunk_bytes);
 	seq_printf(m, "low_water_bytes %llu\n", kh->params.low_water_bytes);
 	seq_printf(m, "mappings %d\n", atomic_read(&kh->nr_vmas));
+	seq_printf(m, "user_bytes %lld\n", buddy_kheap_user_bytes(kh));
 	seq_printf(m, "heap_bytes %llu\n", st->heap_bytes);
 	seq_printf(m, "peak_heap_bytes %llu\n", st->peak_heap_bytes);
 	seq_printf(m, "bytes_in_use %llu\n", st->bytes_in_use);
@@ -798,8 +991,8 @@ static int unusable_index_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	st = buddy_kheap_snapshot(kh);
-	if (!st)
-		return -ENOMEM;
+	if (IS_ERR(st))
+		return PTR_ERR(st);
 	seq_printf(m, "heap %llu ", kh->id);
 	for (i = 0; i < st->nr_orders; i++)
 		seq_printf(m, "%d.%03d ", st->unusable_index[i] / 1000,
@@ -818,8 +1011,8 @@ static int extfrag_index_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	st = buddy_kheap_snapshot(kh);
-	if (!st)
-		return -ENOMEM;
+	if (IS_ERR(st))
+		return PTR_ERR(st);
 	seq_printf(m, "heap %llu ", kh->id);
 	for (i = 0; i < st->nr_orders; i++)
 		seq_printf(m, "%2d.%03d ", st->extfrag_index[i] / 1000,
@@ -832,9 +1025,12 @@ DEFINE_SHOW_ATTRIBUTE(extfrag_index);
 
 /*
  * map: one line per block, "0x<offset> <order> free|allocated", in offset
- * order.  Read in batches: each batch walks the heap under its lock from
- * the start, skipping the blocks already shown.  Not a snapshot: the heap
- * may change between batches.
+ * order.  Read in batches of BUDDY_MAP_BATCH blocks, each under the heap's
+ * lock; a batch resumes the walk at the offset where the previous one
+ * ended (buddy_walk_from()), so reading the whole map costs O(N) and the
+ * lock is dropped (and the CPU offered) between batches.  Not a snapshot:
+ * the heap may change between batches.  Only a seek to another position
+ * walks from the start.
  */
 #define BUDDY_MAP_BATCH	64
 
@@ -848,7 +1044,8 @@ struct buddy_map_iter {
 	struct buddy_kheap *kh;
 	loff_t base;		/* index of rec[0] */
 	unsigned int n;		/* records held */
-	loff_t seen;		/* walk state */
+	u64 next;		/* window offset the next batch starts at */
+	loff_t skip;		/* blocks to pass over first (after a seek) */
 	struct buddy_map_rec rec[BUDDY_MAP_BATCH];
 };
 
@@ -857,8 +1054,10 @@ static int buddy_map_collect(void *arg, u64 offset, unsigned int order,
 {
 	struct buddy_map_iter *it = arg;
 
-	if (it->seen++ < it->base)
+	if (it->skip) {
+		it->skip--;
 		return 0;
+	}
 	if (it->n == BUDDY_MAP_BATCH)
 		return 1;	/* full: stop the walk */
 	it->rec[it->n].offset = offset;
@@ -870,17 +1069,28 @@ static int buddy_map_collect(void *arg, u64 offset, unsigned int order,
 
 static void *buddy_map_get(struct buddy_map_iter *it, loff_t pos)
 {
-	if (pos < it->base || pos >= it->base + it->n) {
-		it->base = pos;
-		it->n = 0;
-		it->seen = 0;
-		mutex_lock(&it->kh->lock);
-		buddy_walk(&it->kh->core, buddy_map_collect, it);
-		mutex_unlock(&it->kh->lock);
-		if (!it->n)
-			return NULL;
+	const struct buddy_map_rec *last;
+
+	if (pos >= it->base && pos < it->base + it->n)
+		return &it->rec[pos - it->base];
+
+	if (pos != it->base + it->n || !pos) {
+		/* not the batch after the one held: count from the start */
+		it->next = 0;
+		it->skip = pos;
 	}
-	return &it->rec[pos - it->base];
+	it->base = pos;
+	it->n = 0;
+	cond_resched();
+	if (mutex_lock_killable(&it->kh->lock))
+		return ERR_PTR(-EINTR);
+	buddy_walk_from(&it->kh->core, it->next, buddy_map_collect, it);
+	mutex_unlock(&it->kh->lock);
+	if (!it->n)
+		return NULL;
+	last = &it->rec[it->n - 1];
+	it->next = last->offset + (BUDDY_GRAIN << last->order);
+	return &it->rec[0];
 }
 
 static void *buddy_map_start(struct seq_file *m, loff_t *pos)
@@ -923,6 +1133,7 @@ static int buddy_map_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	it->kh = inode->i_private;
 	it->n = 0;
+	it->base = -1;
 	return 0;
 }
 

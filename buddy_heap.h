@@ -24,6 +24,7 @@
 
 struct dentry;
 struct inode;
+struct mem_cgroup;
 
 /**
  * struct buddy_kheap_params - limits for a new heap (module parameters)
@@ -34,13 +35,22 @@ struct inode;
  *	heap keeps at least this much.
  * @debugfs_root: directory for the heap's debugfs files, or NULL/ERR_PTR
  *	for none.
+ * @user_limit: most chunk and metadata bytes all heaps created by one
+ *	user (real uid) may hold together, read at every charge (a writable
+ *	module parameter); NULL for no per-user accounting (tests).
  */
 struct buddy_kheap_params {
 	u64 cap_bytes;
 	u64 min_chunk_bytes;
 	u64 low_water_bytes;
 	struct dentry *debugfs_root;
+	const u64 *user_limit;
 };
+
+struct buddy_user;
+
+/* Largest struct buddy_op (BATCH op_size) accepted from a newer caller. */
+#define BUDDY_OP_SIZE_MAX	4096
 
 /**
  * struct buddy_kheap - one heap, the private data of one /dev/buddy file
@@ -55,6 +65,13 @@ struct buddy_kheap_params {
  *	chunk is unmapped there before the chunk is freed.
  * @nr_vmas: user mappings currently referring to the heap.
  * @debugfs: the heap's debugfs directory (NULL or ERR_PTR if none).
+ * @user: the user every chunk and its metadata are charged to (the one
+ *	that opened or cloned the heap), NULL without per-user accounting.
+ * @memcg: the memory cgroup every chunk and its metadata are charged to
+ *	(the opener's or cloner's, referenced; NULL without memcg).
+ * @cloning: set while the heap is being filled by buddy_kheap_clone(): a
+ *	fatal signal then stops the copy.
+ * @clone_aborted: the copy was stopped; the clone is discarded.
  */
 struct buddy_kheap {
 	struct mutex lock;		/* serialises core, faults, debugfs */
@@ -66,6 +83,10 @@ struct buddy_kheap {
 	struct inode *inode;
 	atomic_t nr_vmas;
 	struct dentry *debugfs;
+	struct buddy_user *user;
+	struct mem_cgroup *memcg;
+	bool cloning;
+	bool clone_aborted;
 };
 
 /*
@@ -90,6 +111,7 @@ int buddy_kheap_batch_check(const struct buddy_batch *batch);
 int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 		      struct buddy_op *ops);
 int buddy_kheap_clone_check(const struct buddy_clone_args *args);
+s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh);
 
 struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset);
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf);

@@ -47,6 +47,11 @@ module_param(low_water_bytes, ullong, 0444);
 MODULE_PARM_DESC(low_water_bytes,
 		 "Wholly free chunks go back to the kernel only while a heap keeps at least this much (default 1 MiB)");
 
+static unsigned long long max_user_bytes;
+module_param(max_user_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_user_bytes,
+		 "Most bytes all heaps opened or cloned by one user may hold together; root may change it at any time (default at load: half of RAM)");
+
 static struct buddy_kheap_params buddy_params __ro_after_init;
 
 /* The pseudo filesystem holding one inode per heap. */
@@ -118,8 +123,13 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct buddy_kheap *kh = file->private_data;
 
-	/* MAP_PRIVATE would copy pages the kernel may later change or free. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * MAP_PRIVATE would copy pages the kernel may later change or free.
+	 * VM_MAYSHARE, not VM_SHARED: do_mmap() clears VM_SHARED (and
+	 * VM_MAYWRITE) for a MAP_SHARED mapping of a file not open for
+	 * writing, which is then a read-only view of the heap.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
@@ -239,9 +249,57 @@ err_inode:
 	return ret;
 }
 
+/*
+ * Read @batch's operations into @ops.  An op_size other than this kernel's
+ * struct buddy_op is read with copy_struct_from_user()'s rules, one
+ * operation at a time (a longer one must have a zero tail).  Then write
+ * them back unchanged, so a result that cannot be returned is -EFAULT
+ * before any operation ran.
+ */
+static int buddy_batch_read(const struct buddy_batch *batch,
+			    struct buddy_op *ops)
+{
+	u8 __user *uops = u64_to_user_ptr(batch->ops);
+	size_t n = batch->count, usize = batch->op_size;
+	size_t i;
+	int ret;
+
+	if (usize == sizeof(*ops)) {
+		if (copy_from_user(ops, uops, n * sizeof(*ops)) ||
+		    copy_to_user(uops, ops, n * sizeof(*ops)))
+			return -EFAULT;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		ret = copy_struct_from_user(&ops[i], sizeof(*ops),
+					    uops + i * usize, usize);
+		if (ret)
+			return ret;
+		if (copy_to_user(uops + i * usize, &ops[i], sizeof(*ops)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* Give every operation carried out its result, at the caller's stride. */
+static int buddy_batch_write(const struct buddy_batch *batch,
+			     const struct buddy_op *ops)
+{
+	u8 __user *uops = u64_to_user_ptr(batch->ops);
+	size_t usize = batch->op_size;
+	size_t i;
+
+	if (usize == sizeof(*ops))
+		return copy_to_user(uops, ops, batch->done * sizeof(*ops)) ?
+		       -EFAULT : 0;
+	for (i = 0; i < batch->done; i++)
+		if (copy_to_user(uops + i * usize, &ops[i], sizeof(*ops)))
+			return -EFAULT;
+	return 0;
+}
+
 static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
 {
-	struct buddy_op __user *uops = u64_to_user_ptr(batch->ops);
 	struct buddy_op *ops;
 	int ret;
 
@@ -258,13 +316,12 @@ static int buddy_ioctl_batch(struct buddy_kheap *kh, struct buddy_batch *batch)
 			     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!ops)
 		return -ENOMEM;
-	if (copy_from_user(ops, uops, batch->count * sizeof(*ops))) {
-		ret = -EFAULT;
+	ret = buddy_batch_read(batch, ops);
+	if (ret)
 		goto out;
-	}
 	ret = buddy_kheap_batch(kh, batch, ops);
-	if (!ret && copy_to_user(uops, ops, batch->done * sizeof(*ops)))
-		ret = -EFAULT;
+	if (!ret)
+		ret = buddy_batch_write(batch, ops);
 out:
 	kvfree(ops);
 	return ret;
@@ -279,6 +336,12 @@ union buddy_ioc_args {
 	struct buddy_clone_args clone;
 };
 
+/*
+ * Each command's struct as this kernel knows it, and the shortest one it
+ * accepts: the first ABI version's struct up to the end of the last field
+ * the command writes back (a caller that cannot receive the offset or the
+ * fd would leak the block or the heap).
+ */
 static const unsigned short buddy_ioc_size[] = {
 	[_IOC_NR(BUDDY_IOC_INFO)]	 = sizeof(struct buddy_info),
 	[_IOC_NR(BUDDY_IOC_MALLOC)]	 = sizeof(struct buddy_alloc_args),
@@ -292,12 +355,28 @@ static const unsigned short buddy_ioc_size[] = {
 	[_IOC_NR(BUDDY_IOC_CLONE)]	 = sizeof(struct buddy_clone_args),
 };
 
+static const unsigned short buddy_ioc_min_size[] = {
+	[_IOC_NR(BUDDY_IOC_INFO)]	 = offsetofend(struct buddy_info, heap_id),
+	[_IOC_NR(BUDDY_IOC_MALLOC)]	 = offsetofend(struct buddy_alloc_args, usable),
+	[_IOC_NR(BUDDY_IOC_CALLOC)]	 = offsetofend(struct buddy_alloc_args, usable),
+	[_IOC_NR(BUDDY_IOC_MEMALIGN)]	 = offsetofend(struct buddy_alloc_args, usable),
+	[_IOC_NR(BUDDY_IOC_FREE)]	 = offsetofend(struct buddy_block_args, reason),
+	[_IOC_NR(BUDDY_IOC_REALLOC)]	 = offsetofend(struct buddy_block_args, usable),
+	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = offsetofend(struct buddy_block_args, usable),
+	[_IOC_NR(BUDDY_IOC_STATS)]	 = offsetofend(struct buddy_heap_stats, extfrag_index),
+	[_IOC_NR(BUDDY_IOC_BATCH)]	 = offsetofend(struct buddy_batch, done),
+	[_IOC_NR(BUDDY_IOC_CLONE)]	 = offsetofend(struct buddy_clone_args, fd),
+};
+
 /*
  * Commands are matched on type and number; the size in the command is the
- * caller's struct size: shorter structs are zero-extended, longer ones must
- * have a zero tail (copy_struct_from_user()), and min(size) is copied back.
- * No user memory is touched with the heap's lock held: the fault handler
- * takes that lock under mmap_lock.
+ * caller's struct size: below buddy_ioc_min_size it is -EINVAL, shorter
+ * structs are zero-extended, longer ones must have a zero tail
+ * (copy_struct_from_user()), and min(size) is copied back.  Commands that
+ * change the heap first write the caller's own bytes back, so a struct the
+ * kernel can read but not write fails with -EFAULT before anything
+ * changed.  No user memory is touched with the heap's lock held: the fault
+ * handler takes that lock under mmap_lock.
  */
 static long buddy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -315,10 +394,21 @@ static long buddy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -ENOTTY;
 	nr = array_index_nospec(nr, ARRAY_SIZE(buddy_ioc_size));
 	ksize = buddy_ioc_size[nr];
+	if (usize < buddy_ioc_min_size[nr])
+		return -EINVAL;
 
 	ret = copy_struct_from_user(&k, ksize, uarg, usize);
 	if (ret)
 		return ret;
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_INFO):
+	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
+	case _IOC_NR(BUDDY_IOC_STATS):
+		break;
+	default:
+		if (copy_to_user(uarg, &k, min(ksize, usize)))
+			return -EFAULT;
+	}
 
 	switch (nr) {
 	case _IOC_NR(BUDDY_IOC_INFO):
@@ -397,6 +487,9 @@ static int __init buddy_init(void)
 	buddy_params.cap_bytes = max_heap_bytes;
 	buddy_params.min_chunk_bytes = min_chunk_bytes;
 	buddy_params.low_water_bytes = low_water_bytes;
+	if (!max_user_bytes)
+		max_user_bytes = (u64)totalram_pages() << PAGE_SHIFT >> 1;
+	buddy_params.user_limit = &max_user_bytes;
 	if (buddy_kheap_check_params(&buddy_params)) {
 		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu]\n",
 		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER);

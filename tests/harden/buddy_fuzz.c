@@ -3,7 +3,7 @@
  * buddy_fuzz - an ioctl fuzzer of /dev/buddy, run inside the test VM.
  *
  *	buddy_fuzz hostile [--procs P] [--threads T] [--calls N] [--seconds S]
- *			   [--min-calls N] [--seed X]
+ *			   [--min-calls N] [--seed X] [--user-limit BYTES]
  *	buddy_fuzz model   [--procs P] [--threads T] [--ops N] [--seconds S]
  *			   [--seed X] [--epoch E] [--label NAME]
  *
@@ -19,6 +19,9 @@
  *   0 or one of the errors the ABI allows, successful results are well
  *   formed, no process dies of an unexpected signal, and (vm/run) the
  *   kernel reports nothing.
+ *
+ *   With --user-limit BYTES, max_user_bytes is BYTES for the run, CLONE
+ *   storms are more frequent and at least one must end with ENOMEM.
  *
  * model: P processes x T threads on one heap per process issue only valid
  *   operations (single ioctls and BATCH), write a pattern into every live
@@ -38,7 +41,9 @@
  */
 #include "harden.h"
 
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 /* ------------------------------------------------------------------ */
@@ -53,6 +58,7 @@ struct opts {
 	uint64_t seed;
 	unsigned int epoch;
 	const char *label;
+	uint64_t user_limit;	/* hostile: max_user_bytes during the run */
 };
 
 #define NR_KIND		13	/* 10 commands, BATCH ops, invalid cmds, generic */
@@ -78,7 +84,9 @@ struct shared {
 	_Atomic uint64_t model_errors;
 	_Atomic uint64_t stats_checks, clone_checks, verified_blocks;
 	_Atomic uint64_t remaps, zaps, epochs, resets;
-	_Atomic uint64_t action_ns[8], action_n[8];
+	_Atomic uint64_t fds_parked, fds_received, storms, storm_copies,
+		storm_enomem;
+	_Atomic uint64_t action_ns[9], action_n[9];
 	_Atomic uint64_t kind_ns[NR_KIND], kind_sampled[NR_KIND];
 	_Atomic uint32_t nmsgs;
 	char msgs[MAX_MSGS][200];
@@ -102,6 +110,7 @@ static void report(const char *fmt, ...)
 }
 
 static size_t page_size;
+static bool storm_often;	/* --user-limit: CLONE storms 5x as often */
 
 /* CPU time of this thread (user + kernel), for the cost accounting. */
 static double cpu_s(void)
@@ -131,6 +140,9 @@ struct hproc {
 	uint64_t cap;
 	_Atomic uint64_t pool[POOL];
 	_Atomic int clone_busy;	/* one CLONE in flight per process */
+	pthread_mutex_t park_lock;
+	int park[2];		/* heap fds in flight in SCM_RIGHTS messages */
+	int parked;
 	_Atomic bool stop;
 	_Atomic uint64_t calls;	/* ioctls issued by this process */
 	uint64_t calls_limit;
@@ -417,7 +429,8 @@ static void gen_args(struct hthread *t, unsigned int nr, void *arg,
 		}
 		default:
 			b->ops = (uintptr_t)t->ops;
-			*batch_ok = true;
+			/* results at another stride are not checked */
+			*batch_ok = b->op_size == sizeof(struct buddy_op);
 			break;
 		}
 		break;
@@ -445,6 +458,22 @@ static const unsigned long generic_cmds[] = {
 	0x80086601 /* FS_IOC_GETFLAGS */, 0x40086602 /* FS_IOC_SETFLAGS */,
 	0x1 /* FIBMAP */,
 };
+
+/* Smallest _IOC_SIZE a command accepts: the end of its last output. */
+static unsigned int min_ioc_size(unsigned int nr)
+{
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_INFO):
+		return offsetof(struct buddy_info, reserved);
+	case _IOC_NR(BUDDY_IOC_FREE):
+		return offsetof(struct buddy_block_args, new_offset);
+	case _IOC_NR(BUDDY_IOC_BATCH):
+		return offsetof(struct buddy_batch, reserved);
+	case _IOC_NR(BUDDY_IOC_CLONE):
+		return offsetof(struct buddy_clone_args, reserved);
+	}
+	return _IOC_SIZE(valid_cmds[nr]);
+}
 
 static bool is_pow2(uint64_t x)
 {
@@ -510,20 +539,21 @@ static void hostile_ioctl(struct hthread *t)
 			/* the right command with the wrong size */
 			static const int deltas[] = { -8, -4, -1, 1, 4, 8, 64 };
 
-			switch (rndn(s, 4)) {
+			switch (rndn(s, 5)) {
 			case 0:
 				size = rndn(s, _IOC_SIZEMASK + 1);
 				break;
 			case 1:
 				size = rndn(s, 16);
 				break;
+			case 2:
+				/* anything from 0 to 64 bytes past the struct */
+				size = rndn(s, size + 65);
+				break;
 			default:
 				size += deltas[rndn(s, ARRAY_SIZE(deltas))];
 				break;
 			}
-			/* CLONE's fd must come back: keep size >= 8 */
-			if (nr == _IOC_NR(BUDDY_IOC_CLONE) && size < 8)
-				size = 8;
 			size &= _IOC_SIZEMASK;
 			cmd = ioc_resize(cmd, size);
 			exact = size == _IOC_SIZE(valid_cmds[nr]);
@@ -638,6 +668,10 @@ static void hostile_ioctl(struct hthread *t)
 
 	if (kind < KIND_BATCHOP && !allowed_errno(ret))
 		violation(t, "error the ABI does not allow", cmd, ret);
+	if (kind < KIND_BATCHOP && ret != -EINVAL && ret != -EBADF &&
+	    size < min_ioc_size(nr))
+		violation(t, "a size below the command's outputs not refused "
+			  "with EINVAL", cmd, ret);
 	if (kind == KIND_BADCMD && ret != -ENOTTY && ret != -EBADF &&
 	    !(_IOC_TYPE(cmd) == BUDDY_IOC_MAGIC && _IOC_NR(cmd) < 10 &&
 	      _IOC_DIR(cmd) == (_IOC_READ | _IOC_WRITE)))
@@ -992,6 +1026,158 @@ static void hostile_pipes(struct hthread *t)
 	}
 }
 
+static int send_fd(int sock, int fd)
+{
+	char data = 'f';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_DONTWAIT) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * Heaps passed around in SCM_RIGHTS messages: park a heap (or a fresh
+ * CLONE of one) in this process's socket and close our copy, take one
+ * out and grow it, or close the socket with everything in flight.  The
+ * per-user bound (max_user_bytes) must hold through all of it: growing
+ * gives ENOMEM once the user's heaps are at it, never an unexpected error.
+ */
+static void hostile_scm(struct hthread *t)
+{
+	uint64_t *s = &t->seed;
+	struct hproc *p = t->p;
+	struct slot *sl = &p->slot[rndn(s, NSLOTS)];
+	struct buddy_clone_args c;
+	struct buddy_alloc_args a;
+	unsigned int r = rndn(s, 100);
+	int fd, ret;
+
+	pthread_mutex_lock(&p->park_lock);
+	if (p->park[0] < 0 && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, p->park))
+		goto out;
+	if (r < 50 && p->parked < 64) {
+		fd = open(DEV, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && chance(s, 10)) {
+			/* a CLONE of a live heap instead of an empty one (slow) */
+			memset(&c, 0, sizeof(c));
+			c.flags = O_CLOEXEC;
+			ret = xioctl(atomic_load(&sl->fd), BUDDY_IOC_CLONE, &c);
+			if (!allowed_errno(ret) || ret == -EFAULT)
+				violation(t, "CLONE to park", BUDDY_IOC_CLONE, ret);
+			if (!ret) {
+				close(fd);
+				fd = c.fd;
+			}
+		}
+		if (fd >= 0) {
+			memset(&a, 0, sizeof(a));
+			a.size = 1 + rndn(s, 1 << 20);
+			ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
+			if (ret && ret != -ENOMEM)
+				violation(t, "MALLOC in a heap to park", BUDDY_IOC_MALLOC, ret);
+			if (!send_fd(p->park[0], fd)) {
+				p->parked++;
+				atomic_fetch_add(&sh->fds_parked, 1);
+			}
+			close(fd);
+		}
+	} else if (r < 85 && p->parked) {
+		fd = recv_fd(p->park[1]);
+		if (fd >= 0) {
+			p->parked--;
+			atomic_fetch_add(&sh->fds_received, 1);
+			memset(&a, 0, sizeof(a));
+			a.size = 1 + rndn(s, 1 << 20);
+			ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
+			if (ret && ret != -ENOMEM)
+				violation(t, "MALLOC in a received heap", BUDDY_IOC_MALLOC, ret);
+			if (chance(s, 50) && !send_fd(p->park[0], fd))
+				p->parked++;
+			close(fd);
+		}
+	} else {
+		close(p->park[0]);
+		close(p->park[1]);
+		p->park[0] = p->park[1] = -1;
+		p->parked = 0;
+	}
+out:
+	pthread_mutex_unlock(&p->park_lock);
+	count_res(&sh->misc, 0);
+}
+
+/*
+ * CLONE one heap again and again, keeping every copy, until the per-user
+ * bound (or 32 copies) stops it; only ENOMEM or EMFILE may end it.
+ */
+static void hostile_clone_storm(struct hthread *t)
+{
+	uint64_t *s = &t->seed;
+	struct hproc *p = t->p;
+	struct slot *sl = &p->slot[rndn(s, NSLOTS)];
+	struct buddy_clone_args c;
+	int fds[32], n, i, ret = 0, busy = 0;
+
+	if (!atomic_compare_exchange_strong(&p->clone_busy, &busy, 1))
+		return;
+	for (n = 0; n < 32; n++) {
+		memset(&c, 0, sizeof(c));
+		c.flags = O_CLOEXEC;
+		ret = xioctl(atomic_load(&sl->fd), BUDDY_IOC_CLONE, &c);
+		if (ret)
+			break;
+		fds[n] = c.fd;
+	}
+	if (ret && ret != -ENOMEM && ret != -EMFILE && ret != -EBADF)
+		violation(t, "CLONE storm ended with an error the ABI does not "
+			  "allow", BUDDY_IOC_CLONE, ret);
+	atomic_fetch_add(&sh->storms, 1);
+	atomic_fetch_add(&sh->storm_copies, n);
+	if (ret == -ENOMEM)
+		atomic_fetch_add(&sh->storm_enomem, 1);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	atomic_store(&p->clone_busy, 0);
+	(void)s;
+}
+
 static void *hostile_thread(void *arg)
 {
 	struct hthread *t = arg;
@@ -1028,6 +1214,12 @@ static void *hostile_thread(void *arg)
 		} else if (r < 978) {
 			a = 5;
 			hostile_debugfs(t);
+		} else if (r < 981) {
+			a = 7;
+			hostile_scm(t);
+		} else if (r < 982 && (storm_often || chance(&t->seed, 20))) {
+			a = 8;
+			hostile_clone_storm(t);
 		} else {
 			a = 6;
 			hostile_pipes(t);
@@ -1077,6 +1269,8 @@ static int hostile_proc(const struct opts *o, int idx)
 	if (!p || !t || !tid)
 		die("calloc");
 	p->calls_limit = o->calls / o->procs + (idx < (int)(o->calls % o->procs));
+	pthread_mutex_init(&p->park_lock, NULL);
+	p->park[0] = p->park[1] = -1;
 	p->deadline = now_s() + o->seconds;
 	for (i = 0; i < NSLOTS; i++) {
 		struct slot *sl = &p->slot[i];
@@ -1722,7 +1916,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: buddy_fuzz hostile|model|bench [--procs P] [--threads T] "
 		"[--calls N] [--min-calls N] [--ops N] [--seconds S] [--seed X] "
-		"[--epoch E] [--label NAME]\n");
+		"[--epoch E] [--label NAME] [--user-limit BYTES]\n");
 	exit(2);
 }
 
@@ -1737,6 +1931,7 @@ int main(int argc, char **argv)
 	pid_t *pids;
 	double t0, dt;
 	uint64_t total;
+	long long saved_limit = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
@@ -1769,6 +1964,8 @@ int main(int argc, char **argv)
 			o.seed = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--epoch"))
 			o.epoch = (unsigned int)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--user-limit"))
+			o.user_limit = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--label"))
 			o.label = argv[i + 1];
 		else
@@ -1790,6 +1987,16 @@ int main(int argc, char **argv)
 	       PRIu64 "\n", o.label, o.procs, o.threads, o.seed, o.seconds,
 	       hostile ? "calls" : "ops/thread", hostile ? o.calls : o.ops);
 
+	if (hostile && o.user_limit) {
+		char v[32];
+
+		storm_often = true;
+		saved_limit = read_ll(USER_LIMIT_PARAM, NULL);
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)o.user_limit);
+		CHECK(saved_limit > 0 && !write_file(USER_LIMIT_PARAM, v),
+		      "%s: max_user_bytes %s during the run (was %lld)", o.label,
+		      v, saved_limit);
+	}
 	t0 = now_s();
 	pids = calloc(o.procs, sizeof(*pids));
 	for (i = 0; i < o.procs; i++) {
@@ -1811,6 +2018,13 @@ int main(int argc, char **argv)
 	}
 	free(pids);
 	dt = now_s() - t0;
+	if (saved_limit > 0) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%lld", saved_limit);
+		CHECK(!write_file(USER_LIMIT_PARAM, v),
+		      "%s: max_user_bytes restored to %s", o.label, v);
+	}
 	total = counters_total(&sh->all);
 
 	printf("# %s: %.1f s, %.0f ioctls/s\n", o.label, dt, total / dt);
@@ -1831,11 +2045,11 @@ int main(int argc, char **argv)
 	if (hostile) {
 		static const char *const an[] = {
 			"ioctl", "touch", "mm", "reopen", "fork", "debugfs",
-			"pipes",
+			"pipes", "scm", "clone-storm",
 		};
 
 		printf("# CPU seconds per action (sampled 1 in 16, scaled):");
-		for (i = 0; i < 7; i++)
+		for (i = 0; i < 9; i++)
 			printf(" %s %.1f/%" PRIu64, an[i], 16 * sh->action_ns[i] / 1e9,
 			       (uint64_t)sh->action_n[i]);
 		putchar('\n');
@@ -1844,6 +2058,13 @@ int main(int argc, char **argv)
 			       &sh->mm);
 		print_counters("# other calls (open/close/fork/debugfs/pipes): ",
 			       &sh->misc);
+		printf("# fd passing: %" PRIu64 " heaps parked in SCM_RIGHTS "
+		       "messages, %" PRIu64 " taken back and grown; %" PRIu64
+		       " CLONE storms, %" PRIu64 " copies, %" PRIu64
+		       " stopped by ENOMEM (max_user_bytes %lld)\n",
+		       (uint64_t)sh->fds_parked, (uint64_t)sh->fds_received,
+		       (uint64_t)sh->storms, (uint64_t)sh->storm_copies,
+		       (uint64_t)sh->storm_enomem, o.user_limit ? (long long)o.user_limit : -1LL);
 	} else {
 		printf("# model: %" PRIu64 " blocks verified, %" PRIu64
 		       " STATS cross-checks, %" PRIu64 " CLONE checks, %" PRIu64
@@ -1865,6 +2086,15 @@ int main(int argc, char **argv)
 		CHECK(sh->violations == 0,
 		      "%s: every result allowed by the ABI and well formed (%" PRIu64
 		      " violations)", o.label, (uint64_t)sh->violations);
+		CHECK(sh->fds_parked > 0 && sh->storms > 0,
+		      "%s: heaps passed in SCM_RIGHTS messages (%" PRIu64
+		      ") and CLONE storms (%" PRIu64 ") ran", o.label,
+		      (uint64_t)sh->fds_parked, (uint64_t)sh->storms);
+		if (o.user_limit)
+			CHECK(sh->storm_enomem > 0,
+			      "%s: the per-user bound stopped CLONE storms (%"
+			      PRIu64 " of %" PRIu64 ")", o.label,
+			      (uint64_t)sh->storm_enomem, (uint64_t)sh->storms);
 	} else {
 		CHECK(sh->model_errors == 0,
 		      "%s: no lost, corrupted or overlapping data, STATS agree (%"

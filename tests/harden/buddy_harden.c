@@ -47,47 +47,6 @@
 
 static size_t page_size;
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : n;
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? (int)n : -EIO;
-}
-
-static char *slurp(const char *path, char *buf, size_t size)
-{
-	ssize_t n, len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	while (len < (ssize_t)size - 1 &&
-	       (n = read(fd, buf + len, size - 1 - len)) > 0)
-		len += n;
-	close(fd);
-	buf[len] = 0;
-	return buf;
-}
-
-static long long read_ll(const char *path, const char *key)
-{
-	static char buf[65536];
-	char *s = slurp(path, buf, sizeof(buf)), *p;
-
-	if (!s)
-		return -1;
-	if (!key)
-		return strtoll(s, NULL, 10);
-	p = strstr(s, key);
-	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
-}
-
 /*
  * The kernel log since the last call: the first line that looks like a
  * report (warn_alloc splats, WARNING, BUG, KASAN, lockdep) goes to @first;
@@ -676,6 +635,100 @@ static int kmemleak_off_messages(void)
 	return n;
 }
 
+/* Pages of [p, p + n) with a page table entry, as mincore() sees them. */
+static unsigned int resident_pages(char *p, size_t n)
+{
+	static unsigned char vec[4096];
+	unsigned int i, k = 0;
+
+	if (n / page_size > sizeof(vec) || mincore(p, n, vec))
+		return 0;
+	for (i = 0; i < n / page_size; i++)
+		k += vec[i] & 1;
+	return k;
+}
+
+/*
+ * Growth failing at each of its allocations in turn (fail-nth: the n-th
+ * fault-injection point of the call fails): a failed growth must leave the
+ * pages already mapped alone.  It used to zap the whole window when the
+ * chunk's metadata could not be allocated (issue #14, item 6).
+ */
+static void faults_zap_grow(uint64_t grow)
+{
+	const uint64_t first = 64 * 1024;
+	unsigned int n, failed = 0, zapped = 0, res = 0, bad_res = 0;
+	struct buddy_info info;
+	uint64_t off, off1;
+	char v[16], *base;
+	long long left = 0;
+	int fd, ret, nth;
+
+	if (fi_config(FAILSLAB, 0, -1) || fi_config(FAILPAGE, 0, -1)) {
+		CHECK(0, "faults: fail-nth: configure fault injection");
+		return;
+	}
+	nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (nth < 0) {
+		CHECK(0, "faults: fail-nth: open /proc/thread-self/fail-nth: %s",
+		      strerror(errno));
+		return;
+	}
+	/* a fresh heap per round: a growth that succeeded keeps its chunk */
+	for (n = 1; n < 3000; n++) {
+		fd = open_heap();
+		info = get_info(fd);
+		base = map_window_at(fd, info.window_bytes, NULL);
+		if (!base || heap_malloc(fd, first, &off1, NULL))
+			die("faults: a first chunk");
+		memset(base + off1, 0x5a, first);
+		res = resident_pages(base + off1, first);
+		if (res != first / page_size)
+			bad_res++;
+		/*
+		 * Set and read fail-nth through one open file: opening it
+		 * again would allocate, and spend what the growth left.
+		 */
+		snprintf(v, sizeof(v), "%u", n);
+		if (pwrite(nth, v, strlen(v), 0) != (ssize_t)strlen(v)) {
+			CHECK(0, "faults: fail-nth: write /proc/thread-self/fail-nth");
+			break;
+		}
+		ret = heap_malloc(fd, grow, &off, NULL);
+		/* 0: the n-th injection point was reached (and failed) */
+		memset(v, 0, sizeof(v));
+		left = pread(nth, v, sizeof(v) - 1, 0) > 0 ? strtoll(v, NULL, 10) : -1;
+		if (pwrite(nth, "0", 1, 0) != 1)
+			left = -1;
+		if (ret)
+			failed++;
+		if (ret && resident_pages(base + off1, first) != res)
+			zapped++;
+		munmap(base, info.window_bytes);
+		close(fd);
+		if (left)
+			break;	/* fewer than n points: all of them tried */
+	}
+	close(nth);
+	CHECK(left > 0 && failed > 0 && zapped == 0 && !bad_res,
+	      "faults: a %llu KiB growth failing at each of its %u allocation "
+	      "points in turn (%u failed it) leaves the %u mapped pages mapped "
+	      "(%u rounds zapped them; %lld left, %u bad setups)",
+	      (unsigned long long)(grow >> 10), n - 1, failed, res, zapped,
+	      left, bad_res);
+}
+
+/*
+ * 64 KiB: a chunk whose metadata is one kmalloc (a single failure fails
+ * it); 1 MiB: metadata from vmalloc.
+ */
+static void faults_zap_child(void *arg)
+{
+	(void)arg;
+	faults_zap_grow(64 * 1024);
+	faults_zap_grow(1 << 20);
+}
+
 static int cmd_faults(bool shrt)
 {
 	int before, after;
@@ -686,6 +739,8 @@ static int cmd_faults(bool shrt)
 	}
 	before = kmemleak_off_messages();
 	in_child("faults", faults_child, &shrt);
+	fi_off();
+	in_child("faults zap", faults_zap_child, NULL);
 	fi_off();
 	/* kmemleak's own metadata allocations are failed too (its pool) */
 	after = kmemleak_off_messages();
@@ -1189,6 +1244,38 @@ static void nobody_child(void *arg)
 		      "nobody: process_vm_readv of root's process refused (%s)",
 		      ret ? strerror(-ret) : "read");
 	}
+	/* the per-user bound holds for nobody too, and only root moves it */
+	ret = write_file(USER_LIMIT_PARAM, "1099511627776");
+	CHECK(ret == -EACCES || ret == -EPERM,
+	      "nobody: cannot raise max_user_bytes (%s)",
+	      ret ? strerror(-ret) : "written");
+	{
+		int cfd[64], n, i, hfd = open(DEV, O_RDWR | O_CLOEXEC);
+
+		ret = hfd < 0 ? -errno : heap_malloc(hfd, 2 << 20, &off, NULL);
+		CHECK(!ret, "nobody: a 2 MiB heap to clone (%s)", strerror(-ret));
+		for (n = 0; !ret && n < 64; n++) {
+			memset(&c, 0, sizeof(c));
+			c.flags = O_CLOEXEC;
+			ret = xioctl(hfd, BUDDY_IOC_CLONE, &c);
+			if (ret)
+				break;
+			cfd[n] = c.fd;
+		}
+		CHECK(ret == -ENOMEM && n >= 4 && n < 8,
+		      "nobody: repeated CLONE stops at the 16 MiB per-user bound: "
+		      "%d copies, then %s", n, ret ? strerror(-ret) : "none");
+		for (i = 0; i < n; i++)
+			close(cfd[i]);
+		memset(&c, 0, sizeof(c));
+		ret = hfd < 0 ? -EBADF : xioctl(hfd, BUDDY_IOC_CLONE, &c);
+		CHECK(!ret, "nobody: closing the copies gives the budget back (%s)",
+		      strerror(-ret));
+		if (!ret)
+			close(c.fd);
+		if (hfd >= 0)
+			close(hfd);
+	}
 	if (base)
 		munmap(base, info.window_bytes);
 	close(fd);
@@ -1197,6 +1284,8 @@ static void nobody_child(void *arg)
 static void isolation_nobody(void)
 {
 	struct stat st;
+	long long saved;
+	char v[32];
 	int arg[2];
 
 	memset(&st, 0, sizeof(st));
@@ -1206,7 +1295,13 @@ static void isolation_nobody(void)
 	      (unsigned int)(st.st_mode & 07777));
 	arg[0] = getpid();
 	arg[1] = open_heap();
+	saved = read_ll(USER_LIMIT_PARAM, NULL);
+	CHECK(saved > 0 && !write_file(USER_LIMIT_PARAM, "16777216"),
+	      "max_user_bytes set to 16 MiB for nobody (was %lld)", saved);
 	in_child("nobody", nobody_child, arg);
+	snprintf(v, sizeof(v), "%lld", saved);
+	if (saved > 0)
+		CHECK(!write_file(USER_LIMIT_PARAM, v), "max_user_bytes restored");
 	close(arg[1]);
 }
 
@@ -1235,17 +1330,20 @@ static void memcg_child(void *arg)
 	struct fheap h;
 	int ret = 0, i, fd2;
 
-	/* charge what this process needs before joining the group */
-	fh_open(&h);
-	fd2 = open_heap();
-	prefault_stack(256 * 1024);
-	if (mlockall(MCL_CURRENT | MCL_FUTURE))
-		CHECK(0, "memcg: mlockall: %s", strerror(errno));
+	/*
+	 * Heaps are charged to their opener's group: open them in it, then
+	 * charge what this process needs before it reaches the limit.
+	 */
 	snprintf(path, sizeof(path), "%s/cgroup.procs", m->cg);
 	ret = write_file(path, "0");
 	CHECK(!ret, "memcg: child moves into %s (%s)", m->cg, strerror(-ret));
 	if (ret)
 		return;
+	fh_open(&h);
+	fd2 = open_heap();
+	prefault_stack(256 * 1024);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		CHECK(0, "memcg: mlockall: %s", strerror(errno));
 
 	step(m, "MALLOC until ENOMEM");
 	for (i = 0; i < 1000; i++) {
@@ -1390,7 +1488,12 @@ static void isolation_memcg(void)
  * Not checks: what the ABI does today with results it cannot hand back.
  * Printed so that a change shows in the log.
  */
-static void abi_notes(void)
+/*
+ * Results the caller could not receive (issue #14): a read-only BATCH ops
+ * array, and CLONE and MALLOC with _IOC_SIZE too short for their outputs,
+ * are refused before anything changes.
+ */
+static void abi_checks(void)
 {
 	struct buddy_heap_stats st;
 	struct buddy_clone_args c;
@@ -1413,9 +1516,9 @@ static void abi_notes(void)
 	b.op_size = sizeof(*ro);
 	ret = xioctl(fd, BUDDY_IOC_BATCH, &b);
 	get_stats(fd, &st);
-	printf("# note: BATCH with read-only ops: %s, live_blocks afterwards %"
-	       PRIu64 " (a single MALLOC takes its block back on EFAULT)\n",
-	       errname(-ret), (uint64_t)st.live_blocks);
+	CHECK(ret == -EFAULT && st.live_blocks == 0,
+	      "abi: BATCH with read-only ops: %s, live_blocks afterwards %" PRIu64
+	      " (want EFAULT, 0)", errname(-ret), (uint64_t)st.live_blocks);
 	munmap(ro, page_size);
 
 	probe = dup(0);
@@ -1425,8 +1528,9 @@ static void abi_notes(void)
 	ret = xioctl(fd, ioc_resize(BUDDY_IOC_CLONE, 4), &c);
 	next = dup(0);
 	close(next);
-	printf("# note: CLONE with _IOC_SIZE 4: %s, fd returned %d, fd %d %s\n",
-	       errname(-ret), c.fd, probe, next != probe ? "installed" : "free");
+	CHECK(ret == -EINVAL && next == probe,
+	      "abi: CLONE with _IOC_SIZE 4: %s, fd %d %s (want EINVAL, free)",
+	      errname(-ret), probe, next != probe ? "installed" : "free");
 	if (next != probe)
 		close(probe);
 
@@ -1434,16 +1538,16 @@ static void abi_notes(void)
 	a.size = 100;
 	ret = xioctl(fd, ioc_resize(BUDDY_IOC_MALLOC, 8), &a);
 	get_stats(fd, &st);
-	printf("# note: MALLOC with _IOC_SIZE 8: %s, live_blocks afterwards %"
-	       PRIu64 " (offset not returned)\n", errname(-ret),
-	       (uint64_t)st.live_blocks);
+	CHECK(ret == -EINVAL && st.live_blocks == 0,
+	      "abi: MALLOC with _IOC_SIZE 8: %s, live_blocks afterwards %" PRIu64
+	      " (want EINVAL, 0)", errname(-ret), (uint64_t)st.live_blocks);
 	close(fd);
 }
 
 static int cmd_isolation(void)
 {
 	guard_install();
-	abi_notes();
+	abi_checks();
 	isolation_offsets();
 	isolation_residue();
 	isolation_mmap();

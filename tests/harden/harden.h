@@ -460,3 +460,47 @@ static __attribute__((unused)) bool all_zero(const char *p, uint64_t n)
 }
 
 #endif /* BUDDY_HARDEN_H */
+/* The module parameter bounding one user's heaps (root may write it). */
+#define USER_LIMIT_PARAM	"/sys/module/buddy/parameters/max_user_bytes"
+
+static __attribute__((unused)) int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	n = n < 0 ? -errno : n;
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? (int)n : -EIO;
+}
+
+static __attribute__((unused)) char *slurp(const char *path, char *buf, size_t size)
+{
+	ssize_t n, len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while (len < (ssize_t)size - 1 &&
+	       (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	return buf;
+}
+
+static __attribute__((unused)) long long read_ll(const char *path, const char *key)
+{
+	static char buf[65536];
+	char *s = slurp(path, buf, sizeof(buf)), *p;
+
+	if (!s)
+		return -1;
+	if (!key)
+		return strtoll(s, NULL, 10);
+	p = strstr(s, key);
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+

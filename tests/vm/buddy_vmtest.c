@@ -15,11 +15,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +52,8 @@ static long page_size;
 
 static void check(bool ok, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static int send_fd(int sock, int fd);
+static int recv_fd(int sock);
 
 static void check(bool ok, int line, const char *fmt, ...)
 {
@@ -716,8 +721,45 @@ static void test_reject(void)
 		b = base;
 		b.op_size = sizeof(struct buddy_op) - 8;
 		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size short");
-		b.op_size = sizeof(struct buddy_op) + 8;
-		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size long");
+		b.op_size = 4097;
+		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL,
+			  "BATCH op_size beyond 4096");
+		{
+			/* a newer, longer struct buddy_op: zero tail accepted */
+			struct {
+				struct buddy_op op;
+				uint64_t tail;
+			} big[2];
+			uint64_t o;
+
+			memset(big, 0, sizeof(big));
+			big[0].op.op = BUDDY_OP_MALLOC;
+			big[0].op.size = 16;
+			big[1].op.op = BUDDY_OP_MALLOC;
+			big[1].op.size = 100;
+			b.ops = (uintptr_t)big;
+			b.op_size = sizeof(big[0]);
+			CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), 0,
+				  "BATCH op_size %zu, zero tails", sizeof(big[0]));
+			CHECK(b.done == 2 && !big[0].op.result && !big[1].op.result &&
+			      big[0].op.usable == 16 && big[1].op.usable == 128 &&
+			      !big[0].tail && !big[1].tail,
+			      "BATCH with longer ops: results at the caller's stride");
+			o = big[1].op.offset;
+			heap_free(fd, big[0].op.offset, NULL);
+			heap_free(fd, o, NULL);
+			memset(big, 0, sizeof(big));
+			big[0].op.op = BUDDY_OP_MALLOC;
+			big[0].op.size = 16;
+			big[1].op.op = BUDDY_OP_MALLOC;
+			big[1].op.size = 16;
+			big[1].tail = 1;
+			CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), E2BIG,
+				  "BATCH with longer ops, a non-zero tail");
+			CHECK(!big[0].op.result && !big[0].op.offset,
+			      "... refused before any ran");
+			b.ops = base.ops;
+		}
 		b.op_size = 0;
 		CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EINVAL, "BATCH op_size 0");
 		b = base;
@@ -802,17 +844,27 @@ static void test_reject(void)
 		CHECK(big.a.usable == 16 && !big.tail[0] && !big.tail[1],
 		      "longer struct: known part filled, tail untouched");
 
+		/* below the end of the outputs: refused (the caller could not
+		 * learn what it got); down to it: accepted, nothing written
+		 * beyond the caller's size */
 		memset(raw, 0xee, sizeof(raw));
-		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_INFO, 8), raw), 0,
+		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_INFO, 8), raw), EINVAL,
 			  "INFO with an 8-byte struct");
+		memset(raw, 0xee, sizeof(raw));
+		memset(raw, 0, offsetof(struct buddy_info, reserved));
+		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_INFO,
+						 offsetof(struct buddy_info, reserved)),
+				 raw), 0, "INFO without its reserved tail");
 		memcpy(&ri, raw, sizeof(ri));
 		CHECK(ri.abi_version == BUDDY_ABI_VERSION && ri.grain_shift == 4 &&
-		      all_bytes((char *)raw + 8, (char)0xee, sizeof(raw) - 8),
-		      "short struct: 8 bytes written, nothing beyond");
+		      ri.heap_id && all_bytes((char *)raw + offsetof(struct buddy_info, reserved),
+					      (char)0xee, sizeof(raw) -
+					      offsetof(struct buddy_info, reserved)),
+		      "short struct: heap_id written, nothing beyond");
 		memset(raw, 0xee, sizeof(raw));
 		memset(raw, 0, 16);
-		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_MALLOC, 16), raw), 0,
-			  "MALLOC with a 16-byte struct (size, nmemb)");
+		CHECK_ERR(xioctl(fd, ioc_resize(BUDDY_IOC_MALLOC, 16), raw), EINVAL,
+			  "MALLOC with a 16-byte struct (no room for the offset)");
 		CHECK(all_bytes((char *)raw + 16, (char)0xee, sizeof(raw) - 16),
 		      "short MALLOC: nothing written beyond 16 bytes");
 	}
@@ -1417,6 +1469,71 @@ static int count_fields(const char *s)
 	return n;
 }
 
+/*
+ * Read a debugfs map: lines, whether the offsets ascend, seconds taken.
+ */
+static long map_read(const char *path, bool *ascending, double *secs)
+{
+	static char buf[65536];
+	struct timespec t0, t1;
+	unsigned long long off, prev = 0;
+	long lines = 0;
+	char line[128];
+	size_t ll = 0;
+	ssize_t n, i;
+	int fd;
+
+	*ascending = true;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = 0;
+			ll = 0;
+			off = strtoull(line, NULL, 16);
+			if (lines && off <= prev)
+				*ascending = false;
+			prev = off;
+			lines++;
+		}
+	}
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return lines;
+}
+
+/* MALLOC @n blocks of 16 bytes through BATCH. */
+static void batch_mallocs(int fd, unsigned int n)
+{
+	static struct buddy_op ops[BUDDY_BATCH_MAX];
+	struct buddy_batch b;
+	unsigned int i, k;
+
+	while (n) {
+		k = n < BUDDY_BATCH_MAX ? n : BUDDY_BATCH_MAX;
+		memset(ops, 0, sizeof(ops));
+		for (i = 0; i < k; i++) {
+			ops[i].op = BUDDY_OP_MALLOC;
+			ops[i].size = 16;
+		}
+		memset(&b, 0, sizeof(b));
+		b.ops = (uintptr_t)ops;
+		b.count = k;
+		b.op_size = sizeof(ops[0]);
+		if (xioctl(fd, BUDDY_IOC_BATCH, &b))
+			die("BATCH");
+		n -= k;
+	}
+}
+
 static void test_debugfs(void)
 {
 	struct buddy_info info;
@@ -1522,6 +1639,29 @@ static void test_debugfs(void)
 		      "debugfs map of %d blocks read in full", lines);
 	}
 	close(fd);
+
+	/* reading the map is O(N): 16 times the blocks, not 256 times the time */
+	{
+		double t1, t2;
+		bool asc1, asc2;
+		long l1, l2;
+
+		fd = open_heap();
+		info = get_info(fd);
+		snprintf(path, sizeof(path), "%s/%d-%llu/map", DEBUGFS, getpid(),
+			 (unsigned long long)info.heap_id);
+		batch_mallocs(fd, 4096);
+		l1 = map_read(path, &asc1, &t1);
+		batch_mallocs(fd, 65536 - 4096);
+		l2 = map_read(path, &asc2, &t2);
+		CHECK(l1 >= 4096 && l2 >= 65536 && asc1 && asc2,
+		      "debugfs map: %ld then %ld lines, offsets ascending", l1, l2);
+		CHECK(t2 < 64 * t1 + 0.05,
+		      "debugfs map: 16x the blocks take %.1fx the time (%.3f s, "
+		      "%.3f s; O(N^2) would be 256x)", t1 > 0 ? t2 / t1 : 0.0,
+		      t1, t2);
+		close(fd);
+	}
 	CHECK(access(dir, F_OK) != 0, "debugfs: the directory goes on close");
 }
 
@@ -1598,6 +1738,57 @@ static void memcg_child(void *arg)
 	      during / 1024, after / 1024);
 }
 
+/*
+ * A heap opened in the group and grown by a process outside it (the fd
+ * passed on) is charged to the group: the opener's, not the grower's.
+ */
+static void memcg_owner(const char *cg)
+{
+	char path[256];
+	long long before, during, after;
+	uint64_t off;
+	int sv[2], fd, status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		if (write_file(path, "0"))
+			_exit(1);
+		fd = open(DEV, O_RDWR);
+		if (fd < 0 || send_fd(sv[0], fd))
+			_exit(1);
+		_exit(0);
+	}
+	fd = recv_fd(sv[1]);
+	waitpid(pid, &status, 0);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK(fd >= 0 && WIFEXITED(status) && !WEXITSTATUS(status),
+	      "memcg: a heap opened in the group, passed out (%s)",
+	      fd < 0 ? strerror(-fd) : "ok");
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	before = read_ll(path, NULL);
+	CHECK_ERR(heap_malloc(fd, 8 * MiB, 0, &off, NULL), 0,
+		  "memcg: MALLOC 8 MiB from outside the group");
+	during = read_ll(path, NULL);
+	CHECK(during - before >= (long long)(8 * MiB),
+	      "memcg: charged to the opener's group (+%lld KiB)",
+	      (during - before) / 1024);
+	CHECK_ERR(heap_malloc(fd, 32 * MiB, 0, &off, NULL), ENOMEM,
+		  "memcg: MALLOC 32 MiB more from outside: the group's limit");
+	close(fd);
+	after = read_ll(path, NULL);
+	CHECK(after - before < (long long)MiB,
+	      "memcg: close gave it back (now %lld KiB)", after / 1024);
+}
+
 static void test_memcg(void)
 {
 	char cg[128], path[200], *s;
@@ -1617,6 +1808,7 @@ static void test_memcg(void)
 	snprintf(path, sizeof(path), "%s/memory.swap.max", cg);
 	write_file(path, "0");
 	in_child("memcg", memcg_child, cg);
+	memcg_owner(cg);
 	snprintf(path, sizeof(path), "%s/memory.events", cg);
 	CHECK(read_ll(path, "oom_kill ") == 0, "memcg: nothing was OOM-killed");
 	CHECK(rmdir(cg) == 0, "memcg: cgroup removed (%s)",
@@ -1645,6 +1837,590 @@ static int mod_load(const char *ko, const char *params)
 static long long refcnt(void)
 {
 	return read_ll("/sys/module/buddy/refcnt", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Issue #14: sizes, EFAULT, the per-user bound, read-only maps, kills  */
+
+#define USER_LIMIT	"/sys/module/buddy/parameters/max_user_bytes"
+#define NOBODY		65534
+
+/* Smallest _IOC_SIZE each command accepts (the end of its last output). */
+static unsigned int min_size(unsigned int nr)
+{
+	switch (nr) {
+	case _IOC_NR(BUDDY_IOC_INFO):
+		return offsetof(struct buddy_info, reserved);
+	case _IOC_NR(BUDDY_IOC_FREE):
+		return offsetof(struct buddy_block_args, new_offset);
+	case _IOC_NR(BUDDY_IOC_BATCH):
+		return offsetof(struct buddy_batch, reserved);
+	case _IOC_NR(BUDDY_IOC_CLONE):
+		return offsetof(struct buddy_clone_args, reserved);
+	case _IOC_NR(BUDDY_IOC_STATS):
+		return sizeof(struct buddy_heap_stats);
+	}
+	return _IOC_NR(BUDDY_IOC_MALLOC) <= nr && nr <= _IOC_NR(BUDDY_IOC_MEMALIGN) ?
+	       sizeof(struct buddy_alloc_args) : sizeof(struct buddy_block_args);
+}
+
+/* Every command with every size from 0 to 64 bytes beyond its struct. */
+static void test_sizes(void)
+{
+	static const unsigned long cmds[] = {
+		BUDDY_IOC_INFO, BUDDY_IOC_MALLOC, BUDDY_IOC_CALLOC,
+		BUDDY_IOC_MEMALIGN, BUDDY_IOC_FREE, BUDDY_IOC_REALLOC,
+		BUDDY_IOC_USABLE_SIZE, BUDDY_IOC_STATS, BUDDY_IOC_BATCH,
+		BUDDY_IOC_CLONE,
+	};
+	static unsigned char buf[sizeof(struct buddy_heap_stats) + 64];
+	struct buddy_op op;
+	unsigned int i, size, bad;
+	int fd, ret;
+
+	fd = open_heap();
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		unsigned int nr = _IOC_NR(cmds[i]), min = min_size(nr);
+		unsigned int full = _IOC_SIZE(cmds[i]);
+		unsigned long long live0 = get_stats(fd).live_blocks;
+		unsigned int below_ok = 0, above_bad = 0;
+
+		bool blk = nr >= _IOC_NR(BUDDY_IOC_FREE) &&
+			   nr <= _IOC_NR(BUDDY_IOC_USABLE_SIZE);
+
+		for (size = 0; size <= full + 64; size++) {
+			uint64_t off = 0;
+
+			memset(buf, 0, sizeof(buf));
+			/* a block to work on, for the commands that take one */
+			if (blk && heap_malloc(fd, 16, 0, &off, NULL))
+				die("MALLOC");
+			switch (nr) {
+			case _IOC_NR(BUDDY_IOC_MALLOC):
+				((struct buddy_alloc_args *)buf)->size = 16;
+				break;
+			case _IOC_NR(BUDDY_IOC_CALLOC):
+				((struct buddy_alloc_args *)buf)->size = 16;
+				((struct buddy_alloc_args *)buf)->nmemb = 2;
+				break;
+			case _IOC_NR(BUDDY_IOC_MEMALIGN):
+				((struct buddy_alloc_args *)buf)->size = 16;
+				((struct buddy_alloc_args *)buf)->align = 64;
+				break;
+			case _IOC_NR(BUDDY_IOC_FREE):
+			case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
+				((struct buddy_block_args *)buf)->offset = off;
+				break;
+			case _IOC_NR(BUDDY_IOC_REALLOC):
+				((struct buddy_block_args *)buf)->offset = off;
+				((struct buddy_block_args *)buf)->size = 100;
+				break;
+			case _IOC_NR(BUDDY_IOC_BATCH):
+				memset(&op, 0, sizeof(op));
+				op.op = BUDDY_OP_MALLOC;
+				op.size = 16;
+				((struct buddy_batch *)buf)->ops = (uintptr_t)&op;
+				((struct buddy_batch *)buf)->count = 1;
+				((struct buddy_batch *)buf)->op_size = sizeof(op);
+				break;
+			}
+			ret = xioctl(fd, ioc_resize(cmds[i], size), buf);
+			if (size < min) {
+				if (ret != -EINVAL)
+					below_ok++;
+			} else if (ret) {
+				above_bad++;
+			}
+			/* give back what a successful call made */
+			if (!ret) {
+				switch (nr) {
+				case _IOC_NR(BUDDY_IOC_MALLOC):
+				case _IOC_NR(BUDDY_IOC_CALLOC):
+				case _IOC_NR(BUDDY_IOC_MEMALIGN):
+					heap_free(fd, ((struct buddy_alloc_args *)buf)->offset, NULL);
+					break;
+				case _IOC_NR(BUDDY_IOC_REALLOC):
+					off = ((struct buddy_block_args *)buf)->new_offset;
+					break;
+				case _IOC_NR(BUDDY_IOC_BATCH):
+					if (!op.result)
+						heap_free(fd, op.offset, NULL);
+					break;
+				case _IOC_NR(BUDDY_IOC_CLONE):
+					close(((struct buddy_clone_args *)buf)->fd);
+					break;
+				}
+			}
+			if (blk && (nr != _IOC_NR(BUDDY_IOC_FREE) || ret))
+				heap_free(fd, off, NULL);
+		}
+		bad = get_stats(fd).live_blocks != live0;
+		CHECK(!below_ok && !above_bad && !bad,
+		      "sizes: command nr %u: every size below %u refused with EINVAL "
+		      "(%u not), %u..%u accepted (%u not), no block leaked (%s)",
+		      nr, min, below_ok, min, full + 64, above_bad,
+		      bad ? "leaked" : "none");
+	}
+	close(fd);
+}
+
+/* A result that can be read but not written: -EFAULT, heap unchanged. */
+static void test_efault(void)
+{
+	struct buddy_heap_stats t0, t1;
+	struct buddy_block_args *rb;
+	struct buddy_batch b;
+	struct buddy_clone_args *rc;
+	struct buddy_op *rops;
+	uint64_t off, use, window;
+	char *page, *base;
+	int fd, probe, next, i, ret;
+
+	fd = open_heap();
+	window = get_info(fd).window_bytes;
+	base = map_window(fd, window);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		die("mmap");
+
+	/* REALLOC that has to move the block */
+	CHECK_ERR(heap_malloc(fd, 64, 0, &off, NULL), 0, "efault: MALLOC 64");
+	{
+		uint64_t o2;
+
+		CHECK_ERR(heap_malloc(fd, 64, 0, &o2, NULL), 0,
+			  "efault: MALLOC its buddy (REALLOC must move)");
+	}
+	memset(base + off, 0x3c, 64);
+	memset(page, 0, 4096);
+	rb = (struct buddy_block_args *)page;
+	rb->offset = off;
+	rb->size = 4096;
+	mprotect(page, 4096, PROT_READ);
+	t0 = get_stats(fd);
+	CHECK_ERR(xioctl(fd, BUDDY_IOC_REALLOC, rb), EFAULT,
+		  "efault: REALLOC into a read-only struct");
+	t1 = get_stats(fd);
+	ret = heap_usable(fd, off, &use, NULL);
+	CHECK(ret == 0 && use == 64 &&
+	      all_bytes(base + off, 0x3c, 64) &&
+	      t1.nr_reallocs == t0.nr_reallocs && t1.bytes_in_use == t0.bytes_in_use,
+	      "efault: the old block is still live and intact (usable %llu, "
+	      "reallocs %llu -> %llu)", (unsigned long long)use,
+	      (unsigned long long)t0.nr_reallocs,
+	      (unsigned long long)t1.nr_reallocs);
+
+	/* BATCH whose ops cannot be written back */
+	mprotect(page, 4096, PROT_READ | PROT_WRITE);
+	memset(page, 0, 4096);
+	rops = (struct buddy_op *)page;
+	for (i = 0; i < 8; i++) {
+		rops[i].op = BUDDY_OP_MALLOC;
+		rops[i].size = 32;
+	}
+	mprotect(page, 4096, PROT_READ);
+	memset(&b, 0, sizeof(b));
+	b.ops = (uintptr_t)rops;
+	b.count = 8;
+	b.op_size = sizeof(*rops);
+	t0 = get_stats(fd);
+	CHECK_ERR(xioctl(fd, BUDDY_IOC_BATCH, &b), EFAULT,
+		  "efault: BATCH with read-only ops");
+	t1 = get_stats(fd);
+	CHECK(t1.live_blocks == t0.live_blocks && t1.nr_allocs == t0.nr_allocs,
+	      "efault: ... ran none of them (live blocks %llu -> %llu)",
+	      (unsigned long long)t0.live_blocks,
+	      (unsigned long long)t1.live_blocks);
+
+	/* CLONE into a read-only struct: no heap copied, no fd */
+	mprotect(page, 4096, PROT_READ | PROT_WRITE);
+	memset(page, 0, 4096);
+	rc = (struct buddy_clone_args *)page;
+	rc->fd = -1;
+	mprotect(page, 4096, PROT_READ);
+	probe = dup(0);
+	close(probe);
+	CHECK_ERR(xioctl(fd, BUDDY_IOC_CLONE, rc), EFAULT,
+		  "efault: CLONE into a read-only struct");
+	next = dup(0);
+	close(next);
+	CHECK(next == probe, "efault: ... installed no fd");
+
+	munmap(page, 4096);
+	munmap(base, window);
+	close(fd);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char data = 'f';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static int set_user_limit(unsigned long long bytes)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%llu", bytes);
+	return write_file(USER_LIMIT, v);
+}
+
+/* The child, as nobody: a heap of its own, and one passed by root. */
+static void user_nobody_child(void *arg)
+{
+	int sock = *(int *)arg, fd, rfd;
+	uint64_t off;
+
+	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)) {
+		CHECK(0, "user bound: setuid(nobody): %s", strerror(errno));
+		return;
+	}
+	rfd = recv_fd(sock);
+	CHECK(rfd >= 0, "user bound: nobody receives root's heap (%s)",
+	      rfd < 0 ? strerror(-rfd) : "ok");
+	if (rfd >= 0) {
+		CHECK_ERR(heap_malloc(rfd, 4 * MiB, 0, &off, NULL), ENOMEM,
+			  "user bound: nobody growing root's heap is charged to "
+			  "root (full)");
+		close(rfd);
+	}
+	fd = open(DEV, O_RDWR);
+	CHECK(fd >= 0, "user bound: nobody opens a heap");
+	if (fd < 0)
+		return;
+	CHECK_ERR(heap_malloc(fd, 4 * MiB, 0, &off, NULL), 0,
+		  "user bound: nobody has a budget of its own");
+	close(fd);
+}
+
+static void test_user_bound(void)
+{
+	long long saved = read_ll(USER_LIMIT, NULL);
+	int fd1, fd2, fd3, clones[64], sv[2], n, i, ret;
+	struct buddy_clone_args c;
+	uint64_t off;
+
+	CHECK(saved > 0, "user bound: %s is %lld (half of RAM by default)",
+	      USER_LIMIT, saved);
+	if (saved <= 0)
+		return;
+	CHECK_ERR(set_user_limit(8 * MiB), 0, "user bound: root sets it to 8 MiB");
+
+	/* two heaps of one user share the bound */
+	fd1 = open_heap();
+	fd2 = open_heap();
+	CHECK_ERR(heap_malloc(fd1, 4 * MiB, 0, &off, NULL), 0,
+		  "user bound: 4 MiB in heap 1");
+	CHECK_ERR(heap_malloc(fd2, 4 * MiB, 0, &off, NULL), ENOMEM,
+		  "user bound: 4 MiB more in heap 2 is beyond 8 MiB");
+	CHECK_ERR(heap_malloc(fd2, 2 * MiB, 0, &off, NULL), 0,
+		  "user bound: 2 MiB in heap 2 fits");
+
+	/* fd passing: growth is charged to the opener, not the grower */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	CHECK_ERR(send_fd(sv[0], fd1), 0, "user bound: send heap 1 to nobody");
+	in_child("user bound, nobody", user_nobody_child, &sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* a heap parked in an SCM_RIGHTS message still counts */
+	close(fd2);
+	fd3 = open_heap();
+	CHECK_ERR(heap_malloc(fd3, 2 * MiB, 0, &off, NULL), 0,
+		  "user bound: 2 MiB in heap 3");
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		die("socketpair");
+	CHECK_ERR(send_fd(sv[0], fd3), 0, "user bound: heap 3 parked in a message");
+	close(fd3);
+	fd2 = open_heap();
+	CHECK_ERR(heap_malloc(fd2, 2 * MiB, 0, &off, NULL), ENOMEM,
+		  "user bound: the parked heap still counts");
+	close(sv[0]);
+	close(sv[1]);
+	CHECK_ERR(heap_malloc(fd2, 2 * MiB, 0, &off, NULL), 0,
+		  "user bound: freed with the message");
+	close(fd2);
+
+	/* repeated CLONE: each copy is charged until the bound */
+	memset(&c, 0, sizeof(c));
+	c.flags = O_CLOEXEC;
+	for (n = 0, ret = 0; n < 64; n++) {
+		ret = xioctl(fd1, BUDDY_IOC_CLONE, &c);
+		if (ret)
+			break;
+		clones[n] = c.fd;
+	}
+	CHECK(ret == -ENOMEM && n == 0,
+	      "user bound: CLONE of a 4 MiB heap beyond the bound: ENOMEM "
+	      "after %d copies (%s)", n, ret ? strerror(-ret) : "none");
+	for (i = 0; i < n; i++)
+		close(clones[i]);
+	close(fd1);
+	fd1 = open_heap();
+	CHECK_ERR(heap_malloc(fd1, 1 * MiB, 0, &off, NULL), 0,
+		  "user bound: 1 MiB heap to clone");
+	for (n = 0, ret = 0; n < 64; n++) {
+		ret = xioctl(fd1, BUDDY_IOC_CLONE, &c);
+		if (ret)
+			break;
+		clones[n] = c.fd;
+	}
+	CHECK(ret == -ENOMEM && n >= 4 && n < 8,
+	      "user bound: repeated CLONE of 1 MiB: %d copies, then %s",
+	      n, ret ? strerror(-ret) : "none");
+	for (i = 0; i < n; i++)
+		close(clones[i]);
+	CHECK_ERR(xioctl(fd1, BUDDY_IOC_CLONE, &c), 0,
+		  "user bound: closing the copies gives the budget back");
+	if (c.fd >= 0)
+		close(c.fd);
+
+	/* root raises it */
+	fd2 = open_heap();
+	CHECK_ERR(heap_malloc(fd2, 8 * MiB, 0, &off, NULL), ENOMEM,
+		  "user bound: 8 MiB more refused at 8 MiB");
+	CHECK_ERR(set_user_limit(64 * MiB), 0, "user bound: root raises it to 64 MiB");
+	CHECK_ERR(heap_malloc(fd2, 8 * MiB, 0, &off, NULL), 0,
+		  "user bound: 8 MiB more fits after raising");
+	close(fd2);
+	close(fd1);
+
+	CHECK_ERR(set_user_limit(saved), 0, "user bound: restored to %lld", saved);
+}
+
+/* An O_RDONLY fd maps PROT_READ MAP_SHARED: a read-only view. */
+static void test_rdonly_map(void)
+{
+	uint64_t off, window;
+	char *p;
+	int fd;
+
+	fd = open(DEV, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open O_RDONLY");
+	window = get_info(fd).window_bytes;
+	CHECK_ERR(heap_malloc(fd, 4096, BUDDY_ALLOC_ZERO, &off, NULL), 0,
+		  "rdonly: MALLOC on an O_RDONLY fd");
+	p = mmap(NULL, window, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "rdonly: mmap PROT_READ MAP_SHARED of an O_RDONLY fd "
+	      "(%s)", p == MAP_FAILED ? strerror(errno) : "mapped");
+	if (p != MAP_FAILED) {
+		CHECK(touch(p + off, false) == 0 && p[off] == 0,
+		      "rdonly: the block reads as zero");
+		CHECK(touch(p + off, true) == SIGSEGV, "rdonly: a write is SIGSEGV");
+		int ret = mprotect(p, window, PROT_READ | PROT_WRITE) ? -errno : 0;
+
+		CHECK(ret == -EACCES, "rdonly: mprotect PROT_WRITE refused (%s)",
+		      ret ? strerror(-ret) : "allowed");
+		munmap(p, window);
+	}
+	p = mmap(NULL, window, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EACCES,
+	      "rdonly: PROT_WRITE mapping refused (%s)",
+	      p == MAP_FAILED ? strerror(errno) : "mapped");
+	p = mmap(NULL, window, PROT_READ, MAP_PRIVATE, fd, 0);
+	CHECK(p == MAP_FAILED && errno == EINVAL,
+	      "rdonly: MAP_PRIVATE still refused (%s)",
+	      p == MAP_FAILED ? strerror(errno) : "mapped");
+	close(fd);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static long long vmalloc_kib(void)
+{
+	return read_ll("/proc/meminfo", "VmallocUsed:");
+}
+
+/*
+ * CLONE @fd (holding @bytes) in a child.  The copy starts once the copy's
+ * chunk is allocated (VmallocUsed has grown by @bytes).  With @kill_after
+ * >= 0, SIGKILL the child that long into the copy and return how long it
+ * took to die, else return how long the copy took.  *@finished: the child
+ * completed its CLONE (was not killed in it).
+ */
+static double clone_copy(int fd, uint64_t bytes, double kill_after,
+			 bool *finished)
+{
+	struct buddy_clone_args c;
+	long long before = vmalloc_kib(), want = before + bytes / KiB * 15 / 16;
+	double t0, deadline = now_s() + 60;
+	int status = 0;
+	pid_t pid;
+	bool done = false;
+
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		memset(&c, 0, sizeof(c));
+		xioctl(fd, BUDDY_IOC_CLONE, &c);
+		_exit(0);
+	}
+	while (vmalloc_kib() < want && now_s() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			done = true;
+			break;
+		}
+		usleep(1000);
+	}
+	t0 = now_s();
+	if (!done && kill_after >= 0) {
+		usleep((useconds_t)(kill_after * 1e6));
+		t0 = now_s();
+		kill(pid, SIGKILL);
+	}
+	if (!done)
+		waitpid(pid, &status, 0);
+	*finished = WIFEXITED(status);
+	return now_s() - t0;
+}
+
+/*
+ * A task copying a big heap in CLONE, or waiting for the heap's lock behind
+ * one, dies at once on SIGKILL.
+ */
+static void test_killable(void)
+{
+	struct buddy_clone_args c;
+	double t_clone, t_kill, t0, t_alloc, t_copy, t_free = 0;
+	uint64_t off, size = 256 * MiB;
+	bool finished;
+	int fd, status, ret, pfd[2];
+	pid_t holder, waiter;
+	char ch;
+
+	fd = open_heap();
+	t0 = now_s();
+	ret = heap_malloc(fd, size, 0, &off, NULL);
+	t_alloc = now_s() - t0;
+	CHECK(!ret, "killable: a %llu MiB heap in %.3f s (%s)",
+	      (unsigned long long)(size / MiB), t_alloc,
+	      ret ? strerror(-ret) : "ok");
+	if (ret) {
+		close(fd);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.flags = O_CLOEXEC;
+	t0 = now_s();
+	ret = xioctl(fd, BUDDY_IOC_CLONE, &c);
+	t_clone = now_s() - t0;
+	if (!ret) {
+		t0 = now_s();
+		close(c.fd);
+		t_free = now_s() - t0;
+	}
+	CHECK(!ret, "killable: CLONE takes %.3f s, closing the copy %.3f s",
+	      t_clone, t_free);
+	if (ret || t_clone < 0.05) {
+		printf("# killable: CLONE too fast to time a kill in it\n");
+		close(fd);
+		return;
+	}
+
+	/* killed a quarter into the copy (vmalloc stops at a fatal signal anyway) */
+	t_copy = clone_copy(fd, size, -1, &finished);
+	if (!finished || t_copy < 0.05) {
+		printf("# killable: the copy (%.3f s) is too short to kill in\n",
+		       t_copy);
+	} else {
+		/* dying includes freeing the partial copy: t_free */
+		t_kill = clone_copy(fd, size, t_copy / 4, &finished);
+		CHECK(!finished && t_kill < 1.5 * t_free + t_copy / 4 + 0.02,
+		      "killable: SIGKILL a quarter into CLONE's copy: dead in %.3f s "
+		      "(the copy takes %.3f s, freeing it %.3f s)", t_kill, t_copy,
+		      t_free);
+	}
+	/* a waiter behind the lock, killed just after the holder began a CLONE */
+	waiter = fork();
+	if (waiter < 0)
+		die("fork");
+	if (!waiter) {
+		for (;;)
+			get_stats(fd);
+	}
+	if (pipe(pfd))
+		die("pipe");
+	holder = fork();
+	if (holder < 0)
+		die("fork");
+	if (!holder) {
+		close(pfd[0]);
+		for (;;) {
+			memset(&c, 0, sizeof(c));
+			c.flags = O_CLOEXEC;
+			if (write(pfd[1], "c", 1) != 1)
+				_exit(1);
+			if (!xioctl(fd, BUDDY_IOC_CLONE, &c))
+				close(c.fd);
+		}
+	}
+	close(pfd[1]);
+	for (ret = 0; ret < 2; ret++)	/* the second CLONE has begun */
+		if (read(pfd[0], &ch, 1) != 1)
+			break;
+	usleep((useconds_t)(t_clone * 1e6 / 10));
+	t0 = now_s();
+	kill(waiter, SIGKILL);
+	waitpid(waiter, &status, 0);
+	t_kill = now_s() - t0;
+	CHECK(t_kill < t_clone / 4,
+	      "killable: SIGKILL while waiting for the heap behind a CLONE: dead "
+	      "in %.3f s", t_kill);
+	close(pfd[0]);
+	kill(holder, SIGKILL);
+	waitpid(holder, &status, 0);
+	CHECK(get_stats(fd).live_blocks == 1, "killable: the heap is intact");
+	close(fd);
 }
 
 static void test_cap(uint64_t cap, bool aligned_to_window)
@@ -1801,6 +2577,11 @@ int main(int argc, char **argv)
 	test_threads();
 	test_debugfs();
 	test_memcg();
+	test_sizes();
+	test_efault();
+	test_user_bound();
+	test_rdonly_map();
+	test_killable();
 	if (argc > 1)
 		test_module(argv[1]);
 

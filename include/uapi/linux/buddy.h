@@ -16,8 +16,20 @@
  * Rules for every ioctl: fields marked "in" are read, "out" are written;
  * reserved fields and flags not defined here must be zero (else -EINVAL).
  * Unknown commands fail with -ENOTTY.  Structures may grow at their end in
- * later ABI versions; the kernel accepts shorter (older) ones as long as
- * what it does not know is zero.
+ * later ABI versions; the kernel accepts longer (newer) ones as long as
+ * what it does not know is zero (else -E2BIG), and shorter ones down to
+ * the end of the last "out" field the command fills in (else -EINVAL):
+ * INFO through heap_id, FREE through reason, BATCH through done, CLONE
+ * through fd, the others whole.
+ *
+ * Commands that change the heap first write the caller's bytes back: an
+ * argument that can be read but not written is -EFAULT with the heap
+ * unchanged.  (Should the caller unmap it during the call, a MALLOC,
+ * CALLOC or MEMALIGN is undone and a CLONE discarded; a FREE, REALLOC or
+ * BATCH stays done, its result lost.)  A fatal signal while waiting for
+ * the heap gives -EINTR.  Growth beyond the per-heap cap, the bound on all
+ * heaps of the opener's user (module parameter max_user_bytes) or the
+ * opener's memory cgroup gives -ENOMEM.
  */
 #ifndef _UAPI_LINUX_BUDDY_H
 #define _UAPI_LINUX_BUDDY_H
@@ -157,7 +169,10 @@ struct buddy_op {
  * struct buddy_batch - BUDDY_IOC_BATCH: many operations in one call
  * @ops:	in: user pointer to @count struct buddy_op
  * @count:	in: number of operations, at most BUDDY_BATCH_MAX
- * @op_size:	in: sizeof(struct buddy_op)
+ * @op_size:	in: sizeof(struct buddy_op) as the caller knows it: at least
+ *		this version's (48), at most 4096; the kernel reads a longer
+ *		one's tail as zero (else -E2BIG) and writes results back at
+ *		this stride
  * @flags:	in: BUDDY_BATCH_*
  * @done:	out: operations carried out (each has its @result set)
  * @reserved:	must be zero
