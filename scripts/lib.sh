@@ -4,6 +4,7 @@
 #   script and line, before the script exits (ERR trap, inherited by
 #   functions, command substitutions and subshells).
 # - die MESSAGE: one line on stderr, exit 125.
+# - host_build CMD...: CMD under the lock of the checkout's host builds.
 # - cache_dir: where heavy artefacts live, outside the checkout
 #   (BUDDY_CACHE_DIR, default /var/cache/buddy-kmod; build/cache when that
 #   is not writable).
@@ -22,6 +23,14 @@ buddy_err_trap() {
 set -o errtrace
 shopt -s inherit_errexit
 trap 'buddy_err_trap "$BASH_COMMAND" "$LINENO" "${BASH_SOURCE[0]:-$0}"' ERR
+
+# host_build CMD...: CMD holding the checkout's build lock.  make check
+# runs jobs side by side, and two makes in one tree at once would write the
+# same objects.
+host_build() {
+	mkdir -p "$project_dir/build"
+	flock "$project_dir/build/.host-build.lock" "$@"
+}
 
 die() {
 	echo "buddy: error: $*" >&2

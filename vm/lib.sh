@@ -102,8 +102,15 @@ apt_setup() {
 }
 
 # Refresh the private lists when older than six hours (or missing). Offline,
-# old lists serve, and with none the cached kernels still do.
+# old lists serve, and with none the cached kernels still do.  One apt at a
+# time: make check's jobs may ask together.
 apt_update() {
+	(
+		flock 7
+		apt_update_locked
+	) 7>"$cache_dir/.apt.lock"
+}
+apt_update_locked() {
 	apt_setup
 	if [ -e "$apt_dir/updated" ] && [ -z "$(find "$apt_dir/updated" -mmin +360)" ]; then
 		return 0
@@ -157,7 +164,7 @@ pkg_field() {
 apt_download() {
 	local dir=$1
 	shift
-	(cd "$dir" && apt-get "${apt_opts[@]}" download "$@" >/dev/null) ||
+	(cd "$dir" && flock "$cache_dir/.apt.lock" apt-get "${apt_opts[@]}" download "$@" >/dev/null) ||
 		die "apt-get download $* failed"
 }
 
