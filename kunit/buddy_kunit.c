@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suites for buddy-kmod: the buddy core (buddy_core.c) and the
- * kernel side of a /dev/buddy heap (buddy_heap.c).
+ * kernel side of a /dev/buddy heap (buddy_heap.c, buddy_debugfs.c).
  *
  * One compilation unit: the sources under test are #included so the
  * suites reach their static functions, and no object is linked into two
@@ -34,6 +34,7 @@
 
 #include "../buddy_core.c"
 #include "../buddy_heap.c"
+#include "../buddy_debugfs.c"
 
 static unsigned int seed;
 module_param(seed, uint, 0444);
