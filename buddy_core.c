@@ -668,7 +668,7 @@ static void zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
 static void account_alloc(struct buddy_heap *heap, u64 requested,
 			  u64 granted)
 {
-	struct buddy_stats *s = &heap->counters;
+	struct buddy_counters *s = &heap->counters;
 
 	s->bytes_in_use += granted;
 	if (s->bytes_in_use > s->peak_bytes_in_use)
@@ -1141,15 +1141,13 @@ void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
 	u64 free_grains = 0, total = 0;
 	unsigned int k, s;
 
-	*st = heap->counters;
+	memset(st, 0, sizeof(*st));
+	st->counters = heap->counters;
 	st->heap_bytes = heap->heap_bytes;
 	st->bytes_free = heap->heap_bytes - heap->counters.bytes_in_use;
 	st->nr_chunks = heap->nr_chunks;
 	st->nr_orders = nr;
 	st->largest_free_order = -1;
-	memset(st->free_blocks, 0, sizeof(st->free_blocks));
-	memset(st->unusable_index, 0, sizeof(st->unusable_index));
-	memset(st->extfrag_index, 0, sizeof(st->extfrag_index));
 
 	for (k = 0; k < nr; k++) {
 		st->free_blocks[k] = heap->free_blocks[k];

@@ -15,6 +15,7 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 
 #include "buddy_debugfs.h"
 #include "buddy_heap.h"
@@ -83,10 +84,27 @@ static int extfrag_index_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(extfrag_index);
 
+/* The statistics of buddy_stat_list.h: names and places in a snapshot. */
+#define BUDDY_STAT(name)	__stringify(name),
+static const char * const buddy_stat_name[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
+#define BUDDY_STAT(name)	offsetof(struct buddy_stats, name),
+static const u16 buddy_stat_offset[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
+/* The heap's limits, then every statistic: "name value" lines. */
 static int stats_show(struct seq_file *m, void *v)
 {
 	struct buddy_kheap *kh = m->private;
 	struct buddy_stats *st;
+	unsigned int i;
 
 	st = buddy_kheap_snapshot(kh);
 	if (IS_ERR(st))
@@ -99,22 +117,9 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "low_water_bytes %llu\n", kh->params.low_water_bytes);
 	seq_printf(m, "mappings %d\n", atomic_read(&kh->nr_vmas));
 	seq_printf(m, "user_bytes %lld\n", buddy_kheap_user_bytes(kh));
-	seq_printf(m, "heap_bytes %llu\n", st->heap_bytes);
-	seq_printf(m, "peak_heap_bytes %llu\n", st->peak_heap_bytes);
-	seq_printf(m, "bytes_in_use %llu\n", st->bytes_in_use);
-	seq_printf(m, "peak_bytes_in_use %llu\n", st->peak_bytes_in_use);
-	seq_printf(m, "bytes_free %llu\n", st->bytes_free);
-	seq_printf(m, "bytes_requested_total %llu\n", st->bytes_requested_total);
-	seq_printf(m, "bytes_granted_total %llu\n", st->bytes_granted_total);
-	seq_printf(m, "meta_bytes %llu\n", st->meta_bytes);
-	seq_printf(m, "live_blocks %llu\n", st->live_blocks);
-	seq_printf(m, "nr_chunks %llu\n", st->nr_chunks);
-	seq_printf(m, "nr_allocs %llu\n", st->nr_allocs);
-	seq_printf(m, "nr_frees %llu\n", st->nr_frees);
-	seq_printf(m, "nr_reallocs %llu\n", st->nr_reallocs);
-	seq_printf(m, "nr_grows %llu\n", st->nr_grows);
-	seq_printf(m, "nr_shrinks %llu\n", st->nr_shrinks);
-	seq_printf(m, "nr_failed %llu\n", st->nr_failed);
+	for (i = 0; i < ARRAY_SIZE(buddy_stat_offset); i++)
+		seq_printf(m, "%s %llu\n", buddy_stat_name[i],
+			   *(const u64 *)((const u8 *)st + buddy_stat_offset[i]));
 	seq_printf(m, "largest_free_order %d\n", st->largest_free_order);
 	kfree(st);
 	return 0;

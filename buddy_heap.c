@@ -701,6 +701,25 @@ struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
 	return st;
 }
 
+/*
+ * Where each statistic of buddy_stat_list.h is in the core's snapshot and
+ * in the STATS ioctl's struct: the copy goes by these, so a statistic
+ * added to the list reaches userspace without another line here.
+ */
+#define BUDDY_STAT(name)	offsetof(struct buddy_stats, name),
+static const u16 buddy_stat_core[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
+#define BUDDY_STAT(name)	offsetof(struct buddy_heap_stats, name),
+static const u16 buddy_stat_uapi[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
 /**
  * buddy_kheap_stats() - BUDDY_IOC_STATS
  * @kh: the heap
@@ -715,6 +734,15 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 	unsigned int i, n;
 
 	BUILD_BUG_ON(BUDDY_MAX_ORDER + 1 > BUDDY_STATS_ORDERS);
+	/*
+	 * The list holds every u64 before largest_free_order, in the core's
+	 * struct and in the uapi one (whose layout is the ABI).
+	 */
+	BUILD_BUG_ON(ARRAY_SIZE(buddy_stat_core) * sizeof(u64) !=
+		     offsetof(struct buddy_stats, largest_free_order));
+	BUILD_BUG_ON(ARRAY_SIZE(buddy_stat_uapi) * sizeof(__u64) !=
+		     offsetof(struct buddy_heap_stats, largest_free_order) -
+		     offsetof(struct buddy_heap_stats, heap_bytes));
 
 	if (st->flags || st->reserved)
 		return -EINVAL;
@@ -726,22 +754,9 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 	memset(st, 0, sizeof(*st));
 	n = min_t(unsigned int, cs->nr_orders, BUDDY_STATS_ORDERS);
 	st->nr_orders = n;
-	st->heap_bytes = cs->heap_bytes;
-	st->peak_heap_bytes = cs->peak_heap_bytes;
-	st->bytes_in_use = cs->bytes_in_use;
-	st->peak_bytes_in_use = cs->peak_bytes_in_use;
-	st->bytes_free = cs->bytes_free;
-	st->bytes_requested_total = cs->bytes_requested_total;
-	st->bytes_granted_total = cs->bytes_granted_total;
-	st->meta_bytes = cs->meta_bytes;
-	st->live_blocks = cs->live_blocks;
-	st->nr_chunks = cs->nr_chunks;
-	st->nr_allocs = cs->nr_allocs;
-	st->nr_frees = cs->nr_frees;
-	st->nr_reallocs = cs->nr_reallocs;
-	st->nr_grows = cs->nr_grows;
-	st->nr_shrinks = cs->nr_shrinks;
-	st->nr_failed = cs->nr_failed;
+	for (i = 0; i < ARRAY_SIZE(buddy_stat_core); i++)
+		*(__u64 *)((u8 *)st + buddy_stat_uapi[i]) =
+			*(const u64 *)((const u8 *)cs + buddy_stat_core[i]);
 	st->largest_free_order = cs->largest_free_order;
 	for (i = 0; i < n; i++) {
 		st->free_blocks[i] = cs->free_blocks[i];
