@@ -73,7 +73,7 @@
  *   chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
  *   from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
  *   6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
- *   struct buddy_heap itself (about 5 KiB) comes on top, once per heap.
+ *   struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
  *
  *   Requested sizes are not stored per block (16 bits per grain-sized
  *   block would blow the budget): stats give the lifetime totals
