@@ -24,6 +24,20 @@ static inline u64 chunk_bytes(const struct buddy_chunk *c)
 	return order_bytes(c->order);
 }
 
+/* Window offset of block @i of order @k in chunk @c. */
+static inline u64 block_offset(const struct buddy_chunk *c, unsigned int k,
+			       u64 i)
+{
+	return c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+}
+
+/* Index of the block of order @k in chunk @c that holds window @offset. */
+static inline u64 block_index(const struct buddy_chunk *c, unsigned int k,
+			      u64 offset)
+{
+	return (offset - c->offset) >> (k + BUDDY_GRAIN_SHIFT);
+}
+
 /* Words in one level-0 bitmap of 2^@depth bits (at least one word). */
 static inline u64 bitmap_words(unsigned int depth)
 {
@@ -354,13 +368,32 @@ static bool find_hole(const struct buddy_heap *heap, unsigned int order,
 	return true;
 }
 
+/*
+ * Keep bit c of every chunk_mask[k] meaning chunks[c] across an insertion
+ * (@insert: a zero bit opens at @ci, the bits above move up) or a removal
+ * (bit @ci goes, the bits above move down) in the chunk array.
+ */
+static void shift_chunk_masks(struct buddy_heap *heap, unsigned int ci,
+			      bool insert)
+{
+	u64 below = BIT_ULL(ci) - 1;
+	unsigned int k;
+
+	for (k = 0; k <= heap->cfg.max_order; k++) {
+		u64 m = heap->chunk_mask[k];
+		u64 above = insert ? (m & ~below) << 1 : (m >> 1) & ~below;
+
+		heap->chunk_mask[k] = (m & below) | above;
+	}
+}
+
 static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 {
 	const struct buddy_ops *ops = heap->ops;
 	u64 words = meta_words(heap, order);
 	struct buddy_chunk *c;
-	unsigned int ci, k;
 	void *mem, *meta;
+	unsigned int ci;
 	size_t mbytes;
 
 	/* where size_t is 32 bits, the metadata of a huge chunk cannot be */
@@ -381,13 +414,7 @@ static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 			break;
 	memmove(&heap->chunks[ci + 1], &heap->chunks[ci],
 		(heap->nr_chunks - ci) * sizeof(heap->chunks[0]));
-	/* open a zero bit at @ci in every per-order chunk mask */
-	for (k = 0; k <= heap->cfg.max_order; k++) {
-		u64 m = heap->chunk_mask[k];
-		u64 low = m & (BIT_ULL(ci) - 1);
-
-		heap->chunk_mask[k] = low | ((m & ~low) << 1);
-	}
+	shift_chunk_masks(heap, ci, true);
 	heap->nr_chunks++;
 
 	c = &heap->chunks[ci];
@@ -412,7 +439,6 @@ static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 static void remove_chunk(struct buddy_heap *heap, unsigned int ci)
 {
 	struct buddy_chunk *c = &heap->chunks[ci];
-	unsigned int k;
 
 	mark_used(heap, ci, c->order, 0);
 	heap->heap_bytes -= chunk_bytes(c);
@@ -424,12 +450,7 @@ static void remove_chunk(struct buddy_heap *heap, unsigned int ci)
 		(heap->nr_chunks - ci - 1) * sizeof(heap->chunks[0]));
 	heap->nr_chunks--;
 	memset(&heap->chunks[heap->nr_chunks], 0, sizeof(heap->chunks[0]));
-	for (k = 0; k <= heap->cfg.max_order; k++) {
-		u64 m = heap->chunk_mask[k];
-		u64 low = m & (BIT_ULL(ci) - 1);
-
-		heap->chunk_mask[k] = low | ((m >> 1) & ~(BIT_ULL(ci) - 1));
-	}
+	shift_chunk_masks(heap, ci, false);
 }
 
 static u64 heap_cap(const struct buddy_heap *heap)
@@ -484,12 +505,22 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 /* Blocks                                                                  */
 
 /*
+ * Three layers, bottom up:
+ *   alloc_from_bitmaps(), free_to_bitmaps()  split and merge in the free
+ *	and split bitmaps, growing the heap and giving chunks back;
+ *   take_block(), release_block()  the deferred-coalescing cache in front
+ *	of the bitmaps;
+ *   alloc_and_account() and the exported operations  validation, the
+ *	counters, the last-allocation hint and zeroing.
+ */
+
+/*
  * Free block @i of order @k in chunk @ci and merge it with free buddies as
  * far as they go, like __free_one_page().  A chunk left wholly free goes
  * back to the embedder unless that would drop below the low-water mark.
  */
-static void free_block(struct buddy_heap *heap, unsigned int ci,
-		       unsigned int k, u64 i)
+static void free_to_bitmaps(struct buddy_heap *heap, unsigned int ci,
+			    unsigned int k, u64 i)
 {
 	struct buddy_chunk *c = &heap->chunks[ci];
 
@@ -510,14 +541,12 @@ static void release_block(struct buddy_heap *heap, unsigned int ci,
 			  unsigned int k, u64 i)
 {
 	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cache_depth) {
-		const struct buddy_chunk *c = &heap->chunks[ci];
-
 		heap->cache[k][heap->cache_n[k]++] =
-			c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+			block_offset(&heap->chunks[ci], k, i);
 		heap->cache_mask |= BIT(k);
 		return;
 	}
-	free_block(heap, ci, k, i);
+	free_to_bitmaps(heap, ci, k, i);
 }
 
 /* Merge every cached block for real, oldest first, lowest order first. */
@@ -529,10 +558,9 @@ static void flush_cache(struct buddy_heap *heap)
 		for (j = 0; j < heap->cache_n[k]; j++) {
 			u64 off = heap->cache[k][j];
 			int ci = find_chunk(heap, off);
-			const struct buddy_chunk *c = &heap->chunks[ci];
 
-			free_block(heap, ci, k,
-				   (off - c->offset) >> (k + BUDDY_GRAIN_SHIFT));
+			free_to_bitmaps(heap, ci, k,
+					block_index(&heap->chunks[ci], k, off));
 		}
 		heap->cache_n[k] = 0;
 	}
@@ -544,8 +572,8 @@ static void flush_cache(struct buddy_heap *heap)
  * (growing the heap if there is none) and split it down to @order, handing
  * the right halves back to the free bitmaps, like expand() in page_alloc.c.
  */
-static int alloc_block(struct buddy_heap *heap, unsigned int order,
-		       unsigned int search, u64 *offset)
+static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
+			      unsigned int search, u64 *offset)
 {
 	struct buddy_chunk *c;
 	unsigned int ci, j;
@@ -575,13 +603,17 @@ static int alloc_block(struct buddy_heap *heap, unsigned int order,
 		i <<= 1;
 		mark_free(heap, ci, j, i + 1);
 	}
-	*offset = c->offset + (i << (order + BUDDY_GRAIN_SHIFT));
+	*offset = block_offset(c, order, i);
 	return 0;
 }
 
-/* A block of @order: the most recently cached one, else from the bitmaps. */
-static int get_block(struct buddy_heap *heap, unsigned int order,
-		     unsigned int search, u64 *offset)
+/*
+ * A block of @order at an offset aligned to order @search: the most
+ * recently cached one (only when @search is @order), else one from the
+ * bitmaps.
+ */
+static int take_block(struct buddy_heap *heap, unsigned int order,
+		      unsigned int search, u64 *offset)
 {
 	if (order == search && order < BUDDY_CACHE_ORDERS &&
 	    heap->cache_n[order]) {
@@ -590,7 +622,17 @@ static int get_block(struct buddy_heap *heap, unsigned int order,
 			heap->cache_mask &= ~BIT(order);
 		return 0;
 	}
-	return alloc_block(heap, order, search, offset);
+	return alloc_from_bitmaps(heap, order, search, offset);
+}
+
+/* Copy block contents: through ops->copy if the embedder has one. */
+static void copy_memory(const struct buddy_ops *ops, void *ctx, void *dst,
+			const void *src, u64 bytes)
+{
+	if (ops->copy)
+		ops->copy(ctx, dst, src, bytes);
+	else
+		memcpy(dst, src, bytes);
 }
 
 static void *host_address(const struct buddy_heap *heap, u64 offset)
@@ -626,7 +668,7 @@ static void zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
 static void account_alloc(struct buddy_heap *heap, u64 requested,
 			  u64 granted)
 {
-	struct buddy_stats *s = &heap->counters;
+	struct buddy_counters *s = &heap->counters;
 
 	s->bytes_in_use += granted;
 	if (s->bytes_in_use > s->peak_bytes_in_use)
@@ -760,10 +802,7 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		}
 		memcpy(d->meta, s->meta, s->meta_bytes);
 		set_areas(dst, d);
-		if (ops->copy)
-			ops->copy(ctx, d->mem, s->mem, bytes);
-		else
-			memcpy(d->mem, s->mem, bytes);
+		copy_memory(ops, ctx, d->mem, s->mem, bytes);
 	}
 	return 0;
 }
@@ -795,13 +834,15 @@ static int heap_order(const struct buddy_heap *heap, u64 size,
 	return 0;
 }
 
-static int do_alloc(struct buddy_heap *heap, u64 size, unsigned int order,
-		    unsigned int search, unsigned int flags, u64 *offset)
+/* buddy_alloc() and buddy_alloc_aligned(), their arguments checked. */
+static int alloc_and_account(struct buddy_heap *heap, u64 size,
+			     unsigned int order, unsigned int search,
+			     unsigned int flags, u64 *offset)
 {
 	u64 grows = heap->counters.nr_grows;
 	int ret;
 
-	ret = get_block(heap, order, search, offset);
+	ret = take_block(heap, order, search, offset);
 	if (ret) {
 		heap->counters.nr_failed++;
 		return ret;
@@ -841,7 +882,7 @@ int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
 		heap->counters.nr_failed++;
 		return -ENOMEM;
 	}
-	return do_alloc(heap, size, order, order, flags, offset);
+	return alloc_and_account(heap, size, order, order, flags, offset);
 }
 
 /**
@@ -871,8 +912,9 @@ int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
 		heap->counters.nr_failed++;
 		return -ENOMEM;
 	}
-	return do_alloc(heap, size, order, aorder > order ? aorder : order,
-			flags, offset);
+	if (aorder < order)
+		aorder = order;
+	return alloc_and_account(heap, size, order, aorder, flags, offset);
 }
 
 /**
@@ -895,8 +937,7 @@ int buddy_free(struct buddy_heap *heap, u64 offset)
 		/* the block just allocated: no need to search the tree */
 		ci = find_chunk(heap, offset);
 		order = heap->hint_order;
-		i = (offset - heap->chunks[ci].offset) >>
-		    (order + BUDDY_GRAIN_SHIFT);
+		i = block_index(&heap->chunks[ci], order, offset);
 		heap->hint_order = -1;
 	} else {
 		ret = locate(heap, offset, &ci, &order, &i);
@@ -925,6 +966,56 @@ static bool can_grow_in_place(const struct buddy_heap *heap,
 	return true;
 }
 
+/* Shrink block @i of order @k in chunk @ci to order @n: free its tail. */
+static void shrink_in_place(struct buddy_heap *heap, unsigned int ci,
+			    unsigned int k, u64 i, unsigned int n)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+
+	/* keep the left half at each level */
+	for (; k > n; k--) {
+		set_split(heap, c, k, i);
+		i <<= 1;
+		mark_free(heap, ci, k - 1, i + 1);
+	}
+}
+
+/* Grow block @i of order @k in chunk @ci to order @n: can_grow_in_place(). */
+static void grow_in_place(struct buddy_heap *heap, unsigned int ci,
+			  unsigned int k, u64 i, unsigned int n)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+
+	for (; k < n; k++) {
+		mark_used(heap, ci, k, i + 1);
+		i >>= 1;
+		clear_split(heap, c, k + 1, i);
+	}
+}
+
+/*
+ * Move the block of order @k at @offset into a new block of order @n at
+ * *@dst: take the new one, copy the old contents, release the old one.
+ * On failure the old block is untouched.
+ */
+static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
+		      unsigned int n, u64 *dst)
+{
+	unsigned int ci;
+	u64 i;
+	int ret;
+
+	ret = take_block(heap, n, n, dst);
+	if (ret)
+		return ret;
+	copy_memory(heap->ops, heap->ctx, host_address(heap, *dst),
+		    host_address(heap, offset), order_bytes(k));
+	/* the chunk array may have moved under alloc_from_bitmaps() */
+	locate(heap, offset, &ci, &k, &i);
+	release_block(heap, ci, k, i);
+	return 0;
+}
+
 /**
  * buddy_realloc() - resize the block at @offset
  * @heap: the heap
@@ -945,9 +1036,9 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 		  unsigned int flags, u64 *new_offset)
 {
 	u64 grows = heap->counters.nr_grows;
-	unsigned int ci, k, n;
-	struct buddy_chunk *c;
 	u64 i, old_bytes, new_bytes, dst;
+	const struct buddy_chunk *c;
+	unsigned int ci, k, n;
 	int ret;
 
 	if (flags & ~BUDDY_ALLOC_FLAGS) {
@@ -966,35 +1057,17 @@ int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	dst = offset;
 
 	if (n < k) {
-		/* shrink: keep the left half at each level */
-		for (; k > n; k--) {
-			set_split(heap, c, k, i);
-			i <<= 1;
-			mark_free(heap, ci, k - 1, i + 1);
-		}
-		heap->counters.bytes_in_use -= old_bytes - new_bytes;
+		shrink_in_place(heap, ci, k, i, n);
 	} else if (n > k && can_grow_in_place(heap, c, k, i, n)) {
-		for (; k < n; k++) {
-			mark_used(heap, ci, k, i + 1);
-			i >>= 1;
-			clear_split(heap, c, k + 1, i);
-		}
-		heap->counters.bytes_in_use += new_bytes - old_bytes;
+		grow_in_place(heap, ci, k, i, n);
 	} else if (n > k) {
-		ret = get_block(heap, n, n, &dst);
+		ret = move_block(heap, offset, k, n, &dst);
 		if (ret)
 			goto fail;
-		if (heap->ops->copy)
-			heap->ops->copy(heap->ctx, host_address(heap, dst),
-					host_address(heap, offset), old_bytes);
-		else
-			memcpy(host_address(heap, dst),
-			       host_address(heap, offset), old_bytes);
-		/* the chunk array may have moved under alloc_block() */
-		locate(heap, offset, &ci, &k, &i);
-		release_block(heap, ci, k, i);
-		heap->counters.bytes_in_use += new_bytes - old_bytes;
 	}
+	/* subtract first: bytes_in_use includes old_bytes, so no wrap */
+	heap->counters.bytes_in_use = heap->counters.bytes_in_use - old_bytes +
+				      new_bytes;
 	if (heap->counters.bytes_in_use > heap->counters.peak_bytes_in_use)
 		heap->counters.peak_bytes_in_use = heap->counters.bytes_in_use;
 	if ((flags & BUDDY_ALLOC_ZERO) && new_bytes > old_bytes)
@@ -1068,15 +1141,13 @@ void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
 	u64 free_grains = 0, total = 0;
 	unsigned int k, s;
 
-	*st = heap->counters;
+	memset(st, 0, sizeof(*st));
+	st->counters = heap->counters;
 	st->heap_bytes = heap->heap_bytes;
 	st->bytes_free = heap->heap_bytes - heap->counters.bytes_in_use;
 	st->nr_chunks = heap->nr_chunks;
 	st->nr_orders = nr;
 	st->largest_free_order = -1;
-	memset(st->free_blocks, 0, sizeof(st->free_blocks));
-	memset(st->unusable_index, 0, sizeof(st->unusable_index));
-	memset(st->extfrag_index, 0, sizeof(st->extfrag_index));
 
 	for (k = 0; k < nr; k++) {
 		st->free_blocks[k] = heap->free_blocks[k];
@@ -1176,7 +1247,7 @@ static int walk_chunk(struct walk_ctx *w, u64 g)
 
 static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 {
-	u64 off = w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+	u64 off = block_offset(w->c, k, i);
 
 	if (!free)
 		free = in_cache(w->heap, k, off);
@@ -1265,7 +1336,7 @@ static int check_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 
 static int check_split(struct walk_ctx *w, unsigned int k, u64 i)
 {
-	u64 off = w->c->offset + (i << (k + BUDDY_GRAIN_SHIFT));
+	u64 off = block_offset(w->c, k, i);
 
 	if (is_free(w->heap, w->c, k, i))
 		return violation(w->v, off, k, "node both split and free");
@@ -1378,7 +1449,7 @@ static int check_cache(const struct buddy_heap *heap, struct walk_ctx *w)
 			rel = off - c->offset;
 			if (k > c->order || (rel & (order_bytes(k) - 1)) ||
 			    find_leaf(heap, c, rel >> BUDDY_GRAIN_SHIFT) != k ||
-			    is_free(heap, c, k, rel >> (k + BUDDY_GRAIN_SHIFT)))
+			    is_free(heap, c, k, block_index(c, k, off)))
 				return violation(w->v, off, k,
 						 "cached block is not an allocated leaf");
 			for (l = 0; l < j; l++)

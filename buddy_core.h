@@ -73,7 +73,7 @@
  *   chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
  *   from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
  *   6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
- *   struct buddy_heap itself (about 5 KiB) comes on top, once per heap.
+ *   struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
  *
  *   Requested sizes are not stored per block (16 bits per grain-sized
  *   block would blow the budget): stats give the lifetime totals
@@ -183,16 +183,18 @@ struct buddy_chunk {
 /**
  * struct buddy_stats - a snapshot of a heap
  * @heap_bytes: bytes in live chunks.
+ * @bytes_free: bytes in free blocks (@heap_bytes - @bytes_in_use).
+ * @nr_chunks: live chunks.
+ * @counters: what the heap keeps up to date itself (struct buddy_heap's
+ *	@counters); the rest is computed by buddy_get_stats().
  * @peak_heap_bytes: largest @heap_bytes seen.
  * @bytes_in_use: bytes in allocated blocks (usable sizes).
  * @peak_bytes_in_use: largest @bytes_in_use seen.
- * @bytes_free: bytes in free blocks (@heap_bytes - @bytes_in_use).
  * @bytes_requested_total: sum of sizes asked for, over the heap's life.
  * @bytes_granted_total: sum of block sizes handed out, over the heap's life
  *	(with @bytes_requested_total: the internal fragmentation).
  * @meta_bytes: metadata bytes for live chunks.
  * @live_blocks: allocated blocks.
- * @nr_chunks: live chunks.
  * @nr_allocs: successful buddy_alloc() and buddy_alloc_aligned() calls.
  * @nr_frees: successful buddy_free() calls.
  * @nr_reallocs: successful buddy_realloc() calls.
@@ -206,24 +208,31 @@ struct buddy_chunk {
  *	thousandths (grains play the role of pages).
  * @extfrag_index: per order, mm/vmstat.c's __fragmentation_index() in
  *	thousandths (-1000: a request of that order would succeed).
+ *
+ * The u64 fields are listed once more, for the code that handles them all
+ * alike, in buddy_stat_list.h.
  */
 struct buddy_stats {
 	u64 heap_bytes;
-	u64 peak_heap_bytes;
-	u64 bytes_in_use;
-	u64 peak_bytes_in_use;
 	u64 bytes_free;
-	u64 bytes_requested_total;
-	u64 bytes_granted_total;
-	u64 meta_bytes;
-	u64 live_blocks;
 	u64 nr_chunks;
-	u64 nr_allocs;
-	u64 nr_frees;
-	u64 nr_reallocs;
-	u64 nr_grows;
-	u64 nr_shrinks;
-	u64 nr_failed;
+
+	struct_group_tagged(buddy_counters,
+			    counters,
+		u64 peak_heap_bytes;
+		u64 bytes_in_use;
+		u64 peak_bytes_in_use;
+		u64 bytes_requested_total;
+		u64 bytes_granted_total;
+		u64 meta_bytes;
+		u64 live_blocks;
+		u64 nr_allocs;
+		u64 nr_frees;
+		u64 nr_reallocs;
+		u64 nr_grows;
+		u64 nr_shrinks;
+		u64 nr_failed;
+	);
 	int largest_free_order;
 	unsigned int nr_orders;
 	u64 free_blocks[BUDDY_MAX_ORDER + 1];
@@ -246,7 +255,7 @@ struct buddy_stats {
  * @free_blocks: free blocks per order in the bitmaps, over all chunks
  *	(the cached blocks are not included: see buddy_get_stats()).
  * @counters: lifetime and peak counters (the fields of struct buddy_stats
- *	that are not computed on demand).
+ *	that are not computed on demand; the type is defined there).
  * @order_mask: bit k set <=> @free_blocks[k] != 0.
  * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
  * @free_off: word offset of the free region of depth d (see the layout).
@@ -271,7 +280,7 @@ struct buddy_heap {
 	struct buddy_chunk chunks[BUDDY_MAX_CHUNKS];
 	u64 heap_bytes;
 	u64 free_blocks[BUDDY_MAX_ORDER + 1];
-	struct buddy_stats counters;
+	struct buddy_counters counters;
 	u64 order_mask;
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
 	u64 free_off[BUDDY_MAX_ORDER + 2];

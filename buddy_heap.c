@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * buddy_heap - one /dev/buddy heap in the kernel: the core's callbacks,
- * every ioctl as a plain function on kernel structs, the fault-path lookup
- * and the debugfs files.  No module_init here: buddy_kmod.c owns the device
- * and the KUnit suite #includes this file.
+ * every ioctl as a plain function on kernel structs and the fault-path
+ * lookup; its debugfs files are in buddy_debugfs.c.  No module_init
+ * here: buddy_kmod.c owns the device and the KUnit suite #includes this
+ * file.
  */
-#include <linux/debugfs.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/hashtable.h>
@@ -14,7 +14,6 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
-#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -22,6 +21,7 @@
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 
+#include "buddy_debugfs.h"
 #include "buddy_heap.h"
 
 /* Heaps are numbered for debugfs: buddy/<tgid>-<id>. */
@@ -281,8 +281,6 @@ int buddy_kheap_check_params(const struct buddy_kheap_params *p)
 	return 0;
 }
 
-static void buddy_kheap_debugfs_init(struct buddy_kheap *kh);
-
 static struct buddy_kheap *buddy_kheap_new(const struct buddy_kheap_params *p,
 					   struct inode *inode)
 {
@@ -353,7 +351,7 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 		buddy_kheap_free(kh);
 		return ERR_PTR(ret);
 	}
-	buddy_kheap_debugfs_init(kh);
+	buddy_debugfs_add(kh);
 	return kh;
 }
 
@@ -393,7 +391,7 @@ struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
 		buddy_kheap_free(kh);
 		return ERR_PTR(ret);
 	}
-	buddy_kheap_debugfs_init(kh);
+	buddy_debugfs_add(kh);
 	return kh;
 }
 
@@ -406,7 +404,7 @@ void buddy_kheap_destroy(struct buddy_kheap *kh)
 	if (!kh)
 		return;
 	/* Waits for debugfs readers, which take kh->lock. */
-	debugfs_remove_recursive(kh->debugfs);
+	buddy_debugfs_remove(kh);
 	buddy_heap_destroy(&kh->core);
 	buddy_kheap_free(kh);
 }
@@ -680,7 +678,14 @@ int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
 	return 0;
 }
 
-static struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
+/**
+ * buddy_kheap_snapshot() - the heap's statistics, taken under its lock
+ * @kh: the heap
+ *
+ * Return: a kmalloc'd snapshot for the caller to kfree(), or an ERR_PTR():
+ * -ENOMEM, -EINTR (a fatal signal while waiting for the heap).
+ */
+struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
 {
 	struct buddy_stats *st;
 
@@ -696,6 +701,25 @@ static struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh)
 	return st;
 }
 
+/*
+ * Where each statistic of buddy_stat_list.h is in the core's snapshot and
+ * in the STATS ioctl's struct: the copy goes by these, so a statistic
+ * added to the list reaches userspace without another line here.
+ */
+#define BUDDY_STAT(name)	offsetof(struct buddy_stats, name),
+static const u16 buddy_stat_core[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
+#define BUDDY_STAT(name)	offsetof(struct buddy_heap_stats, name),
+static const u16 buddy_stat_uapi[] = {
+#include "buddy_stat_list.h"
+};
+
+#undef BUDDY_STAT
+
 /**
  * buddy_kheap_stats() - BUDDY_IOC_STATS
  * @kh: the heap
@@ -710,6 +734,15 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 	unsigned int i, n;
 
 	BUILD_BUG_ON(BUDDY_MAX_ORDER + 1 > BUDDY_STATS_ORDERS);
+	/*
+	 * The list holds every u64 before largest_free_order, in the core's
+	 * struct and in the uapi one (whose layout is the ABI).
+	 */
+	BUILD_BUG_ON(ARRAY_SIZE(buddy_stat_core) * sizeof(u64) !=
+		     offsetof(struct buddy_stats, largest_free_order));
+	BUILD_BUG_ON(ARRAY_SIZE(buddy_stat_uapi) * sizeof(__u64) !=
+		     offsetof(struct buddy_heap_stats, largest_free_order) -
+		     offsetof(struct buddy_heap_stats, heap_bytes));
 
 	if (st->flags || st->reserved)
 		return -EINVAL;
@@ -721,22 +754,9 @@ int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st)
 	memset(st, 0, sizeof(*st));
 	n = min_t(unsigned int, cs->nr_orders, BUDDY_STATS_ORDERS);
 	st->nr_orders = n;
-	st->heap_bytes = cs->heap_bytes;
-	st->peak_heap_bytes = cs->peak_heap_bytes;
-	st->bytes_in_use = cs->bytes_in_use;
-	st->peak_bytes_in_use = cs->peak_bytes_in_use;
-	st->bytes_free = cs->bytes_free;
-	st->bytes_requested_total = cs->bytes_requested_total;
-	st->bytes_granted_total = cs->bytes_granted_total;
-	st->meta_bytes = cs->meta_bytes;
-	st->live_blocks = cs->live_blocks;
-	st->nr_chunks = cs->nr_chunks;
-	st->nr_allocs = cs->nr_allocs;
-	st->nr_frees = cs->nr_frees;
-	st->nr_reallocs = cs->nr_reallocs;
-	st->nr_grows = cs->nr_grows;
-	st->nr_shrinks = cs->nr_shrinks;
-	st->nr_failed = cs->nr_failed;
+	for (i = 0; i < ARRAY_SIZE(buddy_stat_core); i++)
+		*(__u64 *)((u8 *)st + buddy_stat_uapi[i]) =
+			*(const u64 *)((const u8 *)cs + buddy_stat_core[i]);
 	st->largest_free_order = cs->largest_free_order;
 	for (i = 0; i < n; i++) {
 		st->free_blocks[i] = cs->free_blocks[i];
@@ -923,243 +943,4 @@ vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 	}
 	mutex_unlock(&kh->lock);
 	return ret;
-}
-
-/* debugfs: buddy/<tgid>-<id>/{buddyinfo,stats,unusable_index,extfrag_index,map} */
-
-static int buddyinfo_show(struct seq_file *m, void *v)
-{
-	struct buddy_kheap *kh = m->private;
-	struct buddy_stats *st;
-	unsigned int i;
-
-	st = buddy_kheap_snapshot(kh);
-	if (IS_ERR(st))
-		return PTR_ERR(st);
-	seq_printf(m, "heap %llu ", kh->id);
-	for (i = 0; i < st->nr_orders; i++)
-		seq_printf(m, "%6llu ", st->free_blocks[i]);
-	seq_putc(m, '\n');
-	kfree(st);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(buddyinfo);
-
-static int stats_show(struct seq_file *m, void *v)
-{
-	struct buddy_kheap *kh = m->private;
-	struct buddy_stats *st;
-
-	st = buddy_kheap_snapshot(kh);
-	if (IS_ERR(st))
-		return PTR_ERR(st);
-	seq_printf(m, "heap_id %llu\n", kh->id);
-	seq_printf(m, "tgid %d\n", kh->tgid);
-	seq_printf(m, "window_bytes %llu\n", kh->window_bytes);
-	seq_printf(m, "cap_bytes %llu\n", kh->params.cap_bytes);
-	seq_printf(m, "min_chunk_bytes %llu\n", kh->params.min_chunk_bytes);
-	seq_printf(m, "low_water_bytes %llu\n", kh->params.low_water_bytes);
-	seq_printf(m, "mappings %d\n", atomic_read(&kh->nr_vmas));
-	seq_printf(m, "user_bytes %lld\n", buddy_kheap_user_bytes(kh));
-	seq_printf(m, "heap_bytes %llu\n", st->heap_bytes);
-	seq_printf(m, "peak_heap_bytes %llu\n", st->peak_heap_bytes);
-	seq_printf(m, "bytes_in_use %llu\n", st->bytes_in_use);
-	seq_printf(m, "peak_bytes_in_use %llu\n", st->peak_bytes_in_use);
-	seq_printf(m, "bytes_free %llu\n", st->bytes_free);
-	seq_printf(m, "bytes_requested_total %llu\n", st->bytes_requested_total);
-	seq_printf(m, "bytes_granted_total %llu\n", st->bytes_granted_total);
-	seq_printf(m, "meta_bytes %llu\n", st->meta_bytes);
-	seq_printf(m, "live_blocks %llu\n", st->live_blocks);
-	seq_printf(m, "nr_chunks %llu\n", st->nr_chunks);
-	seq_printf(m, "nr_allocs %llu\n", st->nr_allocs);
-	seq_printf(m, "nr_frees %llu\n", st->nr_frees);
-	seq_printf(m, "nr_reallocs %llu\n", st->nr_reallocs);
-	seq_printf(m, "nr_grows %llu\n", st->nr_grows);
-	seq_printf(m, "nr_shrinks %llu\n", st->nr_shrinks);
-	seq_printf(m, "nr_failed %llu\n", st->nr_failed);
-	seq_printf(m, "largest_free_order %d\n", st->largest_free_order);
-	kfree(st);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(stats);
-
-/* Like mm/vmstat.c's unusable_show_print(): "%d.%03d " per order. */
-static int unusable_index_show(struct seq_file *m, void *v)
-{
-	struct buddy_kheap *kh = m->private;
-	struct buddy_stats *st;
-	unsigned int i;
-
-	st = buddy_kheap_snapshot(kh);
-	if (IS_ERR(st))
-		return PTR_ERR(st);
-	seq_printf(m, "heap %llu ", kh->id);
-	for (i = 0; i < st->nr_orders; i++)
-		seq_printf(m, "%d.%03d ", st->unusable_index[i] / 1000,
-			   st->unusable_index[i] % 1000);
-	seq_putc(m, '\n');
-	kfree(st);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(unusable_index);
-
-/* Like mm/vmstat.c's extfrag_show_print(): "%2d.%03d " (-1.000: fits). */
-static int extfrag_index_show(struct seq_file *m, void *v)
-{
-	struct buddy_kheap *kh = m->private;
-	struct buddy_stats *st;
-	unsigned int i;
-
-	st = buddy_kheap_snapshot(kh);
-	if (IS_ERR(st))
-		return PTR_ERR(st);
-	seq_printf(m, "heap %llu ", kh->id);
-	for (i = 0; i < st->nr_orders; i++)
-		seq_printf(m, "%2d.%03d ", st->extfrag_index[i] / 1000,
-			   st->extfrag_index[i] % 1000);
-	seq_putc(m, '\n');
-	kfree(st);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(extfrag_index);
-
-/*
- * map: one line per block, "0x<offset> <order> free|allocated", in offset
- * order.  Read in batches of BUDDY_MAP_BATCH blocks, each under the heap's
- * lock; a batch resumes the walk at the offset where the previous one
- * ended (buddy_walk_from()), so reading the whole map costs O(N) and the
- * lock is dropped (and the CPU offered) between batches.  Not a snapshot:
- * the heap may change between batches.  Only a seek to another position
- * walks from the start.
- */
-#define BUDDY_MAP_BATCH	64
-
-struct buddy_map_rec {
-	u64 offset;
-	unsigned int order;
-	enum buddy_block_state state;
-};
-
-struct buddy_map_iter {
-	struct buddy_kheap *kh;
-	loff_t base;		/* index of rec[0] */
-	unsigned int n;		/* records held */
-	u64 next;		/* window offset the next batch starts at */
-	loff_t skip;		/* blocks to pass over first (after a seek) */
-	struct buddy_map_rec rec[BUDDY_MAP_BATCH];
-};
-
-static int buddy_map_collect(void *arg, u64 offset, unsigned int order,
-			     enum buddy_block_state state)
-{
-	struct buddy_map_iter *it = arg;
-
-	if (it->skip) {
-		it->skip--;
-		return 0;
-	}
-	if (it->n == BUDDY_MAP_BATCH)
-		return 1;	/* full: stop the walk */
-	it->rec[it->n].offset = offset;
-	it->rec[it->n].order = order;
-	it->rec[it->n].state = state;
-	it->n++;
-	return 0;
-}
-
-static void *buddy_map_get(struct buddy_map_iter *it, loff_t pos)
-{
-	const struct buddy_map_rec *last;
-
-	if (pos >= it->base && pos < it->base + it->n)
-		return &it->rec[pos - it->base];
-
-	if (pos != it->base + it->n || !pos) {
-		/* not the batch after the one held: count from the start */
-		it->next = 0;
-		it->skip = pos;
-	}
-	it->base = pos;
-	it->n = 0;
-	cond_resched();
-	if (mutex_lock_killable(&it->kh->lock))
-		return ERR_PTR(-EINTR);
-	buddy_walk_from(&it->kh->core, it->next, buddy_map_collect, it);
-	mutex_unlock(&it->kh->lock);
-	if (!it->n)
-		return NULL;
-	last = &it->rec[it->n - 1];
-	it->next = last->offset + (BUDDY_GRAIN << last->order);
-	return &it->rec[0];
-}
-
-static void *buddy_map_start(struct seq_file *m, loff_t *pos)
-{
-	return buddy_map_get(m->private, *pos);
-}
-
-static void *buddy_map_next(struct seq_file *m, void *v, loff_t *pos)
-{
-	++*pos;
-	return buddy_map_get(m->private, *pos);
-}
-
-static void buddy_map_stop(struct seq_file *m, void *v)
-{
-}
-
-static int buddy_map_show(struct seq_file *m, void *v)
-{
-	const struct buddy_map_rec *r = v;
-
-	seq_printf(m, "0x%llx %u %s\n", r->offset, r->order,
-		   r->state == BUDDY_BLOCK_FREE ? "free" : "allocated");
-	return 0;
-}
-
-static const struct seq_operations buddy_map_sops = {
-	.start	= buddy_map_start,
-	.next	= buddy_map_next,
-	.stop	= buddy_map_stop,
-	.show	= buddy_map_show,
-};
-
-static int buddy_map_open(struct inode *inode, struct file *file)
-{
-	struct buddy_map_iter *it;
-
-	it = __seq_open_private(file, &buddy_map_sops, sizeof(*it));
-	if (!it)
-		return -ENOMEM;
-	it->kh = inode->i_private;
-	it->n = 0;
-	it->base = -1;
-	return 0;
-}
-
-static const struct file_operations buddy_map_fops = {
-	.owner		= THIS_MODULE,
-	.open		= buddy_map_open,
-	.read		= seq_read,
-	.llseek		= seq_lseek,
-	.release	= seq_release_private,
-};
-
-static void buddy_kheap_debugfs_init(struct buddy_kheap *kh)
-{
-	struct dentry *root = kh->params.debugfs_root;
-	char name[32];
-
-	if (IS_ERR_OR_NULL(root))
-		return;
-	snprintf(name, sizeof(name), "%d-%llu", kh->tgid, kh->id);
-	kh->debugfs = debugfs_create_dir(name, root);
-	debugfs_create_file("buddyinfo", 0444, kh->debugfs, kh,
-			    &buddyinfo_fops);
-	debugfs_create_file("stats", 0444, kh->debugfs, kh, &stats_fops);
-	debugfs_create_file("unusable_index", 0444, kh->debugfs, kh,
-			    &unusable_index_fops);
-	debugfs_create_file("extfrag_index", 0444, kh->debugfs, kh,
-			    &extfrag_index_fops);
-	debugfs_create_file("map", 0444, kh->debugfs, kh, &buddy_map_fops);
 }

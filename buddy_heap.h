@@ -5,7 +5,7 @@
  * A struct buddy_kheap wraps a struct buddy_heap from the core with what the
  * kernel needs around it: a mutex, vmalloc'd chunks charged to the caller's
  * memcg, the address_space whose user mappings are zapped before a chunk
- * goes back, and a debugfs directory.  Every ioctl is a plain function here
+ * goes back, and a debugfs directory (buddy_debugfs.c).  Every ioctl is a plain function here
  * taking kernel copies of the uapi structs, so the KUnit suite can drive the
  * device logic without a file; buddy_kmod.c only copies to and from user
  * memory and owns the misc device, the mmap and the pseudo filesystem.
@@ -107,6 +107,7 @@ int buddy_kheap_alloc(struct buddy_kheap *kh, unsigned int nr,
 int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
 		      struct buddy_block_args *args);
 int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st);
+struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh);
 int buddy_kheap_batch_check(const struct buddy_batch *batch);
 int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 		      struct buddy_op *ops);

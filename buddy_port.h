@@ -53,6 +53,13 @@ typedef signed long long s64;
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
+/* <linux/stddef.h>: MEMBERS both as they are and as a struct TAG NAME */
+#define struct_group_tagged(TAG, NAME, MEMBERS...) \
+	union { \
+		struct { MEMBERS }; \
+		struct TAG { MEMBERS } NAME; \
+	}
+
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
 

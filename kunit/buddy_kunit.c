@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suites for buddy-kmod: the buddy core (buddy_core.c) and the
- * kernel side of a /dev/buddy heap (buddy_heap.c).
+ * kernel side of a /dev/buddy heap (buddy_heap.c, buddy_debugfs.c).
  *
  * One compilation unit: the sources under test are #included so the
  * suites reach their static functions, and no object is linked into two
@@ -34,6 +34,7 @@
 
 #include "../buddy_core.c"
 #include "../buddy_heap.c"
+#include "../buddy_debugfs.c"
 
 static unsigned int seed;
 module_param(seed, uint, 0444);
@@ -3122,6 +3123,33 @@ static void buddy_test_kheap_stats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_kheap_stats(kh, st), -EINVAL);
 }
 
+/*
+ * buddy_stat_list.h against the structs it is copied between: the build
+ * only checks its length, so check here that it names every u64 of the
+ * uapi struct once, in order, and distinct fields of the core's.
+ */
+static void buddy_test_kheap_stat_list(struct kunit *test)
+{
+	unsigned int i, j;
+
+	KUNIT_ASSERT_EQ(test, ARRAY_SIZE(buddy_stat_core),
+			ARRAY_SIZE(buddy_stat_uapi));
+	KUNIT_EXPECT_EQ(test, buddy_stat_uapi[0],
+			offsetof(struct buddy_heap_stats, heap_bytes));
+	for (i = 1; i < ARRAY_SIZE(buddy_stat_uapi); i++)
+		KUNIT_EXPECT_EQ(test, buddy_stat_uapi[i],
+				buddy_stat_uapi[i - 1] + sizeof(__u64));
+	for (i = 0; i < ARRAY_SIZE(buddy_stat_core); i++) {
+		KUNIT_EXPECT_EQ(test, buddy_stat_core[i] % sizeof(u64), 0);
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_NE(test, buddy_stat_core[i],
+					buddy_stat_core[j]);
+	}
+	KUNIT_EXPECT_EQ(test, ARRAY_SIZE(buddy_stat_name),
+			ARRAY_SIZE(buddy_stat_offset));
+	KUNIT_EXPECT_STREQ(test, buddy_stat_name[0], "heap_bytes");
+}
+
 /* Malformed BUDDY_IOC_BATCH headers. */
 struct kbatch_case {
 	const char *name;
@@ -3713,6 +3741,7 @@ static struct kunit_case buddy_kheap_cases[] = {
 	KUNIT_CASE(buddy_test_kheap_block_reasons),
 	KUNIT_CASE(buddy_test_kheap_realloc),
 	KUNIT_CASE(buddy_test_kheap_stats),
+	KUNIT_CASE(buddy_test_kheap_stat_list),
 	KUNIT_CASE_PARAM(buddy_test_kheap_batch_rejected, kbatch_bad_gen_params),
 	KUNIT_CASE(buddy_test_kheap_batch),
 	KUNIT_CASE(buddy_test_kheap_batch_empty),

@@ -354,7 +354,7 @@ static int cmd_list(int argc, char **argv)
 
 /*
  * Per-order values of a buddyinfo or index file: "heap <id>" then one value
- * per order, as buddy_heap.c writes them.  Other labels are tolerated: the
+ * per order, as buddy_debugfs.c writes them.  Other labels are tolerated: the
  * values are the numeric tokens after the last word (and after the id that
  * follows "heap").
  */
