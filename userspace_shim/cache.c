@@ -15,8 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "buddy.h"
 #include "cache.h"
+#include "heap.h"
+#include "util.h"
 
 #define CACHE_BATCH_OPS		128	/* operations per BATCH call */
 #define CACHE_MAX_SLOTS		512	/* most blocks per size class */
@@ -276,8 +277,9 @@ static unsigned int flush_all(struct thread_cache *tc, int wait)
 /**
  * cache_flush_self() - give the calling thread's cached blocks back
  *
- * Before a fork copies the heap, before an allocation that failed is
- * retried, and from buddy_cache_flush().  A pending fork keeps them.
+ * Before a fork copies the heap (fork.c), before an allocation that failed
+ * is retried, and from buddy_cache_flush() (client.c).  A pending fork
+ * keeps them.
  *
  * Return: how many blocks went back.
  */
@@ -385,10 +387,4 @@ void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
 	pthread_mutex_unlock(&cache_lock);
 	*refills = __atomic_load_n(&nr_refills, __ATOMIC_RELAXED);
 	*flushes = __atomic_load_n(&nr_flushes, __ATOMIC_RELAXED);
-}
-
-/* buddy.h: the calling thread's cached blocks back to the kernel. */
-API void buddy_cache_flush(void)
-{
-	(void)cache_flush_self();
 }

@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "buddy.h"
 #include "cache.h"
-#include "shim.h"
+#include "heap.h"
+#include "malloc_layer.h"
+#include "side.h"
+#include "util.h"
 
 enum { ST_UNINIT, ST_DEVICE, ST_LIBC, ST_BOOT };
 
@@ -36,7 +36,6 @@ static int state;			/* ST_UNINIT, ST_DEVICE or ST_LIBC */
 static struct buddy_handle dflt = { .fd = -1, .clone_fd = -1 };
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int t_in_init;
-static __thread int t_fork_wrapped;
 
 static struct {
 	void *(*malloc)(size_t);
@@ -169,13 +168,6 @@ static void boot_free(void *p)
 }
 
 /* ---- initialisation --------------------------------------------------- */
-
-static const char *device_path(void)
-{
-	const char *p = knob("BUDDY_DEVICE");
-
-	return p && *p ? p : "/dev/buddy";
-}
 
 static void resolve_libc(void)
 {
@@ -733,12 +725,13 @@ API size_t malloc_usable_size(void *p)
 	return 0;
 }
 
-API buddy_t *buddy_default(void)
+/* For buddy_default() (client.c): NULL when glibc serves the family. */
+struct buddy_handle *malloc_default_heap(void)
 {
 	return get_state() == ST_DEVICE ? &dflt : NULL;
 }
 
-/* ---- fork ------------------------------------------------------------- */
+/* ---- fork (fork.c calls these) ----------------------------------------- */
 
 /* The frees queued while a fork was pending, now carried out. */
 static void deferred_free(uint64_t offset)
@@ -751,64 +744,18 @@ static void deferred_free(uint64_t offset)
 		refused(reason, "free(): invalid pointer");
 }
 
-/* The forking thread's cached blocks go back before the heap is copied. */
-void shim_fork_prepare(void)
-{
-	(void)cache_flush_self();
-}
-
-void shim_fork_parent(void)
+/* parent: the frees queued while the fork was pending. */
+void malloc_fork_parent(void)
 {
 	flush_deferred(deferred_free);
 }
 
-void shim_fork_child(void)
+/* child: the same frees (made before the fork), a fresh lock and counters. */
+void malloc_fork_child(void)
 {
 	pthread_mutex_init(&init_lock, NULL);
 	flush_deferred(deferred_free);
-	cache_fork_child();
 	memset(counters, 0, sizeof(counters));
-}
-
-int shim_fork_wrapped(void)
-{
-	return t_fork_wrapped;
-}
-
-/*
- * fork() itself is wrapped only to turn a failed heap copy into a failed
- * fork: the child (which would otherwise share the parent's heap) exits at
- * once in the atfork child handler, and the parent sees -1 / ENOMEM, as if
- * the kernel had been unable to copy the address space.
- */
-API pid_t fork(void)
-{
-	static pid_t (*real_fork)(void);
-	pid_t (*f)(void) = __atomic_load_n(&real_fork, __ATOMIC_ACQUIRE);
-	pid_t pid;
-	int err;
-
-	if (!f) {
-		f = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
-		if (!f) {
-			errno = ENOSYS;
-			return -1;
-		}
-		__atomic_store_n(&real_fork, f, __ATOMIC_RELEASE);
-	}
-	t_fork_wrapped = 1;
-	pid = f();
-	t_fork_wrapped = 0;
-	err = heap_fork_failed();
-	if (pid > 0 && err) {
-		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		say3("libbuddy: fork: cannot copy the heap: ", errdesc(err),
-		     "; fork() fails with ENOMEM\n");
-		errno = ENOMEM;
-		return -1;
-	}
-	return pid;
 }
 
 /* ---- start and exit --------------------------------------------------- */

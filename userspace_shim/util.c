@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "util.h"
 
 void say(const char *s)
 {
