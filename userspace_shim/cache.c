@@ -42,7 +42,7 @@ static __thread int t_creating;
 /* BUDDY_CACHE: KiB per size class and thread; 0 turns the caches off. */
 static unsigned int cache_kib(void)
 {
-	const char *s = knob("BUDDY_CACHE");
+	const char *s = getenv_knob("BUDDY_CACHE");
 	unsigned int kib = 0;
 
 	if (!s || !*s)
@@ -50,8 +50,9 @@ static unsigned int cache_kib(void)
 	for (; *s >= '0' && *s <= '9' && kib <= 65536; s++)
 		kib = kib * 10 + (unsigned int)(*s - '0');
 	if (*s) {
-		say3("libbuddy: BUDDY_CACHE=", knob("BUDDY_CACHE"),
-		     " is not a number of KiB; using 32\n");
+		write_stderr_joined("libbuddy: BUDDY_CACHE=",
+				    getenv_knob("BUDDY_CACHE"),
+				    " is not a number of KiB; using 32\n");
 		return CACHE_DEFAULT_KIB;
 	}
 	return kib;

@@ -82,7 +82,7 @@ static void fork_segv(int sig, siginfo_t *si, void *uc)
 		if (fork_clone_err && t_fork_wrapped)
 			_exit(127);
 		if (map_copies()) {
-			say("libbuddy: fork: cannot map the heap copy; the child exits\n");
+			write_stderr("libbuddy: fork: cannot map the heap copy; the child exits\n");
 			_exit(127);
 		}
 		return;		/* retry the access */
@@ -139,13 +139,14 @@ static void fork_child(void)
 		 * the parent; a fork that bypassed it sees the child exit 127.
 		 */
 		if (!t_fork_wrapped)
-			say3("libbuddy: fork: cannot copy the heap: ",
-			     errdesc(fork_clone_err), "; the child exits\n");
+			write_stderr_joined("libbuddy: fork: cannot copy the heap: ",
+					    errdesc(fork_clone_err),
+					    "; the child exits\n");
 		_exit(127);
 	}
 	if (!child_mapped && map_copies()) {
-		say3("libbuddy: fork: cannot map the heap copy: ",
-		     errdesc(errno), "; the child exits\n");
+		write_stderr_joined("libbuddy: fork: cannot map the heap copy: ",
+				    errdesc(errno), "; the child exits\n");
 		_exit(127);
 	}
 	if (segv_installed)
@@ -197,8 +198,8 @@ API pid_t fork(void)
 	if (pid > 0 && err) {
 		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
-		say3("libbuddy: fork: cannot copy the heap: ", errdesc(err),
-		     "; fork() fails with ENOMEM\n");
+		write_stderr_joined("libbuddy: fork: cannot copy the heap: ",
+				    errdesc(err), "; fork() fails with ENOMEM\n");
 		errno = ENOMEM;
 		return -1;
 	}

@@ -59,7 +59,7 @@ static int fd_high(int fd)
 /* The device node to open: $BUDDY_DEVICE, or /dev/buddy. */
 const char *device_path(void)
 {
-	const char *p = knob("BUDDY_DEVICE");
+	const char *p = getenv_knob("BUDDY_DEVICE");
 
 	return p && *p ? p : "/dev/buddy";
 }

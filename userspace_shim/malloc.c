@@ -33,7 +33,7 @@
 enum { ST_UNINIT, ST_DEVICE, ST_LIBC, ST_BOOT };
 
 static int state;			/* ST_UNINIT, ST_DEVICE or ST_LIBC */
-static struct buddy_handle dflt = { .fd = -1, .clone_fd = -1 };
+static struct buddy_handle default_heap = { .fd = -1, .clone_fd = -1 };
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int t_in_init;
 
@@ -84,7 +84,7 @@ static inline void count(int i, uint64_t v)
 
 static void read_stats_knob(void)
 {
-	const char *s = knob("BUDDY_STATS");
+	const char *s = getenv_knob("BUDDY_STATS");
 
 	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
 }
@@ -187,28 +187,28 @@ static int do_init(void)
 	int err;
 
 	read_stats_knob();
-	err = heap_open(&dflt, path);
+	err = heap_open(&default_heap, path);
 	if (!err) {
-		const char *b = knob("BUDDY_TEST_BOOTSTRAP");
+		const char *b = getenv_knob("BUDDY_TEST_BOOTSTRAP");
 
 		while (b && *b >= '0' && *b <= '9' && boot_first < 100000)
 			boot_first = boot_first * 10 + (*b++ - '0');
-		dflt.is_default = 1;
-		heap_register(&dflt);
-		cache_init(&dflt);
+		default_heap.is_default = 1;
+		heap_register(&default_heap);
+		cache_init(&default_heap);
 		return ST_DEVICE;
 	}
-	fb = knob("BUDDY_FALLBACK");
-	say3("libbuddy: cannot open ", path, ": ");
+	fb = getenv_knob("BUDDY_FALLBACK");
+	write_stderr_joined("libbuddy: cannot open ", path, ": ");
 	if (err == -EPROTO)
-		say("unsupported ABI version (module and shim do not match)");
+		write_stderr("unsupported ABI version (module and shim do not match)");
 	else
-		say(errdesc(-err));
+		write_stderr(errdesc(-err));
 	if (fb && !strcmp(fb, "abort")) {
-		say("; aborting (BUDDY_FALLBACK=abort)\n");
+		write_stderr("; aborting (BUDDY_FALLBACK=abort)\n");
 		abort();
 	}
-	say("; falling back to glibc malloc (BUDDY_FALLBACK=libc)\n");
+	write_stderr("; falling back to glibc malloc (BUDDY_FALLBACK=libc)\n");
 	resolve_libc();
 	return ST_LIBC;
 }
@@ -245,9 +245,9 @@ static __attribute__((noreturn)) void lost_fd(int err)
 {
 	char buf[32];
 
-	*fmt_u64(buf, (uint64_t)dflt.fd) = 0;
-	say3("libbuddy: the heap's file descriptor ", buf,
-	     " was closed or replaced by the program: ");
+	*fmt_u64(buf, (uint64_t)default_heap.fd) = 0;
+	write_stderr_joined("libbuddy: the heap's file descriptor ", buf,
+			    " was closed or replaced by the program: ");
 	die(errdesc(-err));
 }
 
@@ -269,14 +269,14 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	err = heap_alloc(&default_heap, cmd, n, nmemb, align, &p);
 	/*
 	 * This thread's cached blocks may be what is missing, unless no heap
 	 * of the cap's size could hold the request.
 	 */
-	if (unlikely(err == -ENOMEM) && n <= dflt.info.cap_bytes &&
-	    align <= dflt.info.cap_bytes && cache_flush_self())
-		err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	if (unlikely(err == -ENOMEM) && n <= default_heap.info.cap_bytes &&
+	    align <= default_heap.info.cap_bytes && cache_flush_self())
+		err = heap_alloc(&default_heap, cmd, n, nmemb, align, &p);
 	if (unlikely(err == -EAGAIN)) {
 		/* a fork is pending: see side.c */
 		p = side_alloc(n * (nmemb ? nmemb : 1), align,
@@ -308,7 +308,7 @@ static inline void *cached_alloc(size_t n, size_t align)
 	 * child's copy of the window was taken before they were written.
 	 */
 	if (n > CACHE_MAX_BYTES || !cache_shadow ||
-	    __atomic_load_n(&dflt.pending, __ATOMIC_RELAXED))
+	    __atomic_load_n(&default_heap.pending, __ATOMIC_RELAXED))
 		return NULL;
 	order = cache_order(n);
 	/* a block is aligned to its size; larger alignments are trimmed by
@@ -362,13 +362,13 @@ static size_t defer_dev_free(void *p, const char *who)
 {
 	unsigned int reason;
 	size_t usable;
-	int err = heap_usable(&dflt, p, &usable, &reason);
+	int err = heap_usable(&default_heap, p, &usable, &reason);
 
 	check_fd_err(err);
 	if (err)
 		refused(reason, who);
-	if (defer_free((uintptr_t)p - (uintptr_t)dflt.base)) {
-		while ((err = heap_free(&dflt, p, &reason)) == -EAGAIN)
+	if (defer_free((uintptr_t)p - (uintptr_t)default_heap.base)) {
+		while ((err = heap_free(&default_heap, p, &reason)) == -EAGAIN)
 			sched_yield();
 		check_fd_err(err);
 		if (err)
@@ -376,7 +376,7 @@ static size_t defer_dev_free(void *p, const char *who)
 	} else {
 		count(C_DEFERRED, 1);
 		/* the fork may have ended meanwhile: do not keep it queued */
-		if (!__atomic_load_n(&dflt.pending, __ATOMIC_ACQUIRE))
+		if (!__atomic_load_n(&default_heap.pending, __ATOMIC_ACQUIRE))
 			flush_deferred(deferred_free);
 	}
 	return usable;
@@ -390,7 +390,7 @@ static inline int cache_took(void *p, const char *who)
 {
 	int r;
 
-	if (!cache_shadow || !heap_contains(&dflt, p))
+	if (!cache_shadow || !heap_contains(&default_heap, p))
 		return 0;
 	r = cache_free(p);
 	if (unlikely(r < 0))
@@ -401,9 +401,9 @@ static inline int cache_took(void *p, const char *who)
 /* free() of what no cache took: the kernel, the arenas, or glibc. */
 static void free_uncached(void *p, const char *who)
 {
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
-		int err = heap_free(&dflt, p, &reason);
+		int err = heap_free(&default_heap, p, &reason);
 
 		if (likely(!err))
 			return;
@@ -577,7 +577,7 @@ API void *realloc(void *p, size_t n)
 		do_free(p, "free(): invalid pointer");
 		return NULL;
 	}
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
 		void *q;
 		int err;
@@ -589,7 +589,7 @@ API void *realloc(void *p, size_t n)
 		}
 		if (cache_shadow && cached_realloc(p, n, &q))
 			return q;
-		err = heap_realloc(&dflt, p, n, &q, &reason);
+		err = heap_realloc(&default_heap, p, n, &q, &reason);
 		if (likely(!err)) {
 			count(C_BYTES, n);
 			return q;
@@ -598,7 +598,7 @@ API void *realloc(void *p, size_t n)
 			/* a fork is pending: move the block to the side arena */
 			size_t old;
 
-			err = heap_usable(&dflt, p, &old, &reason);
+			err = heap_usable(&default_heap, p, &old, &reason);
 			check_fd_err(err);
 			if (err)
 				die("realloc(): invalid pointer");
@@ -701,7 +701,7 @@ API size_t malloc_usable_size(void *p)
 	count(C_USABLE, 1);
 	if (!p)
 		return 0;
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
 		size_t n;
 		int err;
@@ -712,7 +712,7 @@ API size_t malloc_usable_size(void *p)
 			if (usable)
 				return usable < 0 ? 0 : (size_t)usable;
 		}
-		err = heap_usable(&dflt, p, &n, &reason);
+		err = heap_usable(&default_heap, p, &n, &reason);
 		check_fd_err(err);
 		return err ? 0 : n;
 	}
@@ -728,7 +728,7 @@ API size_t malloc_usable_size(void *p)
 /* For buddy_default() (client.c): NULL when glibc serves the family. */
 struct buddy_handle *malloc_default_heap(void)
 {
-	return get_state() == ST_DEVICE ? &dflt : NULL;
+	return get_state() == ST_DEVICE ? &default_heap : NULL;
 }
 
 /* ---- fork (fork.c calls these) ----------------------------------------- */
@@ -737,7 +737,7 @@ struct buddy_handle *malloc_default_heap(void)
 static void deferred_free(uint64_t offset)
 {
 	unsigned int reason;
-	int err = heap_free_offset(&dflt, offset, &reason);
+	int err = heap_free_offset(&default_heap, offset, &reason);
 
 	check_fd_err(err);
 	if (err)
@@ -811,7 +811,7 @@ __attribute__((destructor)) static void shim_fini(void)
 	} else {
 		p = fmt_str(p, " cache=off");
 	}
-	if (state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+	if (state == ST_DEVICE && !heap_stats(&default_heap, &st)) {
 		p = field(p, "peak_in_use", st.peak_bytes_in_use);
 		p = field(p, "in_use", st.bytes_in_use);
 		p = field(p, "live", st.live_blocks);
@@ -819,10 +819,10 @@ __attribute__((destructor)) static void shim_fini(void)
 		p = field(p, "peak_heap", st.peak_heap_bytes);
 		p = field(p, "kernel_allocs", st.nr_allocs);
 		p = field(p, "kernel_frees", st.nr_frees);
-		p = field(p, "heap_id", st.nr_orders ? dflt.info.heap_id : 0);
+		p = field(p, "heap_id", st.nr_orders ? default_heap.info.heap_id : 0);
 	}
 	p = fmt_str(p, "\n");
-	if (stats_level > 1 && state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+	if (stats_level > 1 && state == ST_DEVICE && !heap_stats(&default_heap, &st)) {
 		unsigned int n = st.nr_orders;
 
 		if (n > BUDDY_STATS_ORDERS)
@@ -837,5 +837,5 @@ __attribute__((destructor)) static void shim_fini(void)
 		p = fmt_str(p, "\n");
 	}
 	*p = 0;
-	say(buf);
+	write_stderr(buf);
 }

@@ -13,12 +13,12 @@
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
-void say(const char *s);
-void say3(const char *a, const char *b, const char *c);
+void write_stderr(const char *s);
+void write_stderr_joined(const char *a, const char *b, const char *c);
 const char *errdesc(int err);
 char *fmt_u64(char *dst, uint64_t v);	/* returns end; no NUL */
 char *fmt_str(char *dst, const char *s);
 __attribute__((noreturn)) void die(const char *msg);
-const char *knob(const char *name);
+const char *getenv_knob(const char *name);
 
 #endif /* BUDDY_SHIM_UTIL_H */
