@@ -56,7 +56,11 @@ static int fd_high(int fd)
 	return nfd;
 }
 
-/* The device node to open: $BUDDY_DEVICE, or /dev/buddy. */
+/*
+ * The device node to open: $BUDDY_DEVICE, or /dev/buddy.  buddyctl has its
+ * own copy on libc's getenv(): it is a separate program that does not link
+ * libbuddy, and this one must work before libc has set environ.
+ */
 const char *device_path(void)
 {
 	const char *p = getenv_knob("BUDDY_DEVICE");
@@ -202,42 +206,63 @@ int heap_alloc(struct buddy_handle *h, unsigned long cmd, size_t size,
 }
 
 /*
+ * FREE, REALLOC or USABLE_SIZE on b->offset, under the heap's lock, taken
+ * with lock_for_change() when for_change, else regardless of a pending
+ * fork.  Returns 0, -EINVAL with the kernel's *reason (BUDDY_REASON_*) when
+ * it refuses the offset, or another negative errno (*reason NONE).
+ */
+static int block_ioctl(struct buddy_handle *h, unsigned long cmd,
+		       struct buddy_block_args *b, int for_change,
+		       unsigned int *reason)
+{
+	int err;
+
+	*reason = BUDDY_REASON_NONE;
+	if (for_change) {
+		err = lock_for_change(h);
+		if (err)
+			return err;
+	} else {
+		pthread_mutex_lock(&h->lock);
+	}
+	err = xioctl(h->fd, cmd, b);
+	pthread_mutex_unlock(&h->lock);
+	if (err == -EINVAL)
+		*reason = b->reason;
+	return err;
+}
+
+/* block_ioctl() on the block p starts: refused without a call outside. */
+static int block_ioctl_at(struct buddy_handle *h, unsigned long cmd,
+			  const void *p, struct buddy_block_args *b,
+			  int for_change, unsigned int *reason)
+{
+	if (!heap_contains(h, p)) {
+		*reason = BUDDY_REASON_OUTSIDE;
+		return -EINVAL;
+	}
+	b->offset = (uintptr_t)p - (uintptr_t)h->base;
+	return block_ioctl(h, cmd, b, for_change, reason);
+}
+
+/*
  * FREE.  Returns 0, -EINVAL with *reason (BUDDY_REASON_*) when the kernel
  * (or the window check) refuses the pointer, or another negative errno.
  */
 int heap_free(struct buddy_handle *h, void *p, unsigned int *reason)
 {
 	struct buddy_block_args b = { 0 };
-	int err;
 
-	*reason = BUDDY_REASON_NONE;
-	if (!heap_contains(h, p)) {
-		*reason = BUDDY_REASON_OUTSIDE;
-		return -EINVAL;
-	}
-	b.offset = (uintptr_t)p - (uintptr_t)h->base;
-	err = lock_for_change(h);
-	if (err)
-		return err;
-	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
-	pthread_mutex_unlock(&h->lock);
-	if (err == -EINVAL)
-		*reason = b.reason;
-	return err;
+	return block_ioctl_at(h, BUDDY_IOC_FREE, p, &b, 1, reason);
 }
 
-/* FREE by offset, with the lock: for the deferred frees after a fork. */
+/* FREE by offset, even while a fork is pending: the deferred frees. */
 int heap_free_offset(struct buddy_handle *h, uint64_t offset,
 		     unsigned int *reason)
 {
 	struct buddy_block_args b = { .offset = offset };
-	int err;
 
-	pthread_mutex_lock(&h->lock);
-	err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
-	pthread_mutex_unlock(&h->lock);
-	*reason = err == -EINVAL ? b.reason : 0;
-	return err;
+	return block_ioctl(h, BUDDY_IOC_FREE, &b, 0, reason);
 }
 
 /*
@@ -268,45 +293,21 @@ int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n)
 int heap_realloc(struct buddy_handle *h, void *p, size_t size, void **out,
 		 unsigned int *reason)
 {
-	struct buddy_block_args b = { 0 };
-	int err;
+	struct buddy_block_args b = { .size = size ? size : 1 };
+	int err = block_ioctl_at(h, BUDDY_IOC_REALLOC, p, &b, 1, reason);
 
-	*reason = BUDDY_REASON_NONE;
-	if (!heap_contains(h, p)) {
-		*reason = BUDDY_REASON_OUTSIDE;
-		return -EINVAL;
-	}
-	b.offset = (uintptr_t)p - (uintptr_t)h->base;
-	b.size = size ? size : 1;
-	err = lock_for_change(h);
-	if (err)
-		return err;
-	err = xioctl(h->fd, BUDDY_IOC_REALLOC, &b);
-	pthread_mutex_unlock(&h->lock);
-	if (err == -EINVAL)
-		*reason = b.reason;
 	if (!err)
 		*out = h->base + b.new_offset;
 	return err;
 }
 
+/* USABLE_SIZE: only reads, so it goes ahead while a fork is pending. */
 int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
 		unsigned int *reason)
 {
 	struct buddy_block_args b = { 0 };
-	int err;
+	int err = block_ioctl_at(h, BUDDY_IOC_USABLE_SIZE, p, &b, 0, reason);
 
-	*reason = BUDDY_REASON_NONE;
-	if (!heap_contains(h, p)) {
-		*reason = BUDDY_REASON_OUTSIDE;
-		return -EINVAL;
-	}
-	b.offset = (uintptr_t)p - (uintptr_t)h->base;
-	pthread_mutex_lock(&h->lock);
-	err = xioctl(h->fd, BUDDY_IOC_USABLE_SIZE, &b);
-	pthread_mutex_unlock(&h->lock);
-	if (err == -EINVAL)
-		*reason = b.reason;
 	if (!err)
 		*usable = b.usable;
 	return err;
