@@ -240,6 +240,25 @@ static inline int get_state(void)
 
 /* ---- errors ----------------------------------------------------------- */
 
+/* The entry point a misused pointer was passed to: glibc's words differ. */
+enum misuse_in { IN_FREE, IN_REALLOC };
+
+/* glibc's malloc_printerr() messages, then abort (the heap is unchanged). */
+static __attribute__((noreturn)) void invalid_pointer(enum misuse_in in)
+{
+	die(in == IN_FREE ? "free(): invalid pointer" :
+	    "realloc(): invalid pointer");
+}
+
+/* The kernel (or a cache) refused a pointer for this reason. */
+static __attribute__((noreturn)) void refused(unsigned int reason,
+					       enum misuse_in in)
+{
+	if (reason == BUDDY_REASON_ALREADY_FREE && in == IN_FREE)
+		die("free(): double free detected");
+	invalid_pointer(in);
+}
+
 /* The program closed or replaced our descriptor: the heap is unreachable. */
 static __attribute__((noreturn)) void lost_fd(int err)
 {
@@ -345,20 +364,12 @@ static void *do_malloc(size_t n)
 
 static void deferred_free(uint64_t offset);
 
-static __attribute__((noreturn)) void refused(unsigned int reason,
-					       const char *who)
-{
-	if (reason == BUDDY_REASON_ALREADY_FREE && who[0] == 'f')
-		die("free(): double free detected");
-	die(who);
-}
-
 /*
  * A fork is pending: the device heap must not change.  Check the block is
  * live (USABLE_SIZE only reads) and queue its free for when the fork is
  * over; with the queue full, wait for that.  Returns the usable size.
  */
-static size_t defer_dev_free(void *p, const char *who)
+static size_t defer_dev_free(void *p, enum misuse_in in)
 {
 	unsigned int reason;
 	size_t usable;
@@ -366,13 +377,13 @@ static size_t defer_dev_free(void *p, const char *who)
 
 	check_fd_err(err);
 	if (err)
-		refused(reason, who);
+		refused(reason, in);
 	if (defer_free((uintptr_t)p - (uintptr_t)default_heap.base)) {
 		while ((err = heap_free(&default_heap, p, &reason)) == -EAGAIN)
 			sched_yield();
 		check_fd_err(err);
 		if (err)
-			refused(reason, who);
+			refused(reason, in);
 	} else {
 		count(C_DEFERRED, 1);
 		/* the fork may have ended meanwhile: do not keep it queued */
@@ -384,9 +395,9 @@ static size_t defer_dev_free(void *p, const char *who)
 
 /*
  * 1 when this thread's cache took p, 0 when free_uncached() must free it; a
- * double free of a cached block dies with who's message.
+ * double free of a cached block dies with in's message.
  */
-static inline int cache_took(void *p, const char *who)
+static inline int cache_took(void *p, enum misuse_in in)
 {
 	int r;
 
@@ -394,12 +405,12 @@ static inline int cache_took(void *p, const char *who)
 		return 0;
 	r = cache_free(p);
 	if (unlikely(r < 0))
-		refused(BUDDY_REASON_ALREADY_FREE, who);
+		refused(BUDDY_REASON_ALREADY_FREE, in);
 	return r;
 }
 
 /* free() of what no cache took: the kernel, the arenas, or glibc. */
-static void free_uncached(void *p, const char *who)
+static void free_uncached(void *p, enum misuse_in in)
 {
 	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
@@ -408,11 +419,11 @@ static void free_uncached(void *p, const char *who)
 		if (likely(!err))
 			return;
 		if (err == -EAGAIN) {
-			defer_dev_free(p, who);
+			defer_dev_free(p, in);
 			return;
 		}
 		check_fd_err(err);
-		refused(reason, who);
+		refused(reason, in);
 	}
 	if (in_boot(p)) {
 		boot_free(p);
@@ -426,13 +437,13 @@ static void free_uncached(void *p, const char *who)
 		libc.free(p);
 		return;
 	}
-	die(who);
+	invalid_pointer(in);
 }
 
-static void do_free(void *p, const char *who)
+static void do_free(void *p, enum misuse_in in)
 {
-	if (!cache_took(p, who))
-		free_uncached(p, who);
+	if (!cache_took(p, in))
+		free_uncached(p, in);
 }
 
 /* glibc's _mid_memalign(): alignment rules of memalign and friends. */
@@ -493,10 +504,10 @@ API void free(void *p)
 		return;
 	count(C_FREE, 1);
 	/* a cache takes it without a system call: errno cannot change */
-	if (likely(cache_took(p, "free(): invalid pointer")))
+	if (likely(cache_took(p, IN_FREE)))
 		return;
 	saved = errno;
-	free_uncached(p, "free(): invalid pointer");
+	free_uncached(p, IN_FREE);
 	errno = saved;
 }
 
@@ -547,7 +558,7 @@ static int cached_realloc(void *p, size_t n, void **out)
 	long usable = cache_usable(p);
 
 	if (usable < 0)
-		die("realloc(): invalid pointer");
+		invalid_pointer(IN_REALLOC);
 	if (!usable)
 		return 0;
 	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16)) {
@@ -558,12 +569,12 @@ static int cached_realloc(void *p, size_t n, void **out)
 		*out = do_malloc(n);
 		if (*out) {
 			memcpy(*out, p, n < (size_t)usable ? n : (size_t)usable);
-			do_free(p, "realloc(): invalid pointer");
+			do_free(p, IN_REALLOC);
 		}
 		return 1;
 	}
 	if (cache_release(p) < 0)
-		die("realloc(): invalid pointer");
+		invalid_pointer(IN_REALLOC);
 	return 0;
 }
 
@@ -574,7 +585,7 @@ API void *realloc(void *p, size_t n)
 		return do_malloc(n);
 	if (!n) {
 		count(C_FREE, 1);
-		do_free(p, "free(): invalid pointer");
+		do_free(p, IN_FREE);
 		return NULL;
 	}
 	if (heap_contains(&default_heap, p)) {
@@ -601,20 +612,20 @@ API void *realloc(void *p, size_t n)
 			err = heap_usable(&default_heap, p, &old, &reason);
 			check_fd_err(err);
 			if (err)
-				die("realloc(): invalid pointer");
+				invalid_pointer(IN_REALLOC);
 			q = side_alloc(n, 16, 0);
 			if (!q) {
 				count(C_FAILED, 1);
 				return NULL;
 			}
 			memcpy(q, p, old < n ? old : n);
-			defer_dev_free(p, "realloc(): invalid pointer");
+			defer_dev_free(p, IN_REALLOC);
 			count(C_BYTES, n);
 			return q;
 		}
 		check_fd_err(err);
 		if (err == -EINVAL && reason)
-			die("realloc(): invalid pointer");
+			invalid_pointer(IN_REALLOC);
 		count(C_FAILED, 1);
 		errno = ENOMEM;
 		return NULL;
@@ -636,7 +647,7 @@ API void *realloc(void *p, size_t n)
 	}
 	if (get_state() == ST_LIBC)
 		return libc.realloc(p, n);
-	die("realloc(): invalid pointer");
+	invalid_pointer(IN_REALLOC);
 }
 
 API void *reallocarray(void *p, size_t n, size_t size)
@@ -741,7 +752,7 @@ static void deferred_free(uint64_t offset)
 
 	check_fd_err(err);
 	if (err)
-		refused(reason, "free(): invalid pointer");
+		refused(reason, IN_FREE);
 }
 
 /* parent: the frees queued while the fork was pending. */
