@@ -340,26 +340,47 @@ static inline void *cached_alloc(size_t n, size_t align)
 	return p;
 }
 
-static void *do_malloc(size_t n)
+/*
+ * An allocation from the first source that serves it: the bootstrap arena
+ * (while the device is being opened, or as BUDDY_TEST_BOOTSTRAP asks),
+ * this thread's cache, then the device; glibc's malloc when there is no
+ * device.  cmd is BUDDY_IOC_MALLOC, CALLOC (n is the product, zeroed) or
+ * MEMALIGN (align above 16, a power of two).  Inlined: cmd is a constant.
+ */
+static inline __attribute__((always_inline)) void *
+alloc_default(unsigned long cmd, size_t n, size_t align)
 {
+	int zero = cmd == BUDDY_IOC_CALLOC;
 	void *p;
 
 	switch (get_state()) {
 	case ST_DEVICE:
-		if (unlikely(take_boot())) {
-			p = boot_alloc(n, 16, 0);
+		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
+			p = boot_alloc(n, align, zero);
 			if (p)
 				return p;
 		}
-		p = cached_alloc(n, 0);
+		/* a cached block is aligned to its size */
+		p = cached_alloc(n, align);
 		if (likely(p))
-			return p;
-		return dev_alloc(BUDDY_IOC_MALLOC, n, 0, 0);
+			return zero ? memset(p, 0, n) : p;
+		return dev_alloc(cmd, n, zero, align);
 	case ST_LIBC:
-		return libc.malloc(n);
+		if (cmd == BUDDY_IOC_MEMALIGN)
+			return libc.memalign(align, n);
+		return zero ? libc.calloc(n, 1) : libc.malloc(n);
 	default:
-		return boot_alloc(n, 16, 0);
+		if (n > PTRDIFF_MAX) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(n, align, zero);
 	}
+}
+
+static void *do_malloc(size_t n)
+{
+	return alloc_default(BUDDY_IOC_MALLOC, n, 0);
 }
 
 static void deferred_free(uint64_t offset);
@@ -462,30 +483,7 @@ static void *mid_memalign(size_t align, size_t n)
 			a <<= 1;
 		align = a;
 	}
-	switch (get_state()) {
-	case ST_DEVICE: {
-		void *p;
-
-		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
-			p = boot_alloc(n, align, 0);
-			if (p)
-				return p;
-		}
-		/* a cached block is aligned to its size */
-		p = cached_alloc(n, align);
-		if (p)
-			return p;
-		return dev_alloc(BUDDY_IOC_MEMALIGN, n, 0, align);
-	}
-	case ST_LIBC:
-		return libc.memalign(align, n);
-	default:
-		if (n > PTRDIFF_MAX) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		return boot_alloc(n, align, 0);
-	}
+	return alloc_default(BUDDY_IOC_MEMALIGN, n, align);
 }
 
 /* ---- the exported family ---------------------------------------------- */
@@ -526,25 +524,7 @@ API void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	switch (get_state()) {
-	case ST_DEVICE: {
-		void *p;
-
-		if (unlikely(take_boot())) {
-			p = boot_alloc((size_t)bytes, 16, 1);
-			if (p)
-				return p;
-		}
-		p = cached_alloc((size_t)bytes, 0);
-		if (p)
-			return memset(p, 0, (size_t)bytes);
-		return dev_alloc(BUDDY_IOC_CALLOC, (size_t)bytes, 1, 0);
-	}
-	case ST_LIBC:
-		return libc.calloc(n, size);
-	default:
-		return boot_alloc((size_t)bytes, 16, 1);
-	}
+	return alloc_default(BUDDY_IOC_CALLOC, (size_t)bytes, 0);
 }
 
 /*
