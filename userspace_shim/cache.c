@@ -15,8 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "buddy.h"
 #include "cache.h"
+#include "heap.h"
+#include "util.h"
 
 #define CACHE_BATCH_OPS		128	/* operations per BATCH call */
 #define CACHE_MAX_SLOTS		512	/* most blocks per size class */
@@ -41,7 +42,7 @@ static __thread int t_creating;
 /* BUDDY_CACHE: KiB per size class and thread; 0 turns the caches off. */
 static unsigned int cache_kib(void)
 {
-	const char *s = knob("BUDDY_CACHE");
+	const char *s = getenv_knob("BUDDY_CACHE");
 	unsigned int kib = 0;
 
 	if (!s || !*s)
@@ -49,8 +50,9 @@ static unsigned int cache_kib(void)
 	for (; *s >= '0' && *s <= '9' && kib <= 65536; s++)
 		kib = kib * 10 + (unsigned int)(*s - '0');
 	if (*s) {
-		say3("libbuddy: BUDDY_CACHE=", knob("BUDDY_CACHE"),
-		     " is not a number of KiB; using 32\n");
+		write_stderr_joined("libbuddy: BUDDY_CACHE=",
+				    getenv_knob("BUDDY_CACHE"),
+				    " is not a number of KiB; using 32\n");
 		return CACHE_DEFAULT_KIB;
 	}
 	return kib;
@@ -276,8 +278,9 @@ static unsigned int flush_all(struct thread_cache *tc, int wait)
 /**
  * cache_flush_self() - give the calling thread's cached blocks back
  *
- * Before a fork copies the heap, before an allocation that failed is
- * retried, and from buddy_cache_flush().  A pending fork keeps them.
+ * Before a fork copies the heap (fork.c), before an allocation that failed
+ * is retried, and from buddy_cache_flush() (client.c).  A pending fork
+ * keeps them.
  *
  * Return: how many blocks went back.
  */
@@ -385,10 +388,4 @@ void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
 	pthread_mutex_unlock(&cache_lock);
 	*refills = __atomic_load_n(&nr_refills, __ATOMIC_RELAXED);
 	*flushes = __atomic_load_n(&nr_flushes, __ATOMIC_RELAXED);
-}
-
-/* buddy.h: the calling thread's cached blocks back to the kernel. */
-API void buddy_cache_flush(void)
-{
-	(void)cache_flush_self();
 }

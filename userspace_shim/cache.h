@@ -16,6 +16,8 @@
  * and still refuse a double free or an interior pointer: only a start with
  * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
  * the kernel's to validate, as without the cache.
+ *
+ * Above heap.c, below malloc.c: it calls heap_batch() and nothing higher.
  */
 #ifndef BUDDY_SHIM_CACHE_H
 #define BUDDY_SHIM_CACHE_H
@@ -23,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shim.h"
+#include "heap.h"
 
 #define CACHE_MAX_BYTES		4096u
 #define CACHE_ORDERS		9	/* 16 B .. 4 KiB at a 16-byte grain */

@@ -22,21 +22,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "buddy.h"
 #include "cache.h"
-#include "shim.h"
+#include "heap.h"
+#include "malloc_layer.h"
+#include "side.h"
+#include "util.h"
 
 enum { ST_UNINIT, ST_DEVICE, ST_LIBC, ST_BOOT };
 
 static int state;			/* ST_UNINIT, ST_DEVICE or ST_LIBC */
-static struct buddy_handle dflt = { .fd = -1, .clone_fd = -1 };
+static struct buddy_handle default_heap = { .fd = -1, .clone_fd = -1 };
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int t_in_init;
-static __thread int t_fork_wrapped;
 
 static struct {
 	void *(*malloc)(size_t);
@@ -85,7 +84,7 @@ static inline void count(int i, uint64_t v)
 
 static void read_stats_knob(void)
 {
-	const char *s = knob("BUDDY_STATS");
+	const char *s = getenv_knob("BUDDY_STATS");
 
 	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
 }
@@ -170,13 +169,6 @@ static void boot_free(void *p)
 
 /* ---- initialisation --------------------------------------------------- */
 
-static const char *device_path(void)
-{
-	const char *p = knob("BUDDY_DEVICE");
-
-	return p && *p ? p : "/dev/buddy";
-}
-
 static void resolve_libc(void)
 {
 #define R(field, name) (libc.field = (__typeof__(libc.field))dlsym(RTLD_NEXT, name))
@@ -195,28 +187,28 @@ static int do_init(void)
 	int err;
 
 	read_stats_knob();
-	err = heap_open(&dflt, path);
+	err = heap_open(&default_heap, path);
 	if (!err) {
-		const char *b = knob("BUDDY_TEST_BOOTSTRAP");
+		const char *b = getenv_knob("BUDDY_TEST_BOOTSTRAP");
 
 		while (b && *b >= '0' && *b <= '9' && boot_first < 100000)
 			boot_first = boot_first * 10 + (*b++ - '0');
-		dflt.is_default = 1;
-		heap_register(&dflt);
-		cache_init(&dflt);
+		default_heap.is_default = 1;
+		heap_register(&default_heap);
+		cache_init(&default_heap);
 		return ST_DEVICE;
 	}
-	fb = knob("BUDDY_FALLBACK");
-	say3("libbuddy: cannot open ", path, ": ");
+	fb = getenv_knob("BUDDY_FALLBACK");
+	write_stderr_joined("libbuddy: cannot open ", path, ": ");
 	if (err == -EPROTO)
-		say("unsupported ABI version (module and shim do not match)");
+		write_stderr("unsupported ABI version (module and shim do not match)");
 	else
-		say(errdesc(-err));
+		write_stderr(errdesc(-err));
 	if (fb && !strcmp(fb, "abort")) {
-		say("; aborting (BUDDY_FALLBACK=abort)\n");
+		write_stderr("; aborting (BUDDY_FALLBACK=abort)\n");
 		abort();
 	}
-	say("; falling back to glibc malloc (BUDDY_FALLBACK=libc)\n");
+	write_stderr("; falling back to glibc malloc (BUDDY_FALLBACK=libc)\n");
 	resolve_libc();
 	return ST_LIBC;
 }
@@ -248,14 +240,33 @@ static inline int get_state(void)
 
 /* ---- errors ----------------------------------------------------------- */
 
+/* The entry point a misused pointer was passed to: glibc's words differ. */
+enum misuse_in { IN_FREE, IN_REALLOC };
+
+/* glibc's malloc_printerr() messages, then abort (the heap is unchanged). */
+static __attribute__((noreturn)) void invalid_pointer(enum misuse_in in)
+{
+	die(in == IN_FREE ? "free(): invalid pointer" :
+	    "realloc(): invalid pointer");
+}
+
+/* The kernel (or a cache) refused a pointer for this reason. */
+static __attribute__((noreturn)) void refused(unsigned int reason,
+					       enum misuse_in in)
+{
+	if (reason == BUDDY_REASON_ALREADY_FREE && in == IN_FREE)
+		die("free(): double free detected");
+	invalid_pointer(in);
+}
+
 /* The program closed or replaced our descriptor: the heap is unreachable. */
 static __attribute__((noreturn)) void lost_fd(int err)
 {
 	char buf[32];
 
-	*fmt_u64(buf, (uint64_t)dflt.fd) = 0;
-	say3("libbuddy: the heap's file descriptor ", buf,
-	     " was closed or replaced by the program: ");
+	*fmt_u64(buf, (uint64_t)default_heap.fd) = 0;
+	write_stderr_joined("libbuddy: the heap's file descriptor ", buf,
+			    " was closed or replaced by the program: ");
 	die(errdesc(-err));
 }
 
@@ -277,14 +288,14 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	err = heap_alloc(&default_heap, cmd, n, nmemb, align, &p);
 	/*
 	 * This thread's cached blocks may be what is missing, unless no heap
 	 * of the cap's size could hold the request.
 	 */
-	if (unlikely(err == -ENOMEM) && n <= dflt.info.cap_bytes &&
-	    align <= dflt.info.cap_bytes && cache_flush_self())
-		err = heap_alloc(&dflt, cmd, n, nmemb, align, &p);
+	if (unlikely(err == -ENOMEM) && n <= default_heap.info.cap_bytes &&
+	    align <= default_heap.info.cap_bytes && cache_flush_self())
+		err = heap_alloc(&default_heap, cmd, n, nmemb, align, &p);
 	if (unlikely(err == -EAGAIN)) {
 		/* a fork is pending: see side.c */
 		p = side_alloc(n * (nmemb ? nmemb : 1), align,
@@ -316,7 +327,7 @@ static inline void *cached_alloc(size_t n, size_t align)
 	 * child's copy of the window was taken before they were written.
 	 */
 	if (n > CACHE_MAX_BYTES || !cache_shadow ||
-	    __atomic_load_n(&dflt.pending, __ATOMIC_RELAXED))
+	    __atomic_load_n(&default_heap.pending, __ATOMIC_RELAXED))
 		return NULL;
 	order = cache_order(n);
 	/* a block is aligned to its size; larger alignments are trimmed by
@@ -329,62 +340,75 @@ static inline void *cached_alloc(size_t n, size_t align)
 	return p;
 }
 
-static void *do_malloc(size_t n)
+/*
+ * An allocation from the first source that serves it: the bootstrap arena
+ * (while the device is being opened, or as BUDDY_TEST_BOOTSTRAP asks),
+ * this thread's cache, then the device; glibc's malloc when there is no
+ * device.  cmd is BUDDY_IOC_MALLOC, CALLOC (n is the product, zeroed) or
+ * MEMALIGN (align above 16, a power of two).  Inlined: cmd is a constant.
+ */
+static inline __attribute__((always_inline)) void *
+alloc_default(unsigned long cmd, size_t n, size_t align)
 {
+	int zero = cmd == BUDDY_IOC_CALLOC;
 	void *p;
 
 	switch (get_state()) {
 	case ST_DEVICE:
-		if (unlikely(take_boot())) {
-			p = boot_alloc(n, 16, 0);
+		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
+			p = boot_alloc(n, align, zero);
 			if (p)
 				return p;
 		}
-		p = cached_alloc(n, 0);
+		/* a cached block is aligned to its size */
+		p = cached_alloc(n, align);
 		if (likely(p))
-			return p;
-		return dev_alloc(BUDDY_IOC_MALLOC, n, 0, 0);
+			return zero ? memset(p, 0, n) : p;
+		return dev_alloc(cmd, n, zero, align);
 	case ST_LIBC:
-		return libc.malloc(n);
+		if (cmd == BUDDY_IOC_MEMALIGN)
+			return libc.memalign(align, n);
+		return zero ? libc.calloc(n, 1) : libc.malloc(n);
 	default:
-		return boot_alloc(n, 16, 0);
+		if (n > PTRDIFF_MAX) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(n, align, zero);
 	}
 }
 
-static void deferred_free(uint64_t offset);
-
-static __attribute__((noreturn)) void refused(unsigned int reason,
-					       const char *who)
+static void *do_malloc(size_t n)
 {
-	if (reason == BUDDY_REASON_ALREADY_FREE && who[0] == 'f')
-		die("free(): double free detected");
-	die(who);
+	return alloc_default(BUDDY_IOC_MALLOC, n, 0);
 }
+
+static void deferred_free(uint64_t offset);
 
 /*
  * A fork is pending: the device heap must not change.  Check the block is
  * live (USABLE_SIZE only reads) and queue its free for when the fork is
  * over; with the queue full, wait for that.  Returns the usable size.
  */
-static size_t defer_dev_free(void *p, const char *who)
+static size_t defer_dev_free(void *p, enum misuse_in in)
 {
 	unsigned int reason;
 	size_t usable;
-	int err = heap_usable(&dflt, p, &usable, &reason);
+	int err = heap_usable(&default_heap, p, &usable, &reason);
 
 	check_fd_err(err);
 	if (err)
-		refused(reason, who);
-	if (defer_free((uintptr_t)p - (uintptr_t)dflt.base)) {
-		while ((err = heap_free(&dflt, p, &reason)) == -EAGAIN)
+		refused(reason, in);
+	if (defer_free((uintptr_t)p - (uintptr_t)default_heap.base)) {
+		while ((err = heap_free(&default_heap, p, &reason)) == -EAGAIN)
 			sched_yield();
 		check_fd_err(err);
 		if (err)
-			refused(reason, who);
+			refused(reason, in);
 	} else {
 		count(C_DEFERRED, 1);
 		/* the fork may have ended meanwhile: do not keep it queued */
-		if (!__atomic_load_n(&dflt.pending, __ATOMIC_ACQUIRE))
+		if (!__atomic_load_n(&default_heap.pending, __ATOMIC_ACQUIRE))
 			flush_deferred(deferred_free);
 	}
 	return usable;
@@ -392,35 +416,35 @@ static size_t defer_dev_free(void *p, const char *who)
 
 /*
  * 1 when this thread's cache took p, 0 when free_uncached() must free it; a
- * double free of a cached block dies with who's message.
+ * double free of a cached block dies with in's message.
  */
-static inline int cache_took(void *p, const char *who)
+static inline int cache_took(void *p, enum misuse_in in)
 {
 	int r;
 
-	if (!cache_shadow || !heap_contains(&dflt, p))
+	if (!cache_shadow || !heap_contains(&default_heap, p))
 		return 0;
 	r = cache_free(p);
 	if (unlikely(r < 0))
-		refused(BUDDY_REASON_ALREADY_FREE, who);
+		refused(BUDDY_REASON_ALREADY_FREE, in);
 	return r;
 }
 
 /* free() of what no cache took: the kernel, the arenas, or glibc. */
-static void free_uncached(void *p, const char *who)
+static void free_uncached(void *p, enum misuse_in in)
 {
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
-		int err = heap_free(&dflt, p, &reason);
+		int err = heap_free(&default_heap, p, &reason);
 
 		if (likely(!err))
 			return;
 		if (err == -EAGAIN) {
-			defer_dev_free(p, who);
+			defer_dev_free(p, in);
 			return;
 		}
 		check_fd_err(err);
-		refused(reason, who);
+		refused(reason, in);
 	}
 	if (in_boot(p)) {
 		boot_free(p);
@@ -434,13 +458,13 @@ static void free_uncached(void *p, const char *who)
 		libc.free(p);
 		return;
 	}
-	die(who);
+	invalid_pointer(in);
 }
 
-static void do_free(void *p, const char *who)
+static void do_free(void *p, enum misuse_in in)
 {
-	if (!cache_took(p, who))
-		free_uncached(p, who);
+	if (!cache_took(p, in))
+		free_uncached(p, in);
 }
 
 /* glibc's _mid_memalign(): alignment rules of memalign and friends. */
@@ -459,30 +483,7 @@ static void *mid_memalign(size_t align, size_t n)
 			a <<= 1;
 		align = a;
 	}
-	switch (get_state()) {
-	case ST_DEVICE: {
-		void *p;
-
-		if (unlikely(take_boot()) && n <= PTRDIFF_MAX) {
-			p = boot_alloc(n, align, 0);
-			if (p)
-				return p;
-		}
-		/* a cached block is aligned to its size */
-		p = cached_alloc(n, align);
-		if (p)
-			return p;
-		return dev_alloc(BUDDY_IOC_MEMALIGN, n, 0, align);
-	}
-	case ST_LIBC:
-		return libc.memalign(align, n);
-	default:
-		if (n > PTRDIFF_MAX) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		return boot_alloc(n, align, 0);
-	}
+	return alloc_default(BUDDY_IOC_MEMALIGN, n, align);
 }
 
 /* ---- the exported family ---------------------------------------------- */
@@ -501,10 +502,10 @@ API void free(void *p)
 		return;
 	count(C_FREE, 1);
 	/* a cache takes it without a system call: errno cannot change */
-	if (likely(cache_took(p, "free(): invalid pointer")))
+	if (likely(cache_took(p, IN_FREE)))
 		return;
 	saved = errno;
-	free_uncached(p, "free(): invalid pointer");
+	free_uncached(p, IN_FREE);
 	errno = saved;
 }
 
@@ -523,25 +524,7 @@ API void *calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	switch (get_state()) {
-	case ST_DEVICE: {
-		void *p;
-
-		if (unlikely(take_boot())) {
-			p = boot_alloc((size_t)bytes, 16, 1);
-			if (p)
-				return p;
-		}
-		p = cached_alloc((size_t)bytes, 0);
-		if (p)
-			return memset(p, 0, (size_t)bytes);
-		return dev_alloc(BUDDY_IOC_CALLOC, (size_t)bytes, 1, 0);
-	}
-	case ST_LIBC:
-		return libc.calloc(n, size);
-	default:
-		return boot_alloc((size_t)bytes, 16, 1);
-	}
+	return alloc_default(BUDDY_IOC_CALLOC, (size_t)bytes, 0);
 }
 
 /*
@@ -555,7 +538,7 @@ static int cached_realloc(void *p, size_t n, void **out)
 	long usable = cache_usable(p);
 
 	if (usable < 0)
-		die("realloc(): invalid pointer");
+		invalid_pointer(IN_REALLOC);
 	if (!usable)
 		return 0;
 	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16)) {
@@ -566,12 +549,12 @@ static int cached_realloc(void *p, size_t n, void **out)
 		*out = do_malloc(n);
 		if (*out) {
 			memcpy(*out, p, n < (size_t)usable ? n : (size_t)usable);
-			do_free(p, "realloc(): invalid pointer");
+			do_free(p, IN_REALLOC);
 		}
 		return 1;
 	}
 	if (cache_release(p) < 0)
-		die("realloc(): invalid pointer");
+		invalid_pointer(IN_REALLOC);
 	return 0;
 }
 
@@ -582,10 +565,10 @@ API void *realloc(void *p, size_t n)
 		return do_malloc(n);
 	if (!n) {
 		count(C_FREE, 1);
-		do_free(p, "free(): invalid pointer");
+		do_free(p, IN_FREE);
 		return NULL;
 	}
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
 		void *q;
 		int err;
@@ -597,7 +580,7 @@ API void *realloc(void *p, size_t n)
 		}
 		if (cache_shadow && cached_realloc(p, n, &q))
 			return q;
-		err = heap_realloc(&dflt, p, n, &q, &reason);
+		err = heap_realloc(&default_heap, p, n, &q, &reason);
 		if (likely(!err)) {
 			count(C_BYTES, n);
 			return q;
@@ -606,23 +589,23 @@ API void *realloc(void *p, size_t n)
 			/* a fork is pending: move the block to the side arena */
 			size_t old;
 
-			err = heap_usable(&dflt, p, &old, &reason);
+			err = heap_usable(&default_heap, p, &old, &reason);
 			check_fd_err(err);
 			if (err)
-				die("realloc(): invalid pointer");
+				invalid_pointer(IN_REALLOC);
 			q = side_alloc(n, 16, 0);
 			if (!q) {
 				count(C_FAILED, 1);
 				return NULL;
 			}
 			memcpy(q, p, old < n ? old : n);
-			defer_dev_free(p, "realloc(): invalid pointer");
+			defer_dev_free(p, IN_REALLOC);
 			count(C_BYTES, n);
 			return q;
 		}
 		check_fd_err(err);
 		if (err == -EINVAL && reason)
-			die("realloc(): invalid pointer");
+			invalid_pointer(IN_REALLOC);
 		count(C_FAILED, 1);
 		errno = ENOMEM;
 		return NULL;
@@ -644,7 +627,7 @@ API void *realloc(void *p, size_t n)
 	}
 	if (get_state() == ST_LIBC)
 		return libc.realloc(p, n);
-	die("realloc(): invalid pointer");
+	invalid_pointer(IN_REALLOC);
 }
 
 API void *reallocarray(void *p, size_t n, size_t size)
@@ -709,7 +692,7 @@ API size_t malloc_usable_size(void *p)
 	count(C_USABLE, 1);
 	if (!p)
 		return 0;
-	if (heap_contains(&dflt, p)) {
+	if (heap_contains(&default_heap, p)) {
 		unsigned int reason;
 		size_t n;
 		int err;
@@ -720,7 +703,7 @@ API size_t malloc_usable_size(void *p)
 			if (usable)
 				return usable < 0 ? 0 : (size_t)usable;
 		}
-		err = heap_usable(&dflt, p, &n, &reason);
+		err = heap_usable(&default_heap, p, &n, &reason);
 		check_fd_err(err);
 		return err ? 0 : n;
 	}
@@ -733,82 +716,37 @@ API size_t malloc_usable_size(void *p)
 	return 0;
 }
 
-API buddy_t *buddy_default(void)
+/* For buddy_default() (client.c): NULL when glibc serves the family. */
+struct buddy_handle *malloc_default_heap(void)
 {
-	return get_state() == ST_DEVICE ? &dflt : NULL;
+	return get_state() == ST_DEVICE ? &default_heap : NULL;
 }
 
-/* ---- fork ------------------------------------------------------------- */
+/* ---- fork (fork.c calls these) ----------------------------------------- */
 
 /* The frees queued while a fork was pending, now carried out. */
 static void deferred_free(uint64_t offset)
 {
 	unsigned int reason;
-	int err = heap_free_offset(&dflt, offset, &reason);
+	int err = heap_free_offset(&default_heap, offset, &reason);
 
 	check_fd_err(err);
 	if (err)
-		refused(reason, "free(): invalid pointer");
+		refused(reason, IN_FREE);
 }
 
-/* The forking thread's cached blocks go back before the heap is copied. */
-void shim_fork_prepare(void)
-{
-	(void)cache_flush_self();
-}
-
-void shim_fork_parent(void)
+/* parent: the frees queued while the fork was pending. */
+void malloc_fork_parent(void)
 {
 	flush_deferred(deferred_free);
 }
 
-void shim_fork_child(void)
+/* child: the same frees (made before the fork), a fresh lock and counters. */
+void malloc_fork_child(void)
 {
 	pthread_mutex_init(&init_lock, NULL);
 	flush_deferred(deferred_free);
-	cache_fork_child();
 	memset(counters, 0, sizeof(counters));
-}
-
-int shim_fork_wrapped(void)
-{
-	return t_fork_wrapped;
-}
-
-/*
- * fork() itself is wrapped only to turn a failed heap copy into a failed
- * fork: the child (which would otherwise share the parent's heap) exits at
- * once in the atfork child handler, and the parent sees -1 / ENOMEM, as if
- * the kernel had been unable to copy the address space.
- */
-API pid_t fork(void)
-{
-	static pid_t (*real_fork)(void);
-	pid_t (*f)(void) = __atomic_load_n(&real_fork, __ATOMIC_ACQUIRE);
-	pid_t pid;
-	int err;
-
-	if (!f) {
-		f = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
-		if (!f) {
-			errno = ENOSYS;
-			return -1;
-		}
-		__atomic_store_n(&real_fork, f, __ATOMIC_RELEASE);
-	}
-	t_fork_wrapped = 1;
-	pid = f();
-	t_fork_wrapped = 0;
-	err = heap_fork_failed();
-	if (pid > 0 && err) {
-		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
-		say3("libbuddy: fork: cannot copy the heap: ", errdesc(err),
-		     "; fork() fails with ENOMEM\n");
-		errno = ENOMEM;
-		return -1;
-	}
-	return pid;
 }
 
 /* ---- start and exit --------------------------------------------------- */
@@ -864,7 +802,7 @@ __attribute__((destructor)) static void shim_fini(void)
 	} else {
 		p = fmt_str(p, " cache=off");
 	}
-	if (state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+	if (state == ST_DEVICE && !heap_stats(&default_heap, &st)) {
 		p = field(p, "peak_in_use", st.peak_bytes_in_use);
 		p = field(p, "in_use", st.bytes_in_use);
 		p = field(p, "live", st.live_blocks);
@@ -872,10 +810,10 @@ __attribute__((destructor)) static void shim_fini(void)
 		p = field(p, "peak_heap", st.peak_heap_bytes);
 		p = field(p, "kernel_allocs", st.nr_allocs);
 		p = field(p, "kernel_frees", st.nr_frees);
-		p = field(p, "heap_id", st.nr_orders ? dflt.info.heap_id : 0);
+		p = field(p, "heap_id", st.nr_orders ? default_heap.info.heap_id : 0);
 	}
 	p = fmt_str(p, "\n");
-	if (stats_level > 1 && state == ST_DEVICE && !heap_stats(&dflt, &st)) {
+	if (stats_level > 1 && state == ST_DEVICE && !heap_stats(&default_heap, &st)) {
 		unsigned int n = st.nr_orders;
 
 		if (n > BUDDY_STATS_ORDERS)
@@ -890,5 +828,5 @@ __attribute__((destructor)) static void shim_fini(void)
 		p = fmt_str(p, "\n");
 	}
 	*p = 0;
-	say(buf);
+	write_stderr(buf);
 }

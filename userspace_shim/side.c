@@ -23,12 +23,13 @@
  * table of regions, so a foreign pointer is never taken for a side block.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "shim.h"
+#include "side.h"
 
 #define SLAB_BYTES	(1UL << 20)
 #define MIN_SHIFT	4

@@ -9,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "util.h"
 
-void say(const char *s)
+/* The whole string on stderr, with write(2): stdio may allocate. */
+void write_stderr(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -27,22 +28,22 @@ void say(const char *s)
 	}
 }
 
-void say3(const char *a, const char *b, const char *c)
+/* a, b and c in one write, so lines from several processes do not mix. */
+void write_stderr_joined(const char *a, const char *b, const char *c)
 {
 	char buf[512], *p = buf;
 
-	/* One write, so lines from several processes do not interleave. */
 	if (strlen(a) + strlen(b) + strlen(c) < sizeof(buf)) {
 		p = fmt_str(p, a);
 		p = fmt_str(p, b);
 		p = fmt_str(p, c);
 		*p = 0;
-		say(buf);
+		write_stderr(buf);
 		return;
 	}
-	say(a);
-	say(b);
-	say(c);
+	write_stderr(a);
+	write_stderr(b);
+	write_stderr(c);
 }
 
 /* strerror() may allocate (translations); strerrordesc_np() does not. */
@@ -77,20 +78,20 @@ char *fmt_str(char *dst, const char *s)
 /* glibc's malloc_printerr(): the message alone on stderr, then abort. */
 void die(const char *msg)
 {
-	say3(msg, "\n", "");
+	write_stderr_joined(msg, "\n", "");
 	abort();
 }
 
 /*
- * The value of an environment variable.  Early in start-up (before libc has
- * set environ) the initial environment is read from /proc/self/environ into
- * a static buffer instead.
+ * getenv() of one of the shim's knobs (BUDDY_*), usable at any time: early
+ * in start-up, before libc has set environ, the initial environment is read
+ * from /proc/self/environ into a static buffer instead.
  */
 extern char **environ;
 static char early_env[16384];
 static int early_env_len = -1;
 
-const char *knob(const char *name)
+const char *getenv_knob(const char *name)
 {
 	size_t len = strlen(name);
 

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Internal interface between the heap layer (heap.c: /dev/buddy heaps, the
- * buddy.h client API, fork handling) and the malloc layer (malloc.c: the
- * malloc family on the default heap, bootstrap arena, fallback, statistics).
- *
- * Nothing in here may call malloc & co. of libc: no stdio, no strerror, no
- * getenv-with-side-effects.  Messages go out with write(2).
+ * Heaps on /dev/buddy (heap.c): opening and mapping one, one ioctl per
+ * operation under the heap's lock, the registry of open heaps, and each
+ * heap's part of a fork.  The lowest layer of the shim: it calls nothing
+ * above it (malloc.c, cache.c, fork.c, client.c call into it).
  */
-#ifndef BUDDY_SHIM_H
-#define BUDDY_SHIM_H
+#ifndef BUDDY_SHIM_HEAP_H
+#define BUDDY_SHIM_HEAP_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -17,9 +15,7 @@
 
 #include <linux/buddy.h>
 
-#define API __attribute__((visibility("default")))
-#define likely(x)	__builtin_expect(!!(x), 1)
-#define unlikely(x)	__builtin_expect(!!(x), 0)
+#include "util.h"
 
 /* One /dev/buddy heap mapped into this process. */
 struct buddy_handle {
@@ -39,9 +35,11 @@ static inline int heap_contains(const struct buddy_handle *h, const void *p)
 	return (uintptr_t)p - (uintptr_t)h->base < h->window;
 }
 
-/* heap.c */
+const char *device_path(void);
 int heap_open(struct buddy_handle *h, const char *path);
+void heap_unmap(struct buddy_handle *h);
 void heap_register(struct buddy_handle *h);
+void heap_unregister(struct buddy_handle *h);
 int heap_alloc(struct buddy_handle *h, unsigned long cmd, size_t size,
 	       size_t nmemb, size_t align, void **out);
 int heap_free(struct buddy_handle *h, void *p, unsigned int *reason);
@@ -50,34 +48,18 @@ int heap_realloc(struct buddy_handle *h, void *p, size_t size, void **out,
 int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
 		unsigned int *reason);
 int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st);
-int heap_fork_failed(void);
 int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n);
 int heap_free_offset(struct buddy_handle *h, uint64_t offset,
 		     unsigned int *reason);
 
-/* malloc.c: called from the fork handlers in heap.c */
-void shim_fork_prepare(void);
-void shim_fork_parent(void);
-void shim_fork_child(void);
-int shim_fork_wrapped(void);
+/* fork (driven by fork.c) */
+int heap_ever_registered(void);
+int heap_fork_lock(void);
+int heap_fork_copy(void);
+void heap_fork_parent(void);
+void heap_fork_unlock(void);
+int heap_fork_in_window(const void *addr);
+int heap_fork_map_copies(void);
+void heap_fork_child(void);
 
-/* side.c: the side arena and deferred frees used while a fork is pending */
-void *side_alloc(size_t n, size_t align, int zero);
-int side_owns(const void *p);
-size_t side_usable(const void *p);
-void side_free(void *p);
-int defer_free(uint64_t offset);
-void flush_deferred(void (*fn)(uint64_t offset));
-void side_fork_child(void);
-extern uint64_t side_allocs;
-
-/* util.c */
-void say(const char *s);
-void say3(const char *a, const char *b, const char *c);
-const char *errdesc(int err);
-char *fmt_u64(char *dst, uint64_t v);	/* returns end; no NUL */
-char *fmt_str(char *dst, const char *s);
-__attribute__((noreturn)) void die(const char *msg);
-const char *knob(const char *name);
-
-#endif /* BUDDY_SHIM_H */
+#endif /* BUDDY_SHIM_HEAP_H */
