@@ -180,6 +180,7 @@ API pid_t fork(void)
 {
 	static pid_t (*real_fork)(void);
 	pid_t (*f)(void) = __atomic_load_n(&real_fork, __ATOMIC_ACQUIRE);
+	sigset_t async, saved;
 	pid_t pid;
 	int err;
 
@@ -191,10 +192,26 @@ API pid_t fork(void)
 		}
 		__atomic_store_n(&real_fork, f, __ATOMIC_RELEASE);
 	}
+	/*
+	 * From prepare to the parent handler this thread holds the registry
+	 * lock and glibc's atfork lock, and the heap copy makes that window
+	 * long: a signal whose handler forks (glibc's tst-mallocfork: the
+	 * child signals its parent at once) would deadlock on them.  So
+	 * asynchronous signals wait until the fork is over; faults still reach
+	 * fork_segv and their default actions.
+	 */
+	sigfillset(&async);
+	sigdelset(&async, SIGSEGV);
+	sigdelset(&async, SIGBUS);
+	sigdelset(&async, SIGILL);
+	sigdelset(&async, SIGFPE);
+	sigdelset(&async, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &async, &saved);
 	t_fork_wrapped = 1;
 	pid = f();
 	t_fork_wrapped = 0;
 	err = fork_clone_err;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (pid > 0 && err) {
 		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
