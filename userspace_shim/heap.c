@@ -380,14 +380,7 @@ int heap_fork_copy(void)
 		}
 	}
 	if (clone_err)
-		for (h = registry; h; h = h->next) {
-			pthread_mutex_lock(&h->lock);
-			if (h->clone_fd >= 0)
-				close(h->clone_fd);
-			h->clone_fd = -1;
-			h->pending = 0;
-			pthread_mutex_unlock(&h->lock);
-		}
+		heap_fork_parent();	/* undo: drop the copies made so far */
 	return clone_err;
 }
 
