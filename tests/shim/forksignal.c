@@ -33,17 +33,26 @@ static void fork_in_handler(int sig)
 
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 ? atoi(argv[1]) : 30;
+	long rounds = 30;
 	struct sigaction sa;
 	pid_t parent = getpid();
 
+	if (argc > 1) {
+		char *end;
+
+		rounds = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end || rounds < 1 || rounds > 100000) {
+			fprintf(stderr, "usage: forksignal [ROUNDS 1..100000]\n");
+			return 2;
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fork_in_handler;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL))
 		return perror("sigaction"), 1;
 	free(malloc(64));	/* a heap to copy at every fork */
-	for (int i = 0; i < rounds; i++) {
+	for (long i = 0; i < rounds; i++) {
 		pid_t child = fork();
 
 		if (child < 0)
@@ -56,6 +65,6 @@ int main(int argc, char **argv)
 			;
 	}
 	/* each signal was handled (at once, or when the fork was over) */
-	printf("%d rounds, %d signals handled\n", rounds, (int)handled);
+	printf("%ld rounds, %d signals handled\n", rounds, (int)handled);
 	return handled == rounds ? 0 : 1;
 }
