@@ -834,7 +834,10 @@ static int heap_order(const struct buddy_heap *heap, u64 size,
 	return 0;
 }
 
-/* buddy_alloc() and buddy_alloc_aligned(), their arguments checked. */
+/*
+ * buddy_heap_alloc() and buddy_heap_alloc_aligned(), their arguments
+ * checked.
+ */
 static int alloc_and_account(struct buddy_heap *heap, u64 size,
 			     unsigned int order, unsigned int search,
 			     unsigned int flags, u64 *offset)
@@ -858,7 +861,7 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 }
 
 /**
- * buddy_alloc() - allocate a block of at least @size bytes
+ * buddy_heap_alloc() - allocate a block of at least @size bytes
  * @heap: the heap
  * @size: bytes wanted (0 gives the smallest block)
  * @flags: BUDDY_ALLOC_ZERO or 0
@@ -869,8 +872,8 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
  *
  * Return: 0, -EINVAL for unknown @flags, -ENOMEM if the heap cannot grow.
  */
-int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
-		u64 *offset)
+int buddy_heap_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
+		     u64 *offset)
 {
 	unsigned int order;
 
@@ -886,7 +889,7 @@ int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
 }
 
 /**
- * buddy_alloc_aligned() - allocate a block aligned to @align
+ * buddy_heap_alloc_aligned() - allocate a block aligned to @align
  * @heap: the heap
  * @size: bytes wanted
  * @align: a power of two; the offset is a multiple of it
@@ -899,8 +902,8 @@ int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
  *
  * Return: 0, -EINVAL for a bad @align or unknown @flags, -ENOMEM.
  */
-int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
-			unsigned int flags, u64 *offset)
+int buddy_heap_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
+			     unsigned int flags, u64 *offset)
 {
 	unsigned int order, aorder;
 
@@ -918,7 +921,7 @@ int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
 }
 
 /**
- * buddy_free() - free the block starting at @offset
+ * buddy_heap_free() - free the block starting at @offset
  * @heap: the heap
  * @offset: the block's window offset
  *
@@ -927,7 +930,7 @@ int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
  * is inside an allocated block but not at its start.  On error the heap is
  * unchanged (apart from the failure counter).
  */
-int buddy_free(struct buddy_heap *heap, u64 offset)
+int buddy_heap_free(struct buddy_heap *heap, u64 offset)
 {
 	unsigned int ci, order;
 	u64 i;
@@ -1017,7 +1020,7 @@ static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
 }
 
 /**
- * buddy_realloc() - resize the block at @offset
+ * buddy_heap_realloc() - resize the block at @offset
  * @heap: the heap
  * @offset: start of a live block
  * @size: new size in bytes (0 gives the smallest block)
@@ -1029,11 +1032,11 @@ static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
  * a new block, copies the old contents with ops->copy and frees the old
  * block.
  *
- * Return: 0; -EINVAL for unknown @flags; the errors of buddy_free() for a
- * bad @offset; -ENOMEM (the old block is left intact).
+ * Return: 0; -EINVAL for unknown @flags; the errors of buddy_heap_free()
+ * for a bad @offset; -ENOMEM (the old block is left intact).
  */
-int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
-		  unsigned int flags, u64 *new_offset)
+int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
+		       unsigned int flags, u64 *new_offset)
 {
 	u64 grows = heap->counters.nr_grows;
 	u64 i, old_bytes, new_bytes, dst;
@@ -1085,14 +1088,14 @@ fail:
 }
 
 /**
- * buddy_usable_size() - size of the allocated block starting at @offset
+ * buddy_heap_usable_size() - size of the allocated block starting at @offset
  * @heap: the heap
  * @offset: start of a live block
  * @size: where to store its size in bytes
  *
- * Return: 0, or the errors of buddy_free().
+ * Return: 0, or the errors of buddy_heap_free().
  */
-int buddy_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
+int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
 {
 	unsigned int ci, order;
 	u64 i;

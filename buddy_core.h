@@ -119,7 +119,10 @@
 #define BUDDY_CACHE_ORDERS	9
 #define BUDDY_CACHE_DEPTH	16
 
-/* Flags for buddy_alloc(), buddy_alloc_aligned() and buddy_realloc(). */
+/*
+ * Flags for buddy_heap_alloc(), buddy_heap_alloc_aligned() and
+ * buddy_heap_realloc().
+ */
 #define BUDDY_ALLOC_ZERO	0x1u	/* zero the usable size of the block */
 #define BUDDY_ALLOC_FLAGS	BUDDY_ALLOC_ZERO
 
@@ -195,9 +198,10 @@ struct buddy_chunk {
  *	(with @bytes_requested_total: the internal fragmentation).
  * @meta_bytes: metadata bytes for live chunks.
  * @live_blocks: allocated blocks.
- * @nr_allocs: successful buddy_alloc() and buddy_alloc_aligned() calls.
- * @nr_frees: successful buddy_free() calls.
- * @nr_reallocs: successful buddy_realloc() calls.
+ * @nr_allocs: successful buddy_heap_alloc() and buddy_heap_alloc_aligned()
+ *	calls.
+ * @nr_frees: successful buddy_heap_free() calls.
+ * @nr_reallocs: successful buddy_heap_realloc() calls.
  * @nr_grows: chunks added over the heap's life.
  * @nr_shrinks: chunks given back over the heap's life.
  * @nr_failed: calls that failed (ENOMEM or a bad argument).
@@ -324,14 +328,15 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		     void *ctx);
 
 int buddy_size_to_order(u64 size, unsigned int *order);
-int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
-		u64 *offset);
-int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
-			unsigned int flags, u64 *offset);
-int buddy_free(struct buddy_heap *heap, u64 offset);
-int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
-		  unsigned int flags, u64 *new_offset);
-int buddy_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size);
+int buddy_heap_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
+		     u64 *offset);
+int buddy_heap_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
+			     unsigned int flags, u64 *offset);
+int buddy_heap_free(struct buddy_heap *heap, u64 offset);
+int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
+		       unsigned int flags, u64 *new_offset);
+int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset,
+			   u64 *size);
 
 void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left);

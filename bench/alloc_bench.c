@@ -178,7 +178,7 @@ static void *a_malloc(size_t n)
 	int r;
 
 	pthread_mutex_lock(&core_lock);
-	r = buddy_alloc(&core_heap, n, 0, &off);
+	r = buddy_heap_alloc(&core_heap, n, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);
@@ -190,7 +190,7 @@ static void a_free(void *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&core_lock);
-	if (buddy_free(&core_heap, (u64)((char *)p - core_win)))
+	if (buddy_heap_free(&core_heap, (u64)((char *)p - core_win)))
 		abort();
 	pthread_mutex_unlock(&core_lock);
 }
@@ -203,7 +203,7 @@ static void *a_realloc(void *p, size_t n)
 	if (!p)
 		return a_malloc(n);
 	pthread_mutex_lock(&core_lock);
-	r = buddy_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
+	r = buddy_heap_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);
@@ -216,7 +216,7 @@ static void *a_memalign(size_t align, size_t n)
 	int r;
 
 	pthread_mutex_lock(&core_lock);
-	r = buddy_alloc_aligned(&core_heap, n, align, 0, &off);
+	r = buddy_heap_alloc_aligned(&core_heap, n, align, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);

@@ -118,17 +118,17 @@ static double hot_core(int warm)
 	heap_init(&h);
 	/* warm: a heap that already holds some blocks of mixed sizes */
 	for (i = 0; i < (warm ? 1024 : 0); i++)
-		buddy_alloc(&h, 16 + xrand() % 2048, 0, &keep[i]);
+		buddy_heap_alloc(&h, 16 + xrand() % 2048, 0, &keep[i]);
 	for (i = 0; i < (warm ? 1024 : 0); i += 2)
-		buddy_free(&h, keep[i]);
+		buddy_heap_free(&h, keep[i]);
 	t = 1e30;
 	for (s = 0; s < SLICES; s++) {
 		t0 = now();
 		for (i = 0; i < HOT_PAIRS / SLICES; i++) {
-			if (buddy_alloc(&h, 32, 0, &off))
+			if (buddy_heap_alloc(&h, 32, 0, &off))
 				abort();
 			SINK(off);
-			buddy_free(&h, off);
+			buddy_heap_free(&h, off);
 		}
 		t0 = (now() - t0) * 1e9 * SLICES / HOT_PAIRS;
 		t = t0 < t ? t0 : t;
@@ -193,9 +193,9 @@ static struct churn_result churn_core(enum dist d, int aligned)
 	heap_init(&h);
 	rng = 0x123456789abcdefULL;
 	for (i = 0; i < LIVE; i++) {
-		ret = aligned ? buddy_alloc_aligned(&h, draw(d), draw_align(),
+		ret = aligned ? buddy_heap_alloc_aligned(&h, draw(d), draw_align(),
 						    0, &live[i]) :
-				buddy_alloc(&h, draw(d), 0, &live[i]);
+				buddy_heap_alloc(&h, draw(d), 0, &live[i]);
 		if (ret)
 			abort();
 	}
@@ -205,11 +205,11 @@ static struct churn_result churn_core(enum dist d, int aligned)
 		for (i = 0; i < CHURN_OPS / 2 / SLICES; i++) {
 			u64 j = xrand() % LIVE;
 
-			buddy_free(&h, live[j]);
+			buddy_heap_free(&h, live[j]);
 			ret = aligned ?
-			      buddy_alloc_aligned(&h, draw(d), draw_align(),
+			      buddy_heap_alloc_aligned(&h, draw(d), draw_align(),
 						  0, &off) :
-			      buddy_alloc(&h, draw(d), 0, &off);
+			      buddy_heap_alloc(&h, draw(d), 0, &off);
 			if (ret)
 				abort();
 			live[j] = off;
@@ -286,7 +286,7 @@ static void meta_per_chunk(void)
 		u64 off;
 
 		buddy_heap_init(&h, &cfg, &b_ops, NULL);
-		buddy_alloc(&h, 16, 0, &off);
+		buddy_heap_alloc(&h, 16, 0, &off);
 		buddy_get_stats(&h, &st);
 		snprintf(name, sizeof(name), "meta_ratio_chunk_%lluKiB",
 			 (16ULL << orders[i]) >> 10);

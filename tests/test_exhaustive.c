@@ -8,7 +8,7 @@
  * live block, and for some configurations aligned alloc of every
  * alignment and realloc of every live block to every order.  After each
  * operation the result, the full block list and the counters must match
- * the model, buddy_check() must pass, and buddy_usable_size() must classify
+ * the model, buddy_check() must pass, and buddy_heap_usable_size() must classify
  * every 8-byte offset of the window as the model does.
  */
 #include <string.h>
@@ -59,7 +59,7 @@ static int probe_all(const struct buddy_heap *h, const struct model *m)
 
 	for (off = 0; off < w; off += 8) {
 		u64 u1 = 0, u2 = 0;
-		int r1 = buddy_usable_size(h, off, &u1);
+		int r1 = buddy_heap_usable_size(h, off, &u1);
 		int r2 = model_usable(m, off, &u2);
 
 		if (r1 != r2 || u1 != u2) {
@@ -80,20 +80,20 @@ static int apply(struct buddy_heap *h, struct model *m, const struct ex_op *op)
 
 	switch (op->kind) {
 	case OP_ALLOC:
-		r1 = buddy_alloc(h, 16ULL << op->order, 0, &o1);
+		r1 = buddy_heap_alloc(h, 16ULL << op->order, 0, &o1);
 		r2 = model_alloc(m, 16ULL << op->order, 0, &o2);
 		break;
 	case OP_ALIGNED:
-		r1 = buddy_alloc_aligned(h, 16ULL << op->order, op->arg, 0, &o1);
+		r1 = buddy_heap_alloc_aligned(h, 16ULL << op->order, op->arg, 0, &o1);
 		r2 = model_alloc(m, 16ULL << op->order, op->arg, &o2);
 		break;
 	case OP_FREE:
-		r1 = buddy_free(h, op->arg);
+		r1 = buddy_heap_free(h, op->arg);
 		r2 = model_free(m, op->arg);
 		o1 = o2 = 0;
 		break;
 	default:
-		r1 = buddy_realloc(h, op->arg, 16ULL << op->order, 0, &o1);
+		r1 = buddy_heap_realloc(h, op->arg, 16ULL << op->order, 0, &o1);
 		r2 = model_realloc(m, op->arg, 16ULL << op->order, &o2);
 		break;
 	}
