@@ -295,15 +295,15 @@ static unsigned int find_leaf(const struct buddy_heap *heap,
 }
 
 /* Is the block of order @k at @offset held back from coalescing? */
-static bool in_cache(const struct buddy_heap *heap, unsigned int k,
+static bool is_deferred(const struct buddy_heap *heap, unsigned int k,
 		     u64 offset)
 {
 	unsigned int j;
 
-	if (k >= BUDDY_CACHE_ORDERS || !(heap->cache_mask & BIT(k)))
+	if (k >= BUDDY_DEFER_ORDERS || !(heap->defer_mask & BIT(k)))
 		return false;
-	for (j = 0; j < heap->cache_n[k]; j++)
-		if (heap->cache[k][j] == offset)
+	for (j = 0; j < heap->defer_n[k]; j++)
+		if (heap->defer[k][j] == offset)
 			return true;
 	return false;
 }
@@ -325,7 +325,7 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	g = rel >> BUDDY_GRAIN_SHIFT;
 	k = find_leaf(heap, c, g);
 	if (is_free(heap, c, k, g >> k) ||
-	    in_cache(heap, k, offset & ~(order_bytes(k) - 1)))
+	    is_deferred(heap, k, offset & ~(order_bytes(k) - 1)))
 		return -BUDDY_ERR_FREE;
 	if (rel & (order_bytes(k) - 1))
 		return -BUDDY_ERR_NOT_START;
@@ -508,8 +508,8 @@ static int grow(struct buddy_heap *heap, unsigned int want)
  * Three layers, bottom up:
  *   alloc_from_bitmaps(), free_to_bitmaps()  split and merge in the free
  *	and split bitmaps, growing the heap and giving chunks back;
- *   take_block(), release_block()  the deferred-coalescing cache in front
- *	of the bitmaps;
+ *   take_block(), release_block()  deferred coalescing: recently freed
+ *	blocks held back in front of the bitmaps;
  *   alloc_and_account() and the exported operations  validation, the
  *	counters, the last-allocation hint and zeroing.
  */
@@ -536,35 +536,35 @@ static void free_to_bitmaps(struct buddy_heap *heap, unsigned int ci,
 		remove_chunk(heap, ci);
 }
 
-/* Free a block, or keep it back from coalescing if the cache has room. */
+/* Free a block, or hold it back from coalescing while there is room. */
 static void release_block(struct buddy_heap *heap, unsigned int ci,
 			  unsigned int k, u64 i)
 {
-	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cache_depth) {
-		heap->cache[k][heap->cache_n[k]++] =
+	if (k < BUDDY_DEFER_ORDERS && heap->defer_n[k] < heap->defer_depth) {
+		heap->defer[k][heap->defer_n[k]++] =
 			block_offset(&heap->chunks[ci], k, i);
-		heap->cache_mask |= BIT(k);
+		heap->defer_mask |= BIT(k);
 		return;
 	}
 	free_to_bitmaps(heap, ci, k, i);
 }
 
-/* Merge every cached block for real, oldest first, lowest order first. */
-static void flush_cache(struct buddy_heap *heap)
+/* Merge every deferred block for real, oldest first, lowest order first. */
+static void flush_deferred(struct buddy_heap *heap)
 {
 	unsigned int k, j;
 
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		for (j = 0; j < heap->cache_n[k]; j++) {
-			u64 off = heap->cache[k][j];
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		for (j = 0; j < heap->defer_n[k]; j++) {
+			u64 off = heap->defer[k][j];
 			int ci = find_chunk(heap, off);
 
 			free_to_bitmaps(heap, ci, k,
 					block_index(&heap->chunks[ci], k, off));
 		}
-		heap->cache_n[k] = 0;
+		heap->defer_n[k] = 0;
 	}
-	heap->cache_mask = 0;
+	heap->defer_mask = 0;
 }
 
 /*
@@ -581,9 +581,9 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 	int ret;
 
 	mask = heap->order_mask & ~(BIT_ULL(search) - 1);
-	if (!mask && heap->cache_mask) {
-		/* cached blocks may merge into what is needed: before growing */
-		flush_cache(heap);
+	if (!mask && heap->defer_mask) {
+		/* deferred blocks may merge into what is needed: first */
+		flush_deferred(heap);
 		mask = heap->order_mask & ~(BIT_ULL(search) - 1);
 	}
 	if (!mask) {
@@ -609,17 +609,17 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 
 /*
  * A block of @order at an offset aligned to order @search: the most
- * recently cached one (only when @search is @order), else one from the
+ * recently deferred one (only when @search is @order), else one from the
  * bitmaps.
  */
 static int take_block(struct buddy_heap *heap, unsigned int order,
 		      unsigned int search, u64 *offset)
 {
-	if (order == search && order < BUDDY_CACHE_ORDERS &&
-	    heap->cache_n[order]) {
-		*offset = heap->cache[order][--heap->cache_n[order]];
-		if (!heap->cache_n[order])
-			heap->cache_mask &= ~BIT(order);
+	if (order == search && order < BUDDY_DEFER_ORDERS &&
+	    heap->defer_n[order]) {
+		*offset = heap->defer[order][--heap->defer_n[order]];
+		if (!heap->defer_n[order])
+			heap->defer_mask &= ~BIT(order);
 		return 0;
 	}
 	return alloc_from_bitmaps(heap, order, search, offset);
@@ -734,8 +734,8 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	memset(heap->free_blocks, 0, sizeof(heap->free_blocks));
 	memset(heap->chunk_mask, 0, sizeof(heap->chunk_mask));
 	heap->order_mask = 0;
-	memset(heap->cache_n, 0, sizeof(heap->cache_n));
-	heap->cache_mask = 0;
+	memset(heap->defer_n, 0, sizeof(heap->defer_n));
+	heap->defer_mask = 0;
 	heap->hint_order = -1;
 	heap->nr_chunks = 0;
 	heap->heap_bytes = 0;
@@ -745,25 +745,25 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 }
 
 /**
- * buddy_heap_set_cache() - set how many freed blocks to keep back per order
+ * buddy_heap_set_defer_depth() - how many freed blocks to hold back per order
  * @heap: the heap
- * @depth: 0 (the default: every free merges at once) to BUDDY_CACHE_DEPTH
+ * @depth: 0 (the default: every free merges at once) to BUDDY_DEFER_DEPTH
  *
  * With a depth, up to @depth freed blocks of each order below
- * BUDDY_CACHE_ORDERS are kept as they are and handed out again by the next
+ * BUDDY_DEFER_ORDERS are kept as they are and handed out again by the next
  * allocation of that order: a malloc/free pair then costs no bitmap work
  * instead of a split and a merge per level.  They count as free everywhere
  * and are merged before the heap grows.  Lowering the depth merges them all.
  *
  * Return: 0, or -EINVAL if @depth is too large.
  */
-int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth)
+int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth)
 {
-	if (depth > BUDDY_CACHE_DEPTH)
+	if (depth > BUDDY_DEFER_DEPTH)
 		return -EINVAL;
-	if (depth < heap->cache_depth)
-		flush_cache(heap);
-	heap->cache_depth = depth;
+	if (depth < heap->defer_depth)
+		flush_deferred(heap);
+	heap->defer_depth = depth;
 	return 0;
 }
 
@@ -1154,8 +1154,8 @@ void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
 
 	for (k = 0; k < nr; k++) {
 		st->free_blocks[k] = heap->free_blocks[k];
-		if (k < BUDDY_CACHE_ORDERS)
-			st->free_blocks[k] += heap->cache_n[k];
+		if (k < BUDDY_DEFER_ORDERS)
+			st->free_blocks[k] += heap->defer_n[k];
 		total += st->free_blocks[k];
 		free_grains += st->free_blocks[k] << k;
 		if (st->free_blocks[k])
@@ -1253,7 +1253,7 @@ static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 	u64 off = block_offset(w->c, k, i);
 
 	if (!free)
-		free = in_cache(w->heap, k, off);
+		free = is_deferred(w->heap, k, off);
 	return w->fn(w->arg, off, k,
 		     free ? BUDDY_BLOCK_FREE : BUDDY_BLOCK_ALLOCATED);
 }
@@ -1429,42 +1429,43 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 }
 
 /*
- * Every cached block must be an allocated-looking leaf of its order, once;
+ * Every deferred block must be an allocated-looking leaf of its order, once;
  * subtract them from the allocated totals the walk found.
  */
-static int check_cache(const struct buddy_heap *heap, struct walk_ctx *w)
+static int check_deferred(const struct buddy_heap *heap, struct walk_ctx *w)
 {
 	unsigned int k, j, l;
 
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		if (heap->cache_n[k] > heap->cache_depth ||
-		    !!(heap->cache_mask & BIT(k)) != !!heap->cache_n[k])
-			return violation(w->v, 0, k, "cache count or mask wrong");
-		for (j = 0; j < heap->cache_n[k]; j++) {
-			u64 off = heap->cache[k][j], rel;
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		if (heap->defer_n[k] > heap->defer_depth ||
+		    !!(heap->defer_mask & BIT(k)) != !!heap->defer_n[k])
+			return violation(w->v, 0, k,
+					 "defer count or mask wrong");
+		for (j = 0; j < heap->defer_n[k]; j++) {
+			u64 off = heap->defer[k][j], rel;
 			const struct buddy_chunk *c;
 			int ci = find_chunk(heap, off);
 
 			if (ci == BUDDY_NO_CHUNK)
 				return violation(w->v, off, k,
-						 "cached block outside the heap");
+						 "deferred block outside the heap");
 			c = &heap->chunks[ci];
 			rel = off - c->offset;
 			if (k > c->order || (rel & (order_bytes(k) - 1)) ||
 			    find_leaf(heap, c, rel >> BUDDY_GRAIN_SHIFT) != k ||
 			    is_free(heap, c, k, block_index(c, k, off)))
 				return violation(w->v, off, k,
-						 "cached block is not an allocated leaf");
+						 "deferred block is not an allocated leaf");
 			for (l = 0; l < j; l++)
-				if (heap->cache[k][l] == off)
+				if (heap->defer[k][l] == off)
 					return violation(w->v, off, k,
-							 "block cached twice");
+							 "block deferred twice");
 			w->used_bytes -= order_bytes(k);
 			w->used_blocks--;
 		}
 	}
-	if (heap->cache_mask >> BUDDY_CACHE_ORDERS)
-		return violation(w->v, 0, 0, "cache mask bit past the end");
+	if (heap->defer_mask >> BUDDY_DEFER_ORDERS)
+		return violation(w->v, 0, 0, "defer mask bit past the end");
 	return 0;
 }
 
@@ -1542,7 +1543,7 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 	}
 	if (heap->order_mask != mask)
 		return violation(v, 0, 0, "order mask wrong");
-	ret = check_cache(heap, &w);
+	ret = check_deferred(heap, &w);
 	if (ret)
 		return ret;
 	if (heap->hint_order >= 0) {

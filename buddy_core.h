@@ -25,7 +25,7 @@
  *   wanted with the right halves going back to the free bitmaps, like
  *   expand() in mm/page_alloc.c.  A free block merges with its buddy as
  *   far as it can go at once, like __free_one_page() (unless deferred
- *   coalescing holds it back, see BUDDY_CACHE_ORDERS).
+ *   coalescing holds it back, see BUDDY_DEFER_ORDERS).
  *
  * Growth ("doubling")
  *   The heap starts without any chunk.  When no free block is large
@@ -108,16 +108,16 @@
 #define BUDDY_MAX_CHUNKS	64
 
 /*
- * Deferred coalescing (off unless buddy_heap_set_cache()): up to depth
- * recently freed blocks of each order below BUDDY_CACHE_ORDERS (blocks of
+ * Deferred coalescing (off unless buddy_heap_set_defer_depth()): up to depth
+ * recently freed blocks of each order below BUDDY_DEFER_ORDERS (blocks of
  * up to 4 KiB) are kept as they are, LIFO, and handed out again by the
  * next allocation of that order without touching the bitmaps.  They are
  * free for every observer (stats, walk, validation: freeing one again is
  * -BUDDY_ERR_FREE) and are merged for real when an allocation finds no
  * free block in the bitmaps, before the heap grows.
  */
-#define BUDDY_CACHE_ORDERS	9
-#define BUDDY_CACHE_DEPTH	16
+#define BUDDY_DEFER_ORDERS	9
+#define BUDDY_DEFER_DEPTH	16
 
 /*
  * Flags for buddy_heap_alloc(), buddy_heap_alloc_aligned() and
@@ -207,7 +207,7 @@ struct buddy_chunk {
  * @nr_failed: calls that failed (ENOMEM or a bad argument).
  * @largest_free_order: order of the largest free block, -1 if none.
  * @nr_orders: entries used in the per-order arrays (max_order + 1).
- * @free_blocks: free blocks per order (buddyinfo), cached ones included.
+ * @free_blocks: free blocks per order (buddyinfo), deferred ones included.
  * @unusable_index: per order, mm/vmstat.c's unusable_free_index() in
  *	thousandths (grains play the role of pages).
  * @extfrag_index: per order, mm/vmstat.c's __fragmentation_index() in
@@ -257,18 +257,20 @@ struct buddy_stats {
  * @chunks: the live chunks, sorted by offset.
  * @heap_bytes: bytes in live chunks.
  * @free_blocks: free blocks per order in the bitmaps, over all chunks
- *	(the cached blocks are not included: see buddy_get_stats()).
+ *	(deferred blocks are not included: see buddy_get_stats()).
  * @counters: lifetime and peak counters (the fields of struct buddy_stats
  *	that are not computed on demand; the type is defined there).
  * @order_mask: bit k set <=> @free_blocks[k] != 0.
  * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
  * @free_off: word offset of the free region of depth d (see the layout).
  * @split_off: word offset of the split bitmap of depth d.
- * @cache: deferred coalescing: offsets of cached free blocks per order,
+ * @defer: deferred coalescing: offsets of the freed blocks held back, per
+ *	order,
  *	oldest first.
- * @cache_n: entries used in each @cache row.
- * @cache_mask: bit k set <=> @cache_n[k] != 0.
- * @cache_depth: most entries per @cache row (buddy_heap_set_cache()).
+ * @defer_n: entries used in each @defer row.
+ * @defer_mask: bit k set <=> @defer_n[k] != 0.
+ * @defer_depth: most entries per @defer row
+ *	(buddy_heap_set_defer_depth()).
  * @hint_offset: the last block handed out, while it stays allocated:
  *	freeing it skips the tree walk (only freeing or reallocating that
  *	very block can change its state).
@@ -289,16 +291,16 @@ struct buddy_heap {
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
 	u64 free_off[BUDDY_MAX_ORDER + 2];
 	u64 split_off[BUDDY_MAX_ORDER + 1];
-	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
-	unsigned int cache_n[BUDDY_CACHE_ORDERS];
-	unsigned int cache_mask;
-	unsigned int cache_depth;
+	u64 defer[BUDDY_DEFER_ORDERS][BUDDY_DEFER_DEPTH];
+	unsigned int defer_n[BUDDY_DEFER_ORDERS];
+	unsigned int defer_mask;
+	unsigned int defer_depth;
 	u64 hint_offset;
 	int hint_order;
 	u64 fresh_offset;
 };
 
-/* State of a block as buddy_walk() reports it (cached blocks are free). */
+/* State of a block as buddy_walk() reports it (deferred blocks are free). */
 enum buddy_block_state {
 	BUDDY_BLOCK_FREE,
 	BUDDY_BLOCK_ALLOCATED,
@@ -323,7 +325,7 @@ typedef int (*buddy_walk_fn)(void *arg, u64 offset, unsigned int order,
 int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 		    const struct buddy_ops *ops, void *ctx);
 void buddy_heap_destroy(struct buddy_heap *heap);
-int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth);
+int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth);
 int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		     void *ctx);
 

@@ -144,19 +144,20 @@ static void alloc_init(void)
 	core_win = (char *)(((uintptr_t)m + win - 1) & ~(uintptr_t)(win - 1));
 	if (buddy_heap_init(&core_heap, &cfg, &c_ops, &core_heap))
 		die("buddy_heap_init");
-#ifdef HAVE_SET_CACHE
+#ifdef HAVE_SET_DEFER
 	/* deferred coalescing (bench/Makefile: when the core has it): off
-	 * unless BENCH_CORE_CACHE_DEPTH says (a number or "max") */
+	 * unless BENCH_CORE_DEFER_DEPTH says (a number or "max") */
 	{
-		const char *d = getenv("BENCH_CORE_CACHE_DEPTH");
+		const char *d = getenv("BENCH_CORE_DEFER_DEPTH");
 
-		if (d && buddy_heap_set_cache(&core_heap, strcmp(d, "max") ?
-					      (unsigned int)atoi(d) : BUDDY_CACHE_DEPTH))
-			die("buddy_heap_set_cache");
+		if (d && buddy_heap_set_defer_depth(&core_heap,
+				strcmp(d, "max") ? (unsigned int)atoi(d) :
+						   BUDDY_DEFER_DEPTH))
+			die("buddy_heap_set_defer_depth");
 	}
 #else
-	if (getenv("BENCH_CORE_CACHE_DEPTH"))
-		die("this core has no buddy_heap_set_cache()");
+	if (getenv("BENCH_CORE_DEFER_DEPTH"))
+		die("this core has no buddy_heap_set_defer_depth()");
 #endif
 }
 

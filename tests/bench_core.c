@@ -84,7 +84,7 @@ static const struct buddy_ops b_ops = {
 	.meta_free = b_meta_free,
 };
 
-static unsigned int cache_depth;	/* for buddy_heap_set_cache() */
+static unsigned int defer_depth;	/* for buddy_heap_set_defer_depth() */
 
 /* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
 static void heap_init(struct buddy_heap *h)
@@ -96,7 +96,7 @@ static void heap_init(struct buddy_heap *h)
 	};
 
 	if (buddy_heap_init(h, &cfg, &b_ops, NULL) ||
-	    buddy_heap_set_cache(h, cache_depth))
+	    buddy_heap_set_defer_depth(h, defer_depth))
 		abort();
 }
 
@@ -346,13 +346,13 @@ int main(void)
 {
 	printf("# buddy core vs glibc %s; %d live blocks, %d churn ops, %d hot pairs\n",
 	       gnu_get_libc_version(), LIVE, CHURN_OPS, HOT_PAIRS);
-	printf("# core: cache_depth 0 (every free coalesces at once)\n");
-	cache_depth = 0;
+	printf("# core: defer_depth 0 (every free coalesces at once)\n");
+	defer_depth = 0;
 	run_all("core");
-	printf("# core_cache: cache_depth %d (deferred coalescing)\n",
-	       BUDDY_CACHE_DEPTH);
-	cache_depth = BUDDY_CACHE_DEPTH;
-	run_all("core_cache");
+	printf("# core_defer: defer_depth %d (deferred coalescing)\n",
+	       BUDDY_DEFER_DEPTH);
+	defer_depth = BUDDY_DEFER_DEPTH;
+	run_all("core_defer");
 	meta_per_chunk();
 	return 0;
 }

@@ -253,7 +253,7 @@ struct phase {
 	unsigned int max_order, min_chunk_order;
 	u64 cap, low_water;
 	size_t target;		/* live blocks the walk hovers around */
-	unsigned int cache_depth;
+	unsigned int defer_depth;
 };
 
 static void run_phase(const struct phase *p, u64 seed, long nops)
@@ -272,9 +272,9 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		abort();
 	d->rng = seed;
 	REQUIRE_EQ(buddy_heap_init(&d->h, &cfg, &tmem_ops, &d->mem), 0);
-	REQUIRE_EQ(buddy_heap_set_cache(&d->h, p->cache_depth), 0);
+	REQUIRE_EQ(buddy_heap_set_defer_depth(&d->h, p->defer_depth), 0);
 	model_init(&d->m, &cfg);
-	d->m.cache_depth = p->cache_depth;
+	d->m.defer_depth = p->defer_depth;
 	for (d->ops = 0; d->ops < nops && !d->bad; d->ops++) {
 		/* the live count swings between 0 and 2 * target */
 		long cycle = d->ops % 200000;
@@ -350,8 +350,8 @@ static const struct phase phases[] = {
 	/* one big heap, deep trees */
 	{ "deep", 22, 16, 0, ~0ULL, 4000, 0 },
 	/* deferred coalescing */
-	{ "capped+cache", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_CACHE_DEPTH },
-	{ "release+cache", 16, 6, 0, 0, 400, 3 },
+	{ "capped+defer", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_DEFER_DEPTH },
+	{ "release+defer", 16, 6, 0, 0, 400, 3 },
 };
 
 static void run_nth(unsigned int n)
@@ -389,7 +389,7 @@ const struct test_case diff_tests[] = {
 	{ "model_capped", test_phase0 },
 	{ "model_release_all", test_phase1 },
 	{ "model_deep", test_phase2 },
-	{ "model_capped_cache16", test_phase3 },
-	{ "model_release_all_cache3", test_phase4 },
+	{ "model_capped_defer16", test_phase3 },
+	{ "model_release_all_defer3", test_phase4 },
 	{ NULL, NULL },
 };

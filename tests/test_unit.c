@@ -1169,7 +1169,7 @@ static void test_big_blocks(void)
 	buddy_heap_destroy(&h);
 }
 
-static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
+static void theap_init_defer(struct buddy_heap *h, struct tmem *m,
 			     unsigned int max_order, unsigned int min_chunk,
 			     u64 low_water, unsigned int depth)
 {
@@ -1181,11 +1181,11 @@ static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
 
 	memset(m, 0, sizeof(*m));
 	if (buddy_heap_init(h, &cfg, &tmem_ops, m) ||
-	    buddy_heap_set_cache(h, depth))
+	    buddy_heap_set_defer_depth(h, depth))
 		abort();
 }
 
-static void test_cache(void)
+static void test_defer(void)
 {
 	struct buddy_heap h, c;
 	struct tmem m, mc;
@@ -1195,26 +1195,26 @@ static void test_cache(void)
 	u64 a, b, d, n = 0, u = 0;
 
 	theap_init(&h, &m, 10, 10, 0, ~0ULL);
-	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH + 1), -EINVAL);
-	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH), 0);
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, BUDDY_DEFER_DEPTH + 1), -EINVAL);
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, BUDDY_DEFER_DEPTH), 0);
 	a = xalloc(&h, 16);
 	b = xalloc(&h, 16);
 	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	EXPECT_EQ(buddy_heap_free(&h, b), 0);
-	EXPECT_EQ(h.cache_n[0], 2);
-	/* lowering the depth merges what is cached */
-	EXPECT_EQ(buddy_heap_set_cache(&h, 1), 0);
-	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(h.defer_n[0], 2);
+	/* lowering the depth merges what is held back */
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, 1), 0);
+	EXPECT_EQ(h.defer_n[0], 0);
 	EXPECT_EQ(h.free_blocks[10], 1);
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 
-	theap_init_cache(&h, &m, 10, 10, ~0ULL, 2);
+	theap_init_defer(&h, &m, 10, 10, ~0ULL, 2);
 	a = xalloc(&h, 16);
 	b = xalloc(&h, 16);
 	EXPECT_EQ(a, 0);
 	EXPECT_EQ(b, 16);
-	EXPECT_EQ(buddy_heap_free(&h, a), 0);		/* cached */
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);		/* deferred */
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.free_blocks[0], 1);
 	EXPECT_EQ(st.free_blocks[1], 1);
@@ -1222,14 +1222,14 @@ static void test_cache(void)
 	EXPECT_EQ(st.bytes_free, 16384 - 16);
 	EXPECT_EQ(st.live_blocks, 1);
 	EXPECT_EQ(st.nr_frees, 1);
-	EXPECT_EQ(h.cache_n[0], 1);
+	EXPECT_EQ(h.defer_n[0], 1);
 	CHECK_HEAP(&h);
 	EXPECT_EQ(buddy_walk(&h, walk_cb, &r), 0);
 	EXPECT_EQ(r.off[0], 0);
 	EXPECT_EQ(r.state[0], BUDDY_BLOCK_FREE);
 	EXPECT_EQ(r.off[1], 16);
 	EXPECT_EQ(r.state[1], BUDDY_BLOCK_ALLOCATED);
-	/* a cached block is free for every check */
+	/* a deferred block is free for every check */
 	tsnap_take(&h, &before);
 	EXPECT_EQ(buddy_heap_free(&h, a), -BUDDY_ERR_FREE);
 	EXPECT_EQ(buddy_heap_free(&h, a + 8), -BUDDY_ERR_FREE);
@@ -1239,7 +1239,7 @@ static void test_cache(void)
 	tsnap_free(&before);
 	/* LIFO reuse, no bitmap work */
 	EXPECT_EQ(xalloc(&h, 10), a);
-	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(h.defer_n[0], 0);
 	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	EXPECT_EQ(buddy_heap_free(&h, b), 0);
 	EXPECT_EQ(xalloc(&h, 16), b);
@@ -1249,17 +1249,17 @@ static void test_cache(void)
 	EXPECT_EQ(d, 32);
 	EXPECT_EQ(buddy_heap_free(&h, d), 0);
 	EXPECT_EQ(buddy_heap_free(&h, b), 0);
-	EXPECT_EQ(buddy_heap_free(&h, a), 0);	/* for real; buddy 16 is cached */
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);	/* for real; buddy 16 is deferred */
 	buddy_get_stats(&h, &st);
-	EXPECT_EQ(st.free_blocks[0], 4);	/* 0 and 48, cached 32 and 16 */
-	EXPECT_EQ(h.cache_n[0], 2);
+	EXPECT_EQ(st.free_blocks[0], 4);	/* 0 and 48, deferred 32 and 16 */
+	EXPECT_EQ(h.defer_n[0], 2);
 	CHECK_HEAP(&h);
-	/* aligned allocation does not take cached blocks */
+	/* aligned allocation does not take deferred blocks */
 	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 64, 0, &n), 0);
 	EXPECT_EQ(n, 64);
-	EXPECT_EQ(h.cache_n[0], 2);
-	EXPECT_EQ(buddy_heap_free(&h, n), 0);	/* cached too */
-	/* a clone has the same cache */
+	EXPECT_EQ(h.defer_n[0], 2);
+	EXPECT_EQ(buddy_heap_free(&h, n), 0);	/* deferred too */
+	/* a clone has the same deferred blocks */
 	memset(&mc, 0, sizeof(mc));
 	EXPECT_EQ(buddy_heap_clone(&c, &h, &mc), 0);
 	CHECK_HEAP(&c);
@@ -1267,46 +1267,46 @@ static void test_cache(void)
 	EXPECT_EQ(xalloc(&h, 16), 16);
 	buddy_heap_destroy(&c);
 	EXPECT_EQ(buddy_heap_free(&h, 16), 0);
-	/* the whole chunk is needed: the cache is flushed, nothing grows */
+	/* the whole chunk is needed: deferred blocks merge, nothing grows */
 	EXPECT_EQ(xalloc(&h, 16384), 0);
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_grows, 1);
-	EXPECT_EQ(h.cache_n[0], 0);
-	EXPECT_EQ(h.cache_mask, 0);
+	EXPECT_EQ(h.defer_n[0], 0);
+	EXPECT_EQ(h.defer_mask, 0);
 	CHECK_HEAP(&h);
-	EXPECT_EQ(buddy_heap_free(&h, 0), 0);	/* order 10: never cached */
-	EXPECT_EQ(h.cache_mask, 0);
+	EXPECT_EQ(buddy_heap_free(&h, 0), 0);	/* order 10: never deferred */
+	EXPECT_EQ(h.defer_mask, 0);
 	CHECK_HEAP(&h);
 
-	/* the checker sees bad cache entries */
+	/* the checker sees bad deferred entries */
 	a = xalloc(&h, 16);
 	(void)xalloc(&h, 16);	/* keeps a from merging when freed */
 	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	CHECK_HEAP(&h);
-	h.cache[0][0] = 48;			/* inside a free block */
-	EXPECT_VIOLATION(&h, "cached block");
-	h.cache[0][0] = 1 << 20;
+	h.defer[0][0] = 48;			/* inside a free block */
+	EXPECT_VIOLATION(&h, "deferred block");
+	h.defer[0][0] = 1 << 20;
 	EXPECT_VIOLATION(&h, "outside");
-	h.cache[0][0] = a;
-	h.cache[0][1] = a;
-	h.cache_n[0] = 2;
+	h.defer[0][0] = a;
+	h.defer[0][1] = a;
+	h.defer_n[0] = 2;
 	EXPECT_VIOLATION(&h, "twice");
-	h.cache_n[0] = 3;
-	EXPECT_VIOLATION(&h, "cache count");
-	h.cache_n[0] = 1;
-	h.cache_mask = 0;
-	EXPECT_VIOLATION(&h, "cache count or mask");
-	h.cache_mask = 1;
+	h.defer_n[0] = 3;
+	EXPECT_VIOLATION(&h, "defer count");
+	h.defer_n[0] = 1;
+	h.defer_mask = 0;
+	EXPECT_VIOLATION(&h, "defer count or mask");
+	h.defer_mask = 1;
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 	EXPECT_EQ(m.chunks, 0);
 	EXPECT_EQ(m.metas, 0);
 
-	/* a chunk holding cached blocks goes back once they are merged */
-	theap_init_cache(&h, &m, 12, 4, 0, 4);
+	/* a chunk holding deferred blocks goes back once they are merged */
+	theap_init_defer(&h, &m, 12, 4, 0, 4);
 	a = xalloc(&h, 16);			/* chunk 0, 256 B */
 	EXPECT_EQ(buddy_heap_free(&h, a), 0);
-	EXPECT_EQ(h.nr_chunks, 1);		/* cached: not yet */
+	EXPECT_EQ(h.nr_chunks, 1);		/* deferred: not yet */
 	EXPECT_EQ(xalloc(&h, 512), 0);		/* flush: released, regrown */
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_shrinks, 1);
@@ -1342,6 +1342,6 @@ const struct test_case unit_tests[] = {
 	{ "destroy_and_reuse", test_destroy_and_reuse },
 	{ "meta_budget", test_meta_budget },
 	{ "big_blocks", test_big_blocks },
-	{ "cache", test_cache },
+	{ "defer", test_defer },
 	{ NULL, NULL },
 };

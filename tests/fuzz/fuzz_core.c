@@ -290,8 +290,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		abort();
 	model_init(&f.m, &cfg);
 	/* deferred coalescing: off, 1, 2 or the most */
-	f.m.cache_depth = (b >> 2) % 4 == 3 ? BUDDY_CACHE_DEPTH : (b >> 2) % 4;
-	if (buddy_heap_set_cache(&f.h, f.m.cache_depth))
+	f.m.defer_depth = (b >> 2) % 4 == 3 ? BUDDY_DEFER_DEPTH : (b >> 2) % 4;
+	if (buddy_heap_set_defer_depth(&f.h, f.m.defer_depth))
 		abort();
 
 	while (f.n) {
@@ -320,10 +320,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 				f.m.fail_chunk_in = f.mem.fail_chunk_in;
 			} else {
 				/* change the deferred-coalescing depth */
-				b = (b >> 1) % (BUDDY_CACHE_DEPTH + 1);
-				if (buddy_heap_set_cache(&f.h, b))
-					die(&f, "set_cache failed", b, 0);
-				model_set_cache(&f.m, b);
+				b = (b >> 1) % (BUDDY_DEFER_DEPTH + 1);
+				if (buddy_heap_set_defer_depth(&f.h, b))
+					die(&f, "set_defer_depth failed", b, 0);
+				model_set_defer_depth(&f.m, b);
 			}
 			break;
 		default:
