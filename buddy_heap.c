@@ -278,6 +278,8 @@ int buddy_kheap_check_params(const struct buddy_kheap_params *p)
 		return -EINVAL;
 	if (p->cap_bytes < p->min_chunk_bytes || p->cap_bytes > max)
 		return -EINVAL;
+	if (p->defer_depth > BUDDY_DEFER_DEPTH)
+		return -EINVAL;
 	return 0;
 }
 
@@ -347,6 +349,8 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 	cfg.cap_bytes = p->cap_bytes;
 	cfg.low_water_bytes = p->low_water_bytes;
 	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
+	if (!ret)
+		ret = buddy_heap_set_defer_depth(&kh->core, p->defer_depth);
 	if (ret) {
 		buddy_kheap_free(kh);
 		return ERR_PTR(ret);

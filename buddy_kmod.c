@@ -47,6 +47,11 @@ module_param(low_water_bytes, ullong, 0444);
 MODULE_PARM_DESC(low_water_bytes,
 		 "Wholly free chunks go back to the kernel only while a heap keeps at least this much (default 1 MiB)");
 
+static unsigned int defer_depth = BUDDY_DEFER_DEPTH;
+module_param(defer_depth, uint, 0444);
+MODULE_PARM_DESC(defer_depth,
+		 "Deferred coalescing: freed blocks of up to 4 KiB a heap holds back per size, unmerged, for the next allocation; 0 (off) to 16 (default 16)");
+
 static unsigned long long max_user_bytes;
 module_param(max_user_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_user_bytes,
@@ -487,12 +492,14 @@ static int __init buddy_init(void)
 	buddy_params.cap_bytes = max_heap_bytes;
 	buddy_params.min_chunk_bytes = min_chunk_bytes;
 	buddy_params.low_water_bytes = low_water_bytes;
+	buddy_params.defer_depth = defer_depth;
 	if (!max_user_bytes)
 		max_user_bytes = (u64)totalram_pages() << PAGE_SHIFT >> 1;
 	buddy_params.user_limit = &max_user_bytes;
 	if (buddy_kheap_check_params(&buddy_params)) {
-		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu]\n",
-		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER);
+		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu], defer_depth <= %u\n",
+		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER,
+		       BUDDY_DEFER_DEPTH);
 		return -EINVAL;
 	}
 
