@@ -296,7 +296,7 @@ static unsigned int find_leaf(const struct buddy_heap *heap,
 
 /* Is the block of order @k at @offset held back from coalescing? */
 static bool is_deferred(const struct buddy_heap *heap, unsigned int k,
-		     u64 offset)
+			u64 offset)
 {
 	unsigned int j;
 
