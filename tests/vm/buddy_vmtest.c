@@ -2496,6 +2496,41 @@ static void test_cap(uint64_t cap, bool aligned_to_window)
 	close(fd);
 }
 
+#define DEFER_DEPTH	"/sys/module/buddy/parameters/defer_depth"
+
+/*
+ * Free blocks of order 3 after one malloc(100)/free in a new heap: 2 when
+ * the freed block is held back (it and its buddy), 0 when it merged back
+ * into the chunk.
+ */
+static uint64_t order3_after_pair(void)
+{
+	uint64_t off, n;
+	int fd = open_heap();
+
+	if (heap_malloc(fd, 100, 0, &off, NULL) || heap_free(fd, off, NULL))
+		die("MALLOC/FREE");
+	n = get_stats(fd).free_blocks[3];
+	close(fd);
+	return n;
+}
+
+/* defer_depth: default 16, read at each open, writable, range checked. */
+static void test_defer_depth(void)
+{
+	CHECK(read_ll(DEFER_DEPTH, NULL) == 16, "defer_depth: default 16 (%lld)",
+	      read_ll(DEFER_DEPTH, NULL));
+	CHECK(order3_after_pair() == 2,
+	      "defer_depth 16: a freed 128 B block is held back");
+	CHECK_ERR(write_file(DEFER_DEPTH, "0"), 0, "defer_depth: write 0");
+	CHECK(order3_after_pair() == 0,
+	      "defer_depth 0: a freed block merges at once");
+	CHECK_ERR(write_file(DEFER_DEPTH, "17"), EINVAL, "defer_depth: write 17");
+	CHECK(read_ll(DEFER_DEPTH, NULL) == 0, "defer_depth: still 0 (%lld)",
+	      read_ll(DEFER_DEPTH, NULL));
+	CHECK_ERR(write_file(DEFER_DEPTH, "16"), 0, "defer_depth: write 16");
+}
+
 static void test_module(const char *ko)
 {
 	static const char *const bad[] = {
@@ -2506,6 +2541,7 @@ static void test_module(const char *ko)
 		"max_heap_bytes=0",
 		"max_heap_bytes=2199023255552",
 		"max_heap_bytes=1048576 min_chunk_bytes=2097152",
+		"defer_depth=17",
 	};
 	char params[128];
 	uint64_t window;
@@ -2547,8 +2583,9 @@ static void test_module(const char *ko)
 	test_cap(4 * MiB, true);
 	CHECK_ERR(mod_delete(), 0, "module: rmmod");
 
+	/* defer_depth=0: no freed block held back, so the chunk can go */
 	snprintf(params, sizeof(params),
-		 "max_heap_bytes=%llu min_chunk_bytes=%llu low_water_bytes=0",
+		 "max_heap_bytes=%llu min_chunk_bytes=%llu low_water_bytes=0 defer_depth=0",
 		 (unsigned long long)(3 * MiB), (unsigned long long)(128 * KiB));
 	CHECK_ERR(mod_load(ko, params), 0, "module: insmod %s", params);
 	test_cap(3 * MiB, false);
@@ -2569,6 +2606,7 @@ static void test_module(const char *ko)
 	CHECK(fd >= 0, "module: " DEV " back");
 	if (fd >= 0)
 		close(fd);
+	test_defer_depth();
 }
 
 int main(int argc, char **argv)
