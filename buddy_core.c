@@ -11,8 +11,7 @@
 
 #define BUDDY_NO_CHUNK		(-1)
 
-/* ---------------------------------------------------------------------- */
-/* Geometry helpers                                                        */
+/* Geometry helpers */
 
 static inline u64 order_bytes(unsigned int order)
 {
@@ -335,8 +334,7 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Chunks                                                                  */
+/* Chunks */
 
 static void free_chunk_memory(struct buddy_heap *heap, struct buddy_chunk *c)
 {
@@ -501,8 +499,7 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 	return -ENOMEM;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Blocks                                                                  */
+/* Blocks */
 
 /*
  * Three layers, bottom up:
@@ -677,8 +674,7 @@ static void account_alloc(struct buddy_heap *heap, u64 requested,
 	s->bytes_granted_total += granted;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Exported operations                                                     */
+/* Exported operations */
 
 /**
  * buddy_heap_init() - set up an empty heap

@@ -60,7 +60,7 @@ static void die(const char *what)
 	exit(2);
 }
 
-/* ---- the allocator under test ------------------------------------------- */
+/* the allocator under test */
 
 #if defined(BENCH_CORE)
 #include "../buddy_core.h"
@@ -366,7 +366,7 @@ static int heap_stats(double *heap, double *peak_heap)
 }
 #endif
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* helpers */
 
 static __thread uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -499,7 +499,7 @@ static void sample_alt(const char *w, double v, const char *unit)
 	fflush(stdout);
 }
 
-/* ---- workloads ------------------------------------------------------------- */
+/* workloads */
 
 /* malloc(32) then free, over and over */
 static void w_hot(void)

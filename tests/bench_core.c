@@ -106,7 +106,7 @@ static void bench(const char *name, double value, const char *unit)
 	fflush(stdout);
 }
 
-/* ---- (a) hot malloc(32)/free pair ------------------------------------- */
+/* (a) hot malloc(32)/free pair */
 
 static double hot_core(int warm)
 {
@@ -156,7 +156,7 @@ static double hot_glibc(void)
 	return t;
 }
 
-/* ---- (b, c) churn ------------------------------------------------------ */
+/* (b, c) churn */
 
 enum dist { UNIFORM, LOGUNIFORM };
 
@@ -268,7 +268,7 @@ static struct churn_result churn_glibc(enum dist d, int aligned)
 	return r;
 }
 
-/* ---- fragmentation and metadata without timing ----------------------- */
+/* fragmentation and metadata without timing */
 
 static void meta_per_chunk(void)
 {

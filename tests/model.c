@@ -7,7 +7,7 @@
 #include <string.h>
 #include "model.h"
 
-/* ---- sorted sets -------------------------------------------------------- */
+/* sorted sets */
 
 static size_t oset_lower(const struct oset *s, u64 x)
 {
@@ -75,7 +75,7 @@ static void oset_copy(struct oset *d, const struct oset *s)
 	}
 }
 
-/* ---- model -------------------------------------------------------------- */
+/* model */
 
 static u64 obytes(unsigned int o)
 {
@@ -406,7 +406,7 @@ int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off)
 	return model_free(m, off);
 }
 
-/* ---- comparison ---------------------------------------------------------- */
+/* comparison */
 
 struct cmp_ctx {
 	const struct model *m;

@@ -52,8 +52,6 @@ static void expect_free_blocks(struct buddy_heap *h, const u64 *want,
 		expect_free_blocks((h), _w, ARRAY_SIZE(_w), __LINE__);	\
 	} while (0)
 
-/* ---------------------------------------------------------------------- */
-
 static void test_init_errors(void)
 {
 	struct buddy_heap h;

@@ -239,8 +239,7 @@ static bool all_bytes(const char *p, int c, size_t n)
 	return true;
 }
 
-/* ------------------------------------------------------------------ */
-/* Touching memory that may fault                                       */
+/* Touching memory that may fault */
 
 static sigjmp_buf touch_jmp;
 static volatile sig_atomic_t touch_sig;
@@ -273,8 +272,7 @@ static int touch(volatile char *p, bool write)
 	return touch_sig;
 }
 
-/* ------------------------------------------------------------------ */
-/* Running checks in a child process                                    */
+/* Running checks in a child process */
 
 /*
  * Run @fn in a child; its checks print directly and its counts come back
@@ -314,8 +312,7 @@ static void in_child(const char *name, void (*fn)(void *), void *arg)
 	      "%s: child exited normally (status %#x)", name, status);
 }
 
-/* ------------------------------------------------------------------ */
-/* INFO                                                                 */
+/* INFO */
 
 static void test_info(void)
 {
@@ -355,8 +352,7 @@ static void test_info(void)
 	close(fd2);
 }
 
-/* ------------------------------------------------------------------ */
-/* MALLOC, CALLOC, MEMALIGN, FREE, REALLOC, USABLE_SIZE, STATS          */
+/* MALLOC, CALLOC, MEMALIGN, FREE, REALLOC, USABLE_SIZE, STATS */
 
 static void test_alloc(void)
 {
@@ -550,8 +546,7 @@ static void test_alloc(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Rejection paths, one bad field at a time                              */
+/* Rejection paths, one bad field at a time */
 
 struct alloc_case {
 	const char *what;
@@ -892,8 +887,7 @@ static void test_reject(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* BATCH                                                                */
+/* BATCH */
 
 static void test_batch(void)
 {
@@ -1014,8 +1008,7 @@ static void test_batch(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* The mmap window                                                      */
+/* The mmap window */
 
 static void test_mmap(void)
 {
@@ -1159,8 +1152,7 @@ static void test_mmap(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* CLONE                                                                */
+/* CLONE */
 
 struct clone_arg {
 	int fd;
@@ -1293,8 +1285,7 @@ static void test_clone(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Two processes                                                        */
+/* Two processes */
 
 static void isolated_child(void *arg)
 {
@@ -1365,8 +1356,7 @@ static void test_processes(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Threads: allocations, frees, chunk give-backs and faults at once     */
+/* Threads: allocations, frees, chunk give-backs and faults at once */
 
 struct thr {
 	int fd;
@@ -1438,8 +1428,7 @@ static void test_threads(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* debugfs                                                              */
+/* debugfs */
 
 static char *slurp(const char *path)
 {
@@ -1665,8 +1654,7 @@ static void test_debugfs(void)
 	CHECK(access(dir, F_OK) != 0, "debugfs: the directory goes on close");
 }
 
-/* ------------------------------------------------------------------ */
-/* memcg                                                                */
+/* memcg */
 
 static int write_file(const char *path, const char *s)
 {
@@ -1815,8 +1803,7 @@ static void test_memcg(void)
 	      access(cg, F_OK) ? "gone" : strerror(errno));
 }
 
-/* ------------------------------------------------------------------ */
-/* Module: unload, parameters, caps                                     */
+/* Module: unload, parameters, caps */
 
 static int mod_delete(void)
 {
@@ -1839,8 +1826,7 @@ static long long refcnt(void)
 	return read_ll("/sys/module/buddy/refcnt", NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* Issue #14: sizes, EFAULT, the per-user bound, read-only maps, kills  */
+/* Issue #14: sizes, EFAULT, the per-user bound, read-only maps, kills */
 
 #define USER_LIMIT	"/sys/module/buddy/parameters/max_user_bytes"
 #define NOBODY		65534
