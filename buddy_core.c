@@ -11,8 +11,7 @@
 
 #define BUDDY_NO_CHUNK		(-1)
 
-/* ---------------------------------------------------------------------- */
-/* Geometry helpers                                                        */
+/* Geometry helpers */
 
 static inline u64 order_bytes(unsigned int order)
 {
@@ -295,15 +294,15 @@ static unsigned int find_leaf(const struct buddy_heap *heap,
 }
 
 /* Is the block of order @k at @offset held back from coalescing? */
-static bool in_cache(const struct buddy_heap *heap, unsigned int k,
-		     u64 offset)
+static bool is_deferred(const struct buddy_heap *heap, unsigned int k,
+			u64 offset)
 {
 	unsigned int j;
 
-	if (k >= BUDDY_CACHE_ORDERS || !(heap->cache_mask & BIT(k)))
+	if (k >= BUDDY_DEFER_ORDERS || !(heap->defer_mask & BIT(k)))
 		return false;
-	for (j = 0; j < heap->cache_n[k]; j++)
-		if (heap->cache[k][j] == offset)
+	for (j = 0; j < heap->defer_n[k]; j++)
+		if (heap->defer[k][j] == offset)
 			return true;
 	return false;
 }
@@ -325,7 +324,7 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	g = rel >> BUDDY_GRAIN_SHIFT;
 	k = find_leaf(heap, c, g);
 	if (is_free(heap, c, k, g >> k) ||
-	    in_cache(heap, k, offset & ~(order_bytes(k) - 1)))
+	    is_deferred(heap, k, offset & ~(order_bytes(k) - 1)))
 		return -BUDDY_ERR_FREE;
 	if (rel & (order_bytes(k) - 1))
 		return -BUDDY_ERR_NOT_START;
@@ -335,8 +334,7 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Chunks                                                                  */
+/* Chunks */
 
 static void free_chunk_memory(struct buddy_heap *heap, struct buddy_chunk *c)
 {
@@ -501,15 +499,14 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 	return -ENOMEM;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Blocks                                                                  */
+/* Blocks */
 
 /*
  * Three layers, bottom up:
  *   alloc_from_bitmaps(), free_to_bitmaps()  split and merge in the free
  *	and split bitmaps, growing the heap and giving chunks back;
- *   take_block(), release_block()  the deferred-coalescing cache in front
- *	of the bitmaps;
+ *   take_block(), release_block()  deferred coalescing: recently freed
+ *	blocks held back in front of the bitmaps;
  *   alloc_and_account() and the exported operations  validation, the
  *	counters, the last-allocation hint and zeroing.
  */
@@ -536,35 +533,35 @@ static void free_to_bitmaps(struct buddy_heap *heap, unsigned int ci,
 		remove_chunk(heap, ci);
 }
 
-/* Free a block, or keep it back from coalescing if the cache has room. */
+/* Free a block, or hold it back from coalescing while there is room. */
 static void release_block(struct buddy_heap *heap, unsigned int ci,
 			  unsigned int k, u64 i)
 {
-	if (k < BUDDY_CACHE_ORDERS && heap->cache_n[k] < heap->cache_depth) {
-		heap->cache[k][heap->cache_n[k]++] =
+	if (k < BUDDY_DEFER_ORDERS && heap->defer_n[k] < heap->defer_depth) {
+		heap->defer[k][heap->defer_n[k]++] =
 			block_offset(&heap->chunks[ci], k, i);
-		heap->cache_mask |= BIT(k);
+		heap->defer_mask |= BIT(k);
 		return;
 	}
 	free_to_bitmaps(heap, ci, k, i);
 }
 
-/* Merge every cached block for real, oldest first, lowest order first. */
-static void flush_cache(struct buddy_heap *heap)
+/* Merge every deferred block for real, oldest first, lowest order first. */
+static void flush_deferred(struct buddy_heap *heap)
 {
 	unsigned int k, j;
 
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		for (j = 0; j < heap->cache_n[k]; j++) {
-			u64 off = heap->cache[k][j];
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		for (j = 0; j < heap->defer_n[k]; j++) {
+			u64 off = heap->defer[k][j];
 			int ci = find_chunk(heap, off);
 
 			free_to_bitmaps(heap, ci, k,
 					block_index(&heap->chunks[ci], k, off));
 		}
-		heap->cache_n[k] = 0;
+		heap->defer_n[k] = 0;
 	}
-	heap->cache_mask = 0;
+	heap->defer_mask = 0;
 }
 
 /*
@@ -581,9 +578,9 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 	int ret;
 
 	mask = heap->order_mask & ~(BIT_ULL(search) - 1);
-	if (!mask && heap->cache_mask) {
-		/* cached blocks may merge into what is needed: before growing */
-		flush_cache(heap);
+	if (!mask && heap->defer_mask) {
+		/* deferred blocks may merge into what is needed: first */
+		flush_deferred(heap);
 		mask = heap->order_mask & ~(BIT_ULL(search) - 1);
 	}
 	if (!mask) {
@@ -609,17 +606,17 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 
 /*
  * A block of @order at an offset aligned to order @search: the most
- * recently cached one (only when @search is @order), else one from the
+ * recently deferred one (only when @search is @order), else one from the
  * bitmaps.
  */
 static int take_block(struct buddy_heap *heap, unsigned int order,
 		      unsigned int search, u64 *offset)
 {
-	if (order == search && order < BUDDY_CACHE_ORDERS &&
-	    heap->cache_n[order]) {
-		*offset = heap->cache[order][--heap->cache_n[order]];
-		if (!heap->cache_n[order])
-			heap->cache_mask &= ~BIT(order);
+	if (order == search && order < BUDDY_DEFER_ORDERS &&
+	    heap->defer_n[order]) {
+		*offset = heap->defer[order][--heap->defer_n[order]];
+		if (!heap->defer_n[order])
+			heap->defer_mask &= ~BIT(order);
 		return 0;
 	}
 	return alloc_from_bitmaps(heap, order, search, offset);
@@ -677,8 +674,7 @@ static void account_alloc(struct buddy_heap *heap, u64 requested,
 	s->bytes_granted_total += granted;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Exported operations                                                     */
+/* Exported operations */
 
 /**
  * buddy_heap_init() - set up an empty heap
@@ -734,8 +730,8 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	memset(heap->free_blocks, 0, sizeof(heap->free_blocks));
 	memset(heap->chunk_mask, 0, sizeof(heap->chunk_mask));
 	heap->order_mask = 0;
-	memset(heap->cache_n, 0, sizeof(heap->cache_n));
-	heap->cache_mask = 0;
+	memset(heap->defer_n, 0, sizeof(heap->defer_n));
+	heap->defer_mask = 0;
 	heap->hint_order = -1;
 	heap->nr_chunks = 0;
 	heap->heap_bytes = 0;
@@ -745,25 +741,25 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 }
 
 /**
- * buddy_heap_set_cache() - set how many freed blocks to keep back per order
+ * buddy_heap_set_defer_depth() - how many freed blocks to hold back per order
  * @heap: the heap
- * @depth: 0 (the default: every free merges at once) to BUDDY_CACHE_DEPTH
+ * @depth: 0 (the default: every free merges at once) to BUDDY_DEFER_DEPTH
  *
  * With a depth, up to @depth freed blocks of each order below
- * BUDDY_CACHE_ORDERS are kept as they are and handed out again by the next
+ * BUDDY_DEFER_ORDERS are kept as they are and handed out again by the next
  * allocation of that order: a malloc/free pair then costs no bitmap work
  * instead of a split and a merge per level.  They count as free everywhere
  * and are merged before the heap grows.  Lowering the depth merges them all.
  *
  * Return: 0, or -EINVAL if @depth is too large.
  */
-int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth)
+int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth)
 {
-	if (depth > BUDDY_CACHE_DEPTH)
+	if (depth > BUDDY_DEFER_DEPTH)
 		return -EINVAL;
-	if (depth < heap->cache_depth)
-		flush_cache(heap);
-	heap->cache_depth = depth;
+	if (depth < heap->defer_depth)
+		flush_deferred(heap);
+	heap->defer_depth = depth;
 	return 0;
 }
 
@@ -834,7 +830,10 @@ static int heap_order(const struct buddy_heap *heap, u64 size,
 	return 0;
 }
 
-/* buddy_alloc() and buddy_alloc_aligned(), their arguments checked. */
+/*
+ * buddy_heap_alloc() and buddy_heap_alloc_aligned(), their arguments
+ * checked.
+ */
 static int alloc_and_account(struct buddy_heap *heap, u64 size,
 			     unsigned int order, unsigned int search,
 			     unsigned int flags, u64 *offset)
@@ -858,7 +857,7 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 }
 
 /**
- * buddy_alloc() - allocate a block of at least @size bytes
+ * buddy_heap_alloc() - allocate a block of at least @size bytes
  * @heap: the heap
  * @size: bytes wanted (0 gives the smallest block)
  * @flags: BUDDY_ALLOC_ZERO or 0
@@ -869,8 +868,8 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
  *
  * Return: 0, -EINVAL for unknown @flags, -ENOMEM if the heap cannot grow.
  */
-int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
-		u64 *offset)
+int buddy_heap_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
+		     u64 *offset)
 {
 	unsigned int order;
 
@@ -886,7 +885,7 @@ int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
 }
 
 /**
- * buddy_alloc_aligned() - allocate a block aligned to @align
+ * buddy_heap_alloc_aligned() - allocate a block aligned to @align
  * @heap: the heap
  * @size: bytes wanted
  * @align: a power of two; the offset is a multiple of it
@@ -899,8 +898,8 @@ int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
  *
  * Return: 0, -EINVAL for a bad @align or unknown @flags, -ENOMEM.
  */
-int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
-			unsigned int flags, u64 *offset)
+int buddy_heap_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
+			     unsigned int flags, u64 *offset)
 {
 	unsigned int order, aorder;
 
@@ -918,7 +917,7 @@ int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
 }
 
 /**
- * buddy_free() - free the block starting at @offset
+ * buddy_heap_free() - free the block starting at @offset
  * @heap: the heap
  * @offset: the block's window offset
  *
@@ -927,7 +926,7 @@ int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
  * is inside an allocated block but not at its start.  On error the heap is
  * unchanged (apart from the failure counter).
  */
-int buddy_free(struct buddy_heap *heap, u64 offset)
+int buddy_heap_free(struct buddy_heap *heap, u64 offset)
 {
 	unsigned int ci, order;
 	u64 i;
@@ -1017,7 +1016,7 @@ static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
 }
 
 /**
- * buddy_realloc() - resize the block at @offset
+ * buddy_heap_realloc() - resize the block at @offset
  * @heap: the heap
  * @offset: start of a live block
  * @size: new size in bytes (0 gives the smallest block)
@@ -1029,11 +1028,11 @@ static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
  * a new block, copies the old contents with ops->copy and frees the old
  * block.
  *
- * Return: 0; -EINVAL for unknown @flags; the errors of buddy_free() for a
- * bad @offset; -ENOMEM (the old block is left intact).
+ * Return: 0; -EINVAL for unknown @flags; the errors of buddy_heap_free()
+ * for a bad @offset; -ENOMEM (the old block is left intact).
  */
-int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
-		  unsigned int flags, u64 *new_offset)
+int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
+		       unsigned int flags, u64 *new_offset)
 {
 	u64 grows = heap->counters.nr_grows;
 	u64 i, old_bytes, new_bytes, dst;
@@ -1085,14 +1084,14 @@ fail:
 }
 
 /**
- * buddy_usable_size() - size of the allocated block starting at @offset
+ * buddy_heap_usable_size() - size of the allocated block starting at @offset
  * @heap: the heap
  * @offset: start of a live block
  * @size: where to store its size in bytes
  *
- * Return: 0, or the errors of buddy_free().
+ * Return: 0, or the errors of buddy_heap_free().
  */
-int buddy_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
+int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
 {
 	unsigned int ci, order;
 	u64 i;
@@ -1151,8 +1150,8 @@ void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st)
 
 	for (k = 0; k < nr; k++) {
 		st->free_blocks[k] = heap->free_blocks[k];
-		if (k < BUDDY_CACHE_ORDERS)
-			st->free_blocks[k] += heap->cache_n[k];
+		if (k < BUDDY_DEFER_ORDERS)
+			st->free_blocks[k] += heap->defer_n[k];
 		total += st->free_blocks[k];
 		free_grains += st->free_blocks[k] << k;
 		if (st->free_blocks[k])
@@ -1250,7 +1249,7 @@ static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 	u64 off = block_offset(w->c, k, i);
 
 	if (!free)
-		free = in_cache(w->heap, k, off);
+		free = is_deferred(w->heap, k, off);
 	return w->fn(w->arg, off, k,
 		     free ? BUDDY_BLOCK_FREE : BUDDY_BLOCK_ALLOCATED);
 }
@@ -1426,42 +1425,43 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 }
 
 /*
- * Every cached block must be an allocated-looking leaf of its order, once;
+ * Every deferred block must be an allocated-looking leaf of its order, once;
  * subtract them from the allocated totals the walk found.
  */
-static int check_cache(const struct buddy_heap *heap, struct walk_ctx *w)
+static int check_deferred(const struct buddy_heap *heap, struct walk_ctx *w)
 {
 	unsigned int k, j, l;
 
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		if (heap->cache_n[k] > heap->cache_depth ||
-		    !!(heap->cache_mask & BIT(k)) != !!heap->cache_n[k])
-			return violation(w->v, 0, k, "cache count or mask wrong");
-		for (j = 0; j < heap->cache_n[k]; j++) {
-			u64 off = heap->cache[k][j], rel;
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		if (heap->defer_n[k] > heap->defer_depth ||
+		    !!(heap->defer_mask & BIT(k)) != !!heap->defer_n[k])
+			return violation(w->v, 0, k,
+					 "defer count or mask wrong");
+		for (j = 0; j < heap->defer_n[k]; j++) {
+			u64 off = heap->defer[k][j], rel;
 			const struct buddy_chunk *c;
 			int ci = find_chunk(heap, off);
 
 			if (ci == BUDDY_NO_CHUNK)
 				return violation(w->v, off, k,
-						 "cached block outside the heap");
+						 "deferred block outside the heap");
 			c = &heap->chunks[ci];
 			rel = off - c->offset;
 			if (k > c->order || (rel & (order_bytes(k) - 1)) ||
 			    find_leaf(heap, c, rel >> BUDDY_GRAIN_SHIFT) != k ||
 			    is_free(heap, c, k, block_index(c, k, off)))
 				return violation(w->v, off, k,
-						 "cached block is not an allocated leaf");
+						 "deferred block is not an allocated leaf");
 			for (l = 0; l < j; l++)
-				if (heap->cache[k][l] == off)
+				if (heap->defer[k][l] == off)
 					return violation(w->v, off, k,
-							 "block cached twice");
+							 "block deferred twice");
 			w->used_bytes -= order_bytes(k);
 			w->used_blocks--;
 		}
 	}
-	if (heap->cache_mask >> BUDDY_CACHE_ORDERS)
-		return violation(w->v, 0, 0, "cache mask bit past the end");
+	if (heap->defer_mask >> BUDDY_DEFER_ORDERS)
+		return violation(w->v, 0, 0, "defer mask bit past the end");
 	return 0;
 }
 
@@ -1539,7 +1539,7 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 	}
 	if (heap->order_mask != mask)
 		return violation(v, 0, 0, "order mask wrong");
-	ret = check_cache(heap, &w);
+	ret = check_deferred(heap, &w);
 	if (ret)
 		return ret;
 	if (heap->hint_order >= 0) {

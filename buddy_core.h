@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/*
- * buddy_core - a buddy allocator over offsets, with out-of-band metadata.
+/**
+ * DOC: buddy_core
+ *
+ * A buddy allocator over offsets, with out-of-band metadata.
  *
  * The core hands out *offsets* into a heap's window, never pointers, and
  * keeps every bit of its bookkeeping outside the blocks it manages, so the
@@ -9,92 +11,110 @@
  * kernel and in userspace: everything it needs from its host comes through
  * buddy_port.h and the callbacks in struct buddy_ops.  It does no locking;
  * the embedder serialises calls on one heap.
+ */
+
+/**
+ * DOC: Geometry
  *
- * Geometry
- *   Order k is a block of BUDDY_GRAIN << k bytes (grain 16 B).  A heap is a
- *   window of BUDDY_GRAIN << cfg.max_order bytes, sparsely populated by
- *   chunks.  A chunk is a power-of-two region aligned to its own size inside
- *   the window, backed by memory from ops->chunk_alloc.  Blocks never span
- *   chunks, and every block is aligned to its size relative to the window
- *   base: an embedder that aligns the window base to its size gets absolute
- *   natural alignment.
+ * Order k is a block of BUDDY_GRAIN << k bytes (grain 16 B).  A heap is a
+ * window of BUDDY_GRAIN << cfg.max_order bytes, sparsely populated by
+ * chunks.  A chunk is a power-of-two region aligned to its own size inside
+ * the window, backed by memory from ops->chunk_alloc.  Blocks never span
+ * chunks, and every block is aligned to its size relative to the window
+ * base: an embedder that aligns the window base to its size gets absolute
+ * natural alignment.
+ */
+
+/**
+ * DOC: Allocation policy
  *
- * Allocation policy
- *   The smallest free block of a fitting order, and among those the one at
- *   the lowest window offset (over all chunks), split down to the size
- *   wanted with the right halves going back to the free bitmaps, like
- *   expand() in mm/page_alloc.c.  A free block merges with its buddy as
- *   far as it can go at once, like __free_one_page() (unless deferred
- *   coalescing holds it back, see BUDDY_CACHE_ORDERS).
+ * The smallest free block of a fitting order, and among those the one at
+ * the lowest window offset (over all chunks), split down to the size
+ * wanted with the right halves going back to the free bitmaps, like
+ * expand() in mm/page_alloc.c.  A free block merges with its buddy as
+ * far as it can go at once, like __free_one_page() (unless deferred
+ * coalescing holds it back, see BUDDY_DEFER_ORDERS).
+ */
+
+/**
+ * DOC: Growth ("doubling")
  *
- * Growth ("doubling")
- *   The heap starts without any chunk.  When no free block is large
- *   enough, a chunk is added of order max(order of the largest power of
- *   two <= heap bytes (so the heap doubles), order needed,
- *   cfg.min_chunk_order), reduced while it does not fit cfg.cap_bytes or
- *   no window position is free for it, down to max(order needed,
- *   min_chunk_order) (else -ENOMEM); if ops->chunk_alloc refuses a larger
- *   chunk, the smallest one is tried once.  It goes at the lowest window
- *   position aligned to its size that no live chunk covers, so holes left
- *   by released chunks are reused.  Existing offsets never move.  A chunk
- *   that becomes wholly free is handed back through ops->chunk_free (its
- *   metadata through ops->meta_free) as long as the chunks left still hold
- *   at least cfg.low_water_bytes.  At most BUDDY_MAX_CHUNKS chunks.
+ * The heap starts without any chunk.  When no free block is large
+ * enough, a chunk is added of order max(order of the largest power of
+ * two <= heap bytes (so the heap doubles), order needed,
+ * cfg.min_chunk_order), reduced while it does not fit cfg.cap_bytes or
+ * no window position is free for it, down to max(order needed,
+ * min_chunk_order) (else -ENOMEM); if ops->chunk_alloc refuses a larger
+ * chunk, the smallest one is tried once.  It goes at the lowest window
+ * position aligned to its size that no live chunk covers, so holes left
+ * by released chunks are reused.  Existing offsets never move.  A chunk
+ * that becomes wholly free is handed back through ops->chunk_free (its
+ * metadata through ops->meta_free) as long as the chunks left still hold
+ * at least cfg.low_water_bytes.  At most BUDDY_MAX_CHUNKS chunks.
+ */
+
+/**
+ * DOC: Metadata layout
  *
- * Metadata layout
- *   Nothing is ever stored inside chunk memory.  Each chunk of order K
- *   (N = 2^K grains) has one ops->meta_alloc block of u64 words:
+ * Nothing is ever stored inside chunk memory.  Each chunk of order K
+ * (N = 2^K grains) has one ops->meta_alloc block of u64 words::
  *
- *     words 0..K     count[k]: free blocks of order k in this chunk
- *     free area      for depth d = 0..K (order k = K - d), at word
- *                    free_off[d] of the area: the free bitmap of order k,
- *                    2^d bits (bit i set <=> block i of order k, grains
- *                    [i << k, (i + 1) << k), is free), then its summary
- *                    levels: level l + 1 has one bit per word of level l,
- *                    set <=> that word is non-zero, up to a level of one
- *                    word.  Level 0 has max(1, 2^d / 64) words.
- *                    free_off[d] = sum over e < d of the region sizes;
- *                    it does not depend on K (heap->free_off[]).
- *     split area     at word free_off[K + 1] of the free area: for depth
- *                    d = 0..K-1 (order K - d, orders K..1) at word
- *                    (d <= 7 ? d : 2^(d - 6) + 5) of the area, 2^d bits,
- *                    max(1, 2^d / 64) words: bit i set <=> node i of that
- *                    order is split into two children.
+ *   words 0..K     count[k]: free blocks of order k in this chunk
+ *   free area      for depth d = 0..K (order k = K - d), at word
+ *                  free_off[d] of the area: the free bitmap of order k,
+ *                  2^d bits (bit i set <=> block i of order k, grains
+ *                  [i << k, (i + 1) << k), is free), then its summary
+ *                  levels: level l + 1 has one bit per word of level l,
+ *                  set <=> that word is non-zero, up to a level of one
+ *                  word.  Level 0 has max(1, 2^d / 64) words.
+ *                  free_off[d] = sum over e < d of the region sizes;
+ *                  it does not depend on K (heap->free_off[]).
+ *   split area     at word free_off[K + 1] of the free area: for depth
+ *                  d = 0..K-1 (order K - d, orders K..1) at word
+ *                  (d <= 7 ? d : 2^(d - 6) + 5) of the area, 2^d bits,
+ *                  max(1, 2^d / 64) words: bit i set <=> node i of that
+ *                  order is split into two children.
  *
- *   Bits past 2^d in a one-word bitmap are always clear.  A node is free
- *   (free bit), split (split bit), allocated (neither bit, and its parent
- *   split or it is the chunk's top) or covered by an ancestor block
- *   (neither bit, parent not split); both bits set never happens.  The
- *   lowest free block of an order is found by descending the summaries
- *   from their one top word: O(log64 N) reads.
+ * Bits past 2^d in a one-word bitmap are always clear.  A node is free
+ * (free bit), split (split bit), allocated (neither bit, and its parent
+ * split or it is the chunk's top) or covered by an ancestor block
+ * (neither bit, parent not split); both bits set never happens.  The
+ * lowest free block of an order is found by descending the summaries
+ * from their one top word: O(log64 N) reads.
  *
- *   Size: about 2 free bits + 1/32 summary bit + 1 split bit per grain of
- *   128 bits, 2.37%, plus per-order words that matter only for small
- *   chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
- *   from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
- *   6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
- *   struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
+ * Size: about 2 free bits + 1/32 summary bit + 1 split bit per grain of
+ * 128 bits, 2.37%, plus per-order words that matter only for small
+ * chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
+ * from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
+ * 6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
+ * struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
  *
- *   Requested sizes are not stored per block (16 bits per grain-sized
- *   block would blow the budget): stats give the lifetime totals
- *   bytes_requested_total and bytes_granted_total instead.
+ * Requested sizes are not stored per block (16 bits per grain-sized
+ * block would blow the budget): stats give the lifetime totals
+ * bytes_requested_total and bytes_granted_total instead.
+ */
+
+/**
+ * DOC: Complexity
  *
- * Complexity
- *   alloc, free, realloc in place and usable_size read and write O(K)
- *   bits in O(K) words, with no scan proportional to the heap: alloc finds
- *   the order and chunk from two masks, descends the summaries and splits
- *   down; free finds the block by galloping from the offset's alignment
- *   (about two split bits for any block start) and merges upwards.  Chunk
- *   lookup is a binary search over at most BUDDY_MAX_CHUNKS chunks.
- *   Growth and release add O(max_order) for the masks.  buddy_check() and
- *   buddy_walk() are O(heap size): debugging and heap maps only.
+ * alloc, free, realloc in place and usable_size read and write O(K)
+ * bits in O(K) words, with no scan proportional to the heap: alloc finds
+ * the order and chunk from two masks, descends the summaries and splits
+ * down; free finds the block by galloping from the offset's alignment
+ * (about two split bits for any block start) and merges upwards.  Chunk
+ * lookup is a binary search over at most BUDDY_MAX_CHUNKS chunks.
+ * Growth and release add O(max_order) for the masks.  buddy_check() and
+ * buddy_walk() are O(heap size): debugging and heap maps only.
+ */
+
+/**
+ * DOC: Validation
  *
- * Validation
- *   free, realloc and usable_size accept only the start of an allocated
- *   block.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
- *   the offset), -BUDDY_ERR_FREE (it is inside a free block: a double free)
- *   or -BUDDY_ERR_NOT_START (inside an allocated block, or misaligned),
- *   and change nothing but stats.nr_failed.
+ * free, realloc and usable_size accept only the start of an allocated
+ * block.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
+ * the offset), -BUDDY_ERR_FREE (it is inside a free block: a double free)
+ * or -BUDDY_ERR_NOT_START (inside an allocated block, or misaligned),
+ * and change nothing but stats.nr_failed.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H
@@ -107,19 +127,25 @@
 #define BUDDY_MAX_ORDER		36
 #define BUDDY_MAX_CHUNKS	64
 
-/*
- * Deferred coalescing (off unless buddy_heap_set_cache()): up to depth
- * recently freed blocks of each order below BUDDY_CACHE_ORDERS (blocks of
- * up to 4 KiB) are kept as they are, LIFO, and handed out again by the
- * next allocation of that order without touching the bitmaps.  They are
- * free for every observer (stats, walk, validation: freeing one again is
- * -BUDDY_ERR_FREE) and are merged for real when an allocation finds no
- * free block in the bitmaps, before the heap grows.
+/**
+ * DOC: Deferred coalescing
+ *
+ * Off unless buddy_heap_set_defer_depth() (the module's defer_depth
+ * parameter) sets a depth: up to that many recently freed blocks of each
+ * order below BUDDY_DEFER_ORDERS (blocks of up to 4 KiB) are kept as they
+ * are, LIFO, and handed out again by the next allocation of that order
+ * without touching the bitmaps.  They are free for every observer (stats,
+ * walk, validation: freeing one again is -BUDDY_ERR_FREE) and are merged
+ * for real when an allocation finds no free block in the bitmaps, before
+ * the heap grows.  At most BUDDY_DEFER_DEPTH per order.
  */
-#define BUDDY_CACHE_ORDERS	9
-#define BUDDY_CACHE_DEPTH	16
+#define BUDDY_DEFER_ORDERS	9
+#define BUDDY_DEFER_DEPTH	16
 
-/* Flags for buddy_alloc(), buddy_alloc_aligned() and buddy_realloc(). */
+/*
+ * Flags for buddy_heap_alloc(), buddy_heap_alloc_aligned() and
+ * buddy_heap_realloc().
+ */
 #define BUDDY_ALLOC_ZERO	0x1u	/* zero the usable size of the block */
 #define BUDDY_ALLOC_FLAGS	BUDDY_ALLOC_ZERO
 
@@ -195,15 +221,16 @@ struct buddy_chunk {
  *	(with @bytes_requested_total: the internal fragmentation).
  * @meta_bytes: metadata bytes for live chunks.
  * @live_blocks: allocated blocks.
- * @nr_allocs: successful buddy_alloc() and buddy_alloc_aligned() calls.
- * @nr_frees: successful buddy_free() calls.
- * @nr_reallocs: successful buddy_realloc() calls.
+ * @nr_allocs: successful buddy_heap_alloc() and buddy_heap_alloc_aligned()
+ *	calls.
+ * @nr_frees: successful buddy_heap_free() calls.
+ * @nr_reallocs: successful buddy_heap_realloc() calls.
  * @nr_grows: chunks added over the heap's life.
  * @nr_shrinks: chunks given back over the heap's life.
  * @nr_failed: calls that failed (ENOMEM or a bad argument).
  * @largest_free_order: order of the largest free block, -1 if none.
  * @nr_orders: entries used in the per-order arrays (max_order + 1).
- * @free_blocks: free blocks per order (buddyinfo), cached ones included.
+ * @free_blocks: free blocks per order (buddyinfo), deferred ones included.
  * @unusable_index: per order, mm/vmstat.c's unusable_free_index() in
  *	thousandths (grains play the role of pages).
  * @extfrag_index: per order, mm/vmstat.c's __fragmentation_index() in
@@ -242,10 +269,6 @@ struct buddy_stats {
 
 /**
  * struct buddy_heap - one heap
- *
- * Embedders may read @cfg, @nr_chunks, @chunks and @heap_bytes; everything
- * else is private to buddy_core.c.  Use buddy_get_stats() for numbers.
- *
  * @cfg: the configuration given to buddy_heap_init().
  * @ops: the memory callbacks.
  * @ctx: passed to every callback.
@@ -253,24 +276,28 @@ struct buddy_stats {
  * @chunks: the live chunks, sorted by offset.
  * @heap_bytes: bytes in live chunks.
  * @free_blocks: free blocks per order in the bitmaps, over all chunks
- *	(the cached blocks are not included: see buddy_get_stats()).
+ *	(deferred blocks are not included: see buddy_get_stats()).
  * @counters: lifetime and peak counters (the fields of struct buddy_stats
  *	that are not computed on demand; the type is defined there).
  * @order_mask: bit k set <=> @free_blocks[k] != 0.
  * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
  * @free_off: word offset of the free region of depth d (see the layout).
  * @split_off: word offset of the split bitmap of depth d.
- * @cache: deferred coalescing: offsets of cached free blocks per order,
- *	oldest first.
- * @cache_n: entries used in each @cache row.
- * @cache_mask: bit k set <=> @cache_n[k] != 0.
- * @cache_depth: most entries per @cache row (buddy_heap_set_cache()).
+ * @defer: deferred coalescing: offsets of the freed blocks held back, per
+ *	order, oldest first.
+ * @defer_n: entries used in each @defer row.
+ * @defer_mask: bit k set <=> @defer_n[k] != 0.
+ * @defer_depth: most entries per @defer row
+ *	(buddy_heap_set_defer_depth()).
  * @hint_offset: the last block handed out, while it stays allocated:
  *	freeing it skips the tree walk (only freeing or reallocating that
  *	very block can change its state).
  * @hint_order: its order, -1 when there is none.
  * @fresh_offset: offset of the chunk added last (with @counters.nr_grows,
  *	tells a block carved from a chunk added by the same call: still zero).
+ *
+ * Embedders may read @cfg, @nr_chunks, @chunks and @heap_bytes; everything
+ * else is private to buddy_core.c.  Use buddy_get_stats() for numbers.
  */
 struct buddy_heap {
 	struct buddy_config cfg;
@@ -285,16 +312,16 @@ struct buddy_heap {
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
 	u64 free_off[BUDDY_MAX_ORDER + 2];
 	u64 split_off[BUDDY_MAX_ORDER + 1];
-	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
-	unsigned int cache_n[BUDDY_CACHE_ORDERS];
-	unsigned int cache_mask;
-	unsigned int cache_depth;
+	u64 defer[BUDDY_DEFER_ORDERS][BUDDY_DEFER_DEPTH];
+	unsigned int defer_n[BUDDY_DEFER_ORDERS];
+	unsigned int defer_mask;
+	unsigned int defer_depth;
 	u64 hint_offset;
 	int hint_order;
 	u64 fresh_offset;
 };
 
-/* State of a block as buddy_walk() reports it (cached blocks are free). */
+/* State of a block as buddy_walk() reports it (deferred blocks are free). */
 enum buddy_block_state {
 	BUDDY_BLOCK_FREE,
 	BUDDY_BLOCK_ALLOCATED,
@@ -319,19 +346,20 @@ typedef int (*buddy_walk_fn)(void *arg, u64 offset, unsigned int order,
 int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 		    const struct buddy_ops *ops, void *ctx);
 void buddy_heap_destroy(struct buddy_heap *heap);
-int buddy_heap_set_cache(struct buddy_heap *heap, unsigned int depth);
+int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth);
 int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		     void *ctx);
 
 int buddy_size_to_order(u64 size, unsigned int *order);
-int buddy_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
-		u64 *offset);
-int buddy_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
-			unsigned int flags, u64 *offset);
-int buddy_free(struct buddy_heap *heap, u64 offset);
-int buddy_realloc(struct buddy_heap *heap, u64 offset, u64 size,
-		  unsigned int flags, u64 *new_offset);
-int buddy_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size);
+int buddy_heap_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
+		     u64 *offset);
+int buddy_heap_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
+			     unsigned int flags, u64 *offset);
+int buddy_heap_free(struct buddy_heap *heap, u64 offset);
+int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
+		       unsigned int flags, u64 *new_offset);
+int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset,
+			   u64 *size);
 
 void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left);

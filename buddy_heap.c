@@ -278,6 +278,8 @@ int buddy_kheap_check_params(const struct buddy_kheap_params *p)
 		return -EINVAL;
 	if (p->cap_bytes < p->min_chunk_bytes || p->cap_bytes > max)
 		return -EINVAL;
+	if (p->defer_depth > BUDDY_DEFER_DEPTH)
+		return -EINVAL;
 	return 0;
 }
 
@@ -347,6 +349,8 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 	cfg.cap_bytes = p->cap_bytes;
 	cfg.low_water_bytes = p->low_water_bytes;
 	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
+	if (!ret)
+		ret = buddy_heap_set_defer_depth(&kh->core, p->defer_depth);
 	if (ret) {
 		buddy_kheap_free(kh);
 		return ERR_PTR(ret);
@@ -488,7 +492,7 @@ static int buddy_kheap_usable(struct buddy_kheap *kh, u64 offset, u64 *usable)
 {
 	if (offset >= kh->window_bytes)
 		return -BUDDY_ERR_OUTSIDE;
-	return buddy_usable_size(&kh->core, offset, usable);
+	return buddy_heap_usable_size(&kh->core, offset, usable);
 }
 
 /*
@@ -516,15 +520,15 @@ static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
 			return -ENOMEM;
 		if (size > window)
 			return -ENOMEM;
-		ret = buddy_alloc(&kh->core, size,
-				  op->op == BUDDY_OP_CALLOC ?
-				  BUDDY_ALLOC_ZERO : op->flags, &offset);
+		ret = buddy_heap_alloc(&kh->core, size,
+				       op->op == BUDDY_OP_CALLOC ?
+				       BUDDY_ALLOC_ZERO : op->flags, &offset);
 		break;
 	case BUDDY_OP_MEMALIGN:
 		if (size > window || op->arg > window)
 			return -ENOMEM;
-		ret = buddy_alloc_aligned(&kh->core, size, op->arg, op->flags,
-					  &offset);
+		ret = buddy_heap_alloc_aligned(&kh->core, size, op->arg, op->flags,
+					       &offset);
 		break;
 	case BUDDY_OP_REALLOC:
 		if (size > window) {
@@ -534,15 +538,15 @@ static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
 		}
 		if (op->offset >= window)
 			return buddy_kheap_offset_error(-BUDDY_ERR_OUTSIDE, op);
-		ret = buddy_realloc(&kh->core, op->offset, size, op->flags,
-				    &offset);
+		ret = buddy_heap_realloc(&kh->core, op->offset, size, op->flags,
+					 &offset);
 		if (ret)
 			return buddy_kheap_offset_error(ret, op);
 		break;
 	case BUDDY_OP_FREE:
 		if (op->offset >= window)
 			return buddy_kheap_offset_error(-BUDDY_ERR_OUTSIDE, op);
-		ret = buddy_free(&kh->core, op->offset);
+		ret = buddy_heap_free(&kh->core, op->offset);
 		if (ret)
 			return buddy_kheap_offset_error(ret, op);
 		op->usable = 0;
@@ -558,7 +562,7 @@ static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
 		return ret;
 
 	op->offset = offset;
-	ret = buddy_usable_size(&kh->core, offset, &usable);
+	ret = buddy_heap_usable_size(&kh->core, offset, &usable);
 	op->usable = ret ? 0 : usable;
 	return 0;
 }

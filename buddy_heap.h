@@ -33,6 +33,8 @@ struct mem_cgroup;
  *	at least PAGE_SIZE.
  * @low_water_bytes: wholly free chunks go back to the kernel only while the
  *	heap keeps at least this much.
+ * @defer_depth: the core's deferred coalescing, 0 (off) to
+ *	BUDDY_DEFER_DEPTH: see buddy_heap_set_defer_depth().
  * @debugfs_root: directory for the heap's debugfs files, or NULL/ERR_PTR
  *	for none.
  * @user_limit: most chunk and metadata bytes all heaps created by one
@@ -43,6 +45,7 @@ struct buddy_kheap_params {
 	u64 cap_bytes;
 	u64 min_chunk_bytes;
 	u64 low_water_bytes;
+	unsigned int defer_depth;
 	struct dentry *debugfs_root;
 	const u64 *user_limit;
 };

@@ -47,6 +47,22 @@ module_param(low_water_bytes, ullong, 0444);
 MODULE_PARM_DESC(low_water_bytes,
 		 "Wholly free chunks go back to the kernel only while a heap keeps at least this much (default 1 MiB)");
 
+/* Read at each open; a value out of range is refused, at load too. */
+static int defer_depth_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, BUDDY_DEFER_DEPTH);
+}
+
+static const struct kernel_param_ops defer_depth_ops = {
+	.set = defer_depth_set,
+	.get = param_get_uint,
+};
+
+static unsigned int defer_depth = BUDDY_DEFER_DEPTH;
+module_param_cb(defer_depth, &defer_depth_ops, &defer_depth, 0644);
+MODULE_PARM_DESC(defer_depth,
+		 "Deferred coalescing: freed blocks of up to 4 KiB a new heap holds back per size, unmerged, for the next allocation; 0 (off) to 16 (default 16); root may change it at any time");
+
 static unsigned long long max_user_bytes;
 module_param(max_user_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_user_bytes,
@@ -151,6 +167,7 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 
 static int buddy_open(struct inode *inode, struct file *file)
 {
+	struct buddy_kheap_params p = buddy_params;
 	struct buddy_kheap *kh;
 	struct inode *hinode;
 
@@ -158,7 +175,8 @@ static int buddy_open(struct inode *inode, struct file *file)
 	if (IS_ERR(hinode))
 		return PTR_ERR(hinode);
 
-	kh = buddy_kheap_create(&buddy_params, hinode);
+	p.defer_depth = READ_ONCE(defer_depth);
+	kh = buddy_kheap_create(&p, hinode);
 	if (IS_ERR(kh)) {
 		buddy_inode_put(hinode);
 		return PTR_ERR(kh);

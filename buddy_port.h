@@ -5,8 +5,10 @@
  * In the kernel it pulls in the usual headers.  In userspace it provides
  * the handful of kernel types, macros and bit helpers the core uses, on top
  * of the C library's <string.h> and <errno.h>.  buddy_core.c calls nothing
- * that is not named here: memset(), memcpy(), the bit helpers below and
- * the callbacks in struct buddy_ops.
+ * that is not named here: memset(), memcpy() and memmove() (the only
+ * undefined symbols of its object file, with libgcc's __popcountdi2 for
+ * buddy_popcount64() in userspace builds without -mpopcnt), the bit
+ * helpers below and the callbacks in struct buddy_ops.
  */
 #ifndef _BUDDY_PORT_H
 #define _BUDDY_PORT_H

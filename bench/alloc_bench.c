@@ -60,7 +60,7 @@ static void die(const char *what)
 	exit(2);
 }
 
-/* ---- the allocator under test ------------------------------------------- */
+/* the allocator under test */
 
 #if defined(BENCH_CORE)
 #include "../buddy_core.h"
@@ -144,19 +144,20 @@ static void alloc_init(void)
 	core_win = (char *)(((uintptr_t)m + win - 1) & ~(uintptr_t)(win - 1));
 	if (buddy_heap_init(&core_heap, &cfg, &c_ops, &core_heap))
 		die("buddy_heap_init");
-#ifdef HAVE_SET_CACHE
+#ifdef HAVE_SET_DEFER
 	/* deferred coalescing (bench/Makefile: when the core has it): off
-	 * unless BENCH_CORE_CACHE_DEPTH says (a number or "max") */
+	 * unless BENCH_CORE_DEFER_DEPTH says (a number or "max") */
 	{
-		const char *d = getenv("BENCH_CORE_CACHE_DEPTH");
+		const char *d = getenv("BENCH_CORE_DEFER_DEPTH");
 
-		if (d && buddy_heap_set_cache(&core_heap, strcmp(d, "max") ?
-					      (unsigned int)atoi(d) : BUDDY_CACHE_DEPTH))
-			die("buddy_heap_set_cache");
+		if (d && buddy_heap_set_defer_depth(&core_heap,
+				strcmp(d, "max") ? (unsigned int)atoi(d) :
+						   BUDDY_DEFER_DEPTH))
+			die("buddy_heap_set_defer_depth");
 	}
 #else
-	if (getenv("BENCH_CORE_CACHE_DEPTH"))
-		die("this core has no buddy_heap_set_cache()");
+	if (getenv("BENCH_CORE_DEFER_DEPTH"))
+		die("this core has no buddy_heap_set_defer_depth()");
 #endif
 }
 
@@ -178,7 +179,7 @@ static void *a_malloc(size_t n)
 	int r;
 
 	pthread_mutex_lock(&core_lock);
-	r = buddy_alloc(&core_heap, n, 0, &off);
+	r = buddy_heap_alloc(&core_heap, n, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);
@@ -190,7 +191,7 @@ static void a_free(void *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&core_lock);
-	if (buddy_free(&core_heap, (u64)((char *)p - core_win)))
+	if (buddy_heap_free(&core_heap, (u64)((char *)p - core_win)))
 		abort();
 	pthread_mutex_unlock(&core_lock);
 }
@@ -203,7 +204,7 @@ static void *a_realloc(void *p, size_t n)
 	if (!p)
 		return a_malloc(n);
 	pthread_mutex_lock(&core_lock);
-	r = buddy_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
+	r = buddy_heap_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);
@@ -216,7 +217,7 @@ static void *a_memalign(size_t align, size_t n)
 	int r;
 
 	pthread_mutex_lock(&core_lock);
-	r = buddy_alloc_aligned(&core_heap, n, align, 0, &off);
+	r = buddy_heap_alloc_aligned(&core_heap, n, align, 0, &off);
 	if (!r)
 		core_check_address(off);
 	pthread_mutex_unlock(&core_lock);
@@ -365,7 +366,7 @@ static int heap_stats(double *heap, double *peak_heap)
 }
 #endif
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* helpers */
 
 static __thread uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -498,7 +499,7 @@ static void sample_alt(const char *w, double v, const char *unit)
 	fflush(stdout);
 }
 
-/* ---- workloads ------------------------------------------------------------- */
+/* workloads */
 
 /* malloc(32) then free, over and over */
 static void w_hot(void)

@@ -254,22 +254,22 @@ static u64 talloc(struct kunit *test, struct tfix *f, u64 size)
 {
 	u64 off = U64_MAX;
 
-	KUNIT_ASSERT_EQ_MSG(test, buddy_alloc(&f->heap, size, 0, &off), 0,
-			    "buddy_alloc(%llu)", size);
+	KUNIT_ASSERT_EQ_MSG(test, buddy_heap_alloc(&f->heap, size, 0, &off), 0,
+			    "buddy_heap_alloc(%llu)", size);
 	return off;
 }
 
 static void tfree(struct kunit *test, struct tfix *f, u64 off)
 {
-	KUNIT_ASSERT_EQ_MSG(test, buddy_free(&f->heap, off), 0,
-			    "buddy_free(%llu)", off);
+	KUNIT_ASSERT_EQ_MSG(test, buddy_heap_free(&f->heap, off), 0,
+			    "buddy_heap_free(%llu)", off);
 }
 
 static u64 tusable(struct kunit *test, struct tfix *f, u64 off)
 {
 	u64 size = 0;
 
-	KUNIT_ASSERT_EQ(test, buddy_usable_size(&f->heap, off, &size), 0);
+	KUNIT_ASSERT_EQ(test, buddy_heap_usable_size(&f->heap, off, &size), 0);
 	return size;
 }
 
@@ -550,7 +550,7 @@ static struct kunit_suite buddy_order_suite = {
 };
 
 /* ------------------------------------------------------------------ */
-/* Suite buddy_alloc: allocation, split and merge.                     */
+/* Suite buddy_heap_alloc: allocation, split and merge.                     */
 
 static void buddy_test_alloc_first_block(struct kunit *test)
 {
@@ -672,7 +672,7 @@ static void buddy_test_alloc_optimistic(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bytes_in_use, osz(T_CHUNK_ORDER));
 	KUNIT_EXPECT_EQ(test, st->nr_chunks, 1);
 	KUNIT_EXPECT_EQ(test, st->largest_free_order, -1);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off), -ENOMEM);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -690,7 +690,7 @@ static void buddy_test_alloc_pessimistic(struct kunit *test)
 		blocks[k] = talloc(test, f, osz(k));
 	blocks[T_CHUNK_ORDER] = talloc(test, f, 1);
 	for (k = 0; k <= T_CHUNK_ORDER; k++)
-		KUNIT_EXPECT_EQ_MSG(test, buddy_alloc(&f->heap, osz(k), 0, &off),
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_alloc(&f->heap, osz(k), 0, &off),
 				    -ENOMEM, "order %u in a full heap", k);
 
 	/* free the big ones: nothing may merge past an allocated grain */
@@ -727,7 +727,7 @@ static void buddy_test_alloc_pathological(struct kunit *test)
 		tfree(test, f, osz(0) * i);
 	HEAP_CHECK(test, &f->heap);
 	for (k = 1; k <= T_CHUNK_ORDER; k++)
-		KUNIT_EXPECT_EQ_MSG(test, buddy_alloc(&f->heap, osz(k), 0, &off),
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_alloc(&f->heap, osz(k), 0, &off),
 				    -ENOMEM, "order %u", k);
 	for (i = 0; i < n; i += 2)
 		KUNIT_EXPECT_EQ(test, talloc(test, f, 1), osz(0) * i);
@@ -742,8 +742,8 @@ static void buddy_test_alloc_zero_flag(struct kunit *test)
 
 	tfill(test, f, off, 4096, 0xa5);
 	tfree(test, f, off);
-	KUNIT_ASSERT_EQ(test, buddy_alloc(&f->heap, 4000, BUDDY_ALLOC_ZERO,
-					  &again), 0);
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc(&f->heap, 4000, BUDDY_ALLOC_ZERO,
+					       &again), 0);
 	KUNIT_ASSERT_EQ(test, again, off);
 	/* the whole usable size, not just the bytes asked for */
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, again, 4096, 0));
@@ -757,7 +757,7 @@ static void buddy_test_alloc_bad_flags(struct kunit *test)
 
 	talloc(test, f, 1);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, ~BUDDY_ALLOC_FLAGS, &off),
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, ~BUDDY_ALLOC_FLAGS, &off),
 			-EINVAL);
 	expect_unchanged(test, f, before, 1);
 }
@@ -770,9 +770,9 @@ static void buddy_test_alloc_larger_than_window(struct kunit *test)
 
 	talloc(test, f, 1);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, osz(T_MAX_ORDER) + 1, 0,
-					  &off), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, U64_MAX, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_MAX_ORDER) + 1, 0,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, U64_MAX, 0, &off), -ENOMEM);
 	expect_unchanged(test, f, before, 2);
 }
 
@@ -785,7 +785,7 @@ static void buddy_test_alloc_whole_window(struct kunit *test)
 	off = talloc(test, f, osz(12));
 	KUNIT_EXPECT_EQ(test, off, 0);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, off), osz(12));
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off), -ENOMEM);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -808,7 +808,7 @@ static struct kunit_case buddy_alloc_cases[] = {
 };
 
 static struct kunit_suite buddy_alloc_suite = {
-	.name = "buddy_alloc",
+	.name = "buddy_heap_alloc",
 	.test_cases = buddy_alloc_cases,
 };
 
@@ -844,7 +844,7 @@ static void buddy_test_memalign_every_alignment(struct kunit *test)
 		talloc(test, f, 1);
 		taken = BUDDY_GRAIN;
 	}
-	KUNIT_ASSERT_EQ(test, buddy_alloc_aligned(&f->heap, 24, osz(k), 0, &off),
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 24, osz(k), 0, &off),
 			0);
 	KUNIT_EXPECT_EQ(test, off & (osz(k) - 1), 0);
 	KUNIT_EXPECT_EQ(test, off == 0, k == T_MEMALIGN_ORDER);
@@ -862,7 +862,7 @@ static void buddy_test_memalign_tail_reusable(struct kunit *test)
 	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
 	u64 off = U64_MAX, next;
 
-	KUNIT_ASSERT_EQ(test, buddy_alloc_aligned(&f->heap, 16, 2048, 0, &off),
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 2048, 0, &off),
 			0);
 	KUNIT_EXPECT_EQ(test, off, 0);
 	/* the trimmed tail is free: the next grain is right behind it */
@@ -878,7 +878,7 @@ static void buddy_test_memalign_size_over_align(struct kunit *test)
 
 	talloc(test, f, 1);
 	/* the block's own alignment already beats the one asked for */
-	KUNIT_ASSERT_EQ(test, buddy_alloc_aligned(&f->heap, 1000, 64, 0, &off),
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 1000, 64, 0, &off),
 			0);
 	KUNIT_EXPECT_EQ(test, off & 1023, 0);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 1024);
@@ -896,9 +896,9 @@ static void buddy_test_memalign_bad_alignment(struct kunit *test)
 	talloc(test, f, 1);
 	before = tsnap(test, f);
 	for (i = 0; i < ARRAY_SIZE(aligns); i++)
-		KUNIT_EXPECT_EQ_MSG(test, buddy_alloc_aligned(&f->heap, 16,
-							      aligns[i], 0,
-							      &off),
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_alloc_aligned(&f->heap, 16,
+								   aligns[i], 0,
+								   &off),
 				    -EINVAL, "align %llu", aligns[i]);
 	expect_unchanged(test, f, before, ARRAY_SIZE(aligns));
 }
@@ -911,8 +911,8 @@ static void buddy_test_memalign_beyond_window(struct kunit *test)
 
 	talloc(test, f, 1);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_alloc_aligned(&f->heap, 16,
-						  osz(T_MAX_ORDER + 1), 0, &off),
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16,
+						       osz(T_MAX_ORDER + 1), 0, &off),
 			-ENOMEM);
 	expect_unchanged(test, f, before, 1);
 }
@@ -923,8 +923,8 @@ static void buddy_test_memalign_small_align(struct kunit *test)
 	u64 a = U64_MAX, b = U64_MAX;
 
 	/* alignments below a grain are satisfied by every block */
-	KUNIT_EXPECT_EQ(test, buddy_alloc_aligned(&f->heap, 1, 1, 0, &a), 0);
-	KUNIT_EXPECT_EQ(test, buddy_alloc_aligned(&f->heap, 1, 8, 0, &b), 0);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 1, 1, 0, &a), 0);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 1, 8, 0, &b), 0);
 	KUNIT_EXPECT_EQ(test, a, 0);
 	KUNIT_EXPECT_EQ(test, b, BUDDY_GRAIN);
 	HEAP_CHECK(test, &f->heap);
@@ -947,16 +947,16 @@ static struct kunit_suite buddy_memalign_suite = {
 };
 
 /* ------------------------------------------------------------------ */
-/* Suite buddy_realloc.                                                */
+/* Suite buddy_heap_realloc.                                                */
 
 static u64 trealloc(struct kunit *test, struct tfix *f, u64 off, u64 size,
 		    unsigned int flags)
 {
 	u64 now = U64_MAX;
 
-	KUNIT_ASSERT_EQ_MSG(test, buddy_realloc(&f->heap, off, size, flags,
-						&now), 0,
-			    "buddy_realloc(%llu, %llu)", off, size);
+	KUNIT_ASSERT_EQ_MSG(test, buddy_heap_realloc(&f->heap, off, size, flags,
+						     &now), 0,
+			    "buddy_heap_realloc(%llu, %llu)", off, size);
 	return now;
 }
 
@@ -1018,7 +1018,7 @@ static void buddy_test_realloc_grow_moves(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, b, 16, 0x22));
 	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 64);
 	/* and the old block is free again */
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, a), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, a), -EALREADY);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -1126,8 +1126,8 @@ static void buddy_test_realloc_failure_keeps_block(struct kunit *test)
 	tfill(test, f, a, 16, 0x99);
 	before = tsnap(test, f);
 	/* can neither grow in place nor find room elsewhere */
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, a, osz(T_CHUNK_ORDER), 0,
-					    &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, a, osz(T_CHUNK_ORDER), 0,
+						 &now), -ENOMEM);
 	expect_unchanged(test, f, before, 1);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, a), 16);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, a, 16, 0x99));
@@ -1167,7 +1167,7 @@ static struct kunit_case buddy_realloc_cases[] = {
 };
 
 static struct kunit_suite buddy_realloc_suite = {
-	.name = "buddy_realloc",
+	.name = "buddy_heap_realloc",
 	.test_cases = buddy_realloc_cases,
 };
 
@@ -1198,7 +1198,7 @@ static void buddy_test_free_outside(struct kunit *test)
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
 	for (i = 0; i < ARRAY_SIZE(offs); i++)
-		KUNIT_EXPECT_EQ_MSG(test, buddy_free(&f->heap, offs[i]), -ENXIO,
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_free(&f->heap, offs[i]), -ENXIO,
 				    "offset %llu", offs[i]);
 	expect_unchanged(test, f, before, ARRAY_SIZE(offs));
 }
@@ -1211,9 +1211,9 @@ static void buddy_test_free_not_block_start(struct kunit *test)
 
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk + 16), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk + 32), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk + 48), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 16), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 32), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 48), -EINVAL);
 	expect_unchanged(test, f, before, 3);
 }
 
@@ -1225,9 +1225,9 @@ static void buddy_test_free_unaligned(struct kunit *test)
 
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk + 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk + 15), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 15), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 1), -EINVAL);
 	expect_unchanged(test, f, before, 3);
 }
 
@@ -1240,7 +1240,7 @@ static void buddy_test_free_double(struct kunit *test)
 	f = theap_busy(test, &blk);
 	tfree(test, f, blk);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, blk), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk), -EALREADY);
 	expect_unchanged(test, f, before, 1);
 }
 
@@ -1253,9 +1253,9 @@ static void buddy_test_free_inside_free_block(struct kunit *test)
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
 	/* 16..63 and 128..255 are free blocks; 1024 inside a free 1 KiB block */
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, 16), -EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, 160), -EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, 1024 + 512), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 16), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 160), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 1024 + 512), -EALREADY);
 	expect_unchanged(test, f, before, 3);
 }
 
@@ -1267,11 +1267,11 @@ static void buddy_test_usable_size_errors(struct kunit *test)
 
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_usable_size(&f->heap, osz(T_MAX_ORDER),
-						&size), -ENXIO);
-	KUNIT_EXPECT_EQ(test, buddy_usable_size(&f->heap, blk + 16, &size),
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, osz(T_MAX_ORDER),
+						     &size), -ENXIO);
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, blk + 16, &size),
 			-EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_usable_size(&f->heap, 16, &size),
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, 16, &size),
 			-EALREADY);
 	/* usable_size is const: it does not count as a failed call */
 	expect_unchanged(test, f, before, 0);
@@ -1285,16 +1285,16 @@ static void buddy_test_realloc_errors(struct kunit *test)
 
 	f = theap_busy(test, &blk);
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, osz(T_MAX_ORDER), 16, 0,
-					    &now), -ENXIO);
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, blk + 16, 16, 0, &now),
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, osz(T_MAX_ORDER), 16, 0,
+						 &now), -ENXIO);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk + 16, 16, 0, &now),
 			-EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, 16, 16, 0, &now),
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 16, 16, 0, &now),
 			-EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, blk, 16,
-					    ~BUDDY_ALLOC_FLAGS, &now), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_realloc(&f->heap, blk,
-					    osz(T_MAX_ORDER) + 1, 0, &now),
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk, 16,
+						 ~BUDDY_ALLOC_FLAGS, &now), -EINVAL);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk,
+						 osz(T_MAX_ORDER) + 1, 0, &now),
 			-ENOMEM);
 	expect_unchanged(test, f, before, 5);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, blk), 64);
@@ -1324,7 +1324,7 @@ static void buddy_test_init_no_memory(struct kunit *test)
 	if (tfix_init(f, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0) == 0) {
 		u64 off;
 
-		KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, 0, &off),
+		KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off),
 				-ENOMEM);
 		HEAP_CHECK(test, &f->heap);
 		tfix_destroy(f);
@@ -1344,8 +1344,8 @@ static void buddy_test_grow_chunk_failure(struct kunit *test)
 	f->chunk_budget = 0;
 	before = tsnap(test, f);
 	/* needs a new chunk, which cannot be had */
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
-					  &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
+					       &off), -ENOMEM);
 	expect_unchanged(test, f, before, 1);
 	/* what is left still serves smaller requests */
 	talloc(test, f, 16);
@@ -1361,8 +1361,8 @@ static void buddy_test_grow_meta_failure(struct kunit *test)
 	f->meta_budget = 0;
 	before = tsnap(test, f);
 	/* the chunk comes, its metadata does not: the chunk must go back */
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
-					  &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
+					       &off), -ENOMEM);
 	expect_unchanged(test, f, before, 1);
 	KUNIT_EXPECT_FALSE(test, f->bad_free);
 }
@@ -1553,9 +1553,9 @@ static void buddy_test_stats_failed_calls(struct kunit *test)
 	u64 off;
 
 	talloc(test, f, 16);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, 16), -EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, osz(T_MAX_ORDER)), -ENXIO);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, osz(T_CHUNK_ORDER), 0, &off),
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 16), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, osz(T_MAX_ORDER)), -ENXIO);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0, &off),
 			-ENOMEM);
 	st = tstats(test, f);
 	KUNIT_EXPECT_EQ(test, st->nr_failed, 3);
@@ -1814,7 +1814,7 @@ static void buddy_test_grow_cap_enomem(struct kunit *test)
 	talloc(test, f, osz(T_CHUNK_ORDER));
 	talloc(test, f, osz(T_CHUNK_ORDER - 1));
 	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, osz(T_CHUNK_ORDER), 0, &off),
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0, &off),
 			-ENOMEM);
 	expect_unchanged(test, f, before, 1);
 	KUNIT_EXPECT_LE(test, f->chunk_bytes_live, cap);
@@ -1849,7 +1849,7 @@ static void buddy_test_grow_chunk_limit(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 	before = tsnap(test, f);
 	/* the window has room, the chunk table does not */
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off), -ENOMEM);
 	expect_unchanged(test, f, before, 1);
 	/* freeing one chunk's block makes room again */
 	tfree(test, f, 5 * osz(T_CHUNK_ORDER));
@@ -1866,7 +1866,7 @@ static void buddy_test_grow_min_chunk_order_zero(struct kunit *test)
 	/* grain-sized chunks up to a 64-byte cap, then a clean -ENOMEM */
 	for (i = 0; i < 4; i++)
 		talloc(test, f, 1);
-	KUNIT_EXPECT_EQ(test, buddy_alloc(&f->heap, 1, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off), -ENOMEM);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -1970,7 +1970,7 @@ static void buddy_test_shrink_then_regrow(struct kunit *test)
 	a = talloc(test, f, osz(T_CHUNK_ORDER));
 	b = talloc(test, f, osz(T_CHUNK_ORDER + 2));
 	tfree(test, f, b);
-	KUNIT_EXPECT_EQ(test, buddy_free(&f->heap, b), -ENXIO);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, b), -ENXIO);
 	b = talloc(test, f, osz(T_CHUNK_ORDER + 2));
 	tfill(test, f, b, osz(T_CHUNK_ORDER + 2), 0x12);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, b, osz(T_CHUNK_ORDER + 2),
@@ -2108,7 +2108,7 @@ static void buddy_test_clone_independent(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, a, 64, 0x01));
 	tfree(test, g, a);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, a), 64);
-	KUNIT_EXPECT_EQ(test, buddy_free(&g->heap, a), -EALREADY);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&g->heap, a), -EALREADY);
 	/* destroying the original leaves the clone whole */
 	tfix_destroy(f);
 	HEAP_CHECK(test, &g->heap);
@@ -2185,10 +2185,10 @@ static struct kunit_suite buddy_growth_suite = {
  * @cap: its cap_bytes (0: the window).
  * @low_water: its low_water_bytes.
  * @size_order: request sizes go up to BUDDY_GRAIN << @size_order.
- * @w_alloc: weight of buddy_alloc().
- * @w_aligned: weight of buddy_alloc_aligned().
- * @w_realloc: weight of buddy_realloc().
- * @w_free: weight of buddy_free().
+ * @w_alloc: weight of buddy_heap_alloc().
+ * @w_aligned: weight of buddy_heap_alloc_aligned().
+ * @w_realloc: weight of buddy_heap_realloc().
+ * @w_free: weight of buddy_heap_free().
  * @w_bad: weight of a probe with an offset that is no block start.
  * @max_live: most blocks held at once.
  */
@@ -2304,9 +2304,9 @@ static void rand_alloc(struct rand_state *s, bool aligned)
 
 	if (aligned) {
 		align = osz(rnd_below(s, s->cfg->size_order + 4));
-		ret = buddy_alloc_aligned(&s->f->heap, size, align, flags, &off);
+		ret = buddy_heap_alloc_aligned(&s->f->heap, size, align, flags, &off);
 	} else {
-		ret = buddy_alloc(&s->f->heap, size, flags, &off);
+		ret = buddy_heap_alloc(&s->f->heap, size, flags, &off);
 	}
 	if (ret == -ENOMEM) {
 		s->nomem++;
@@ -2333,7 +2333,7 @@ static void rand_free(struct rand_state *s)
 	if (rnd_below(s, 8))
 		return;
 	/* free it again: double free, or gone with its chunk */
-	ret = buddy_free(&s->f->heap, b.off);
+	ret = buddy_heap_free(&s->f->heap, b.off);
 	if (buddy_chunk_address(&s->f->heap, b.off, NULL))
 		KUNIT_ASSERT_EQ(test, ret, -EALREADY);
 	else
@@ -2349,7 +2349,7 @@ static void rand_realloc(struct rand_state *s)
 	u64 size = rand_size(s), off = U64_MAX, usable, keep;
 	int ret;
 
-	ret = buddy_realloc(&s->f->heap, b.off, size, flags, &off);
+	ret = buddy_heap_realloc(&s->f->heap, b.off, size, flags, &off);
 	if (ret == -ENOMEM) {
 		s->nomem++;
 		/* the old block is intact */
@@ -2405,9 +2405,9 @@ static void rand_bad(struct rand_state *s)
 		want = buddy_chunk_address(&s->f->heap, off, NULL) ?
 		       -EALREADY : -ENXIO;
 	}
-	ret = buddy_usable_size(&s->f->heap, off, &size);
+	ret = buddy_heap_usable_size(&s->f->heap, off, &size);
 	KUNIT_ASSERT_EQ_MSG(test, ret, want, "usable_size(%llu)", off);
-	ret = buddy_free(&s->f->heap, off);
+	ret = buddy_heap_free(&s->f->heap, off);
 	KUNIT_ASSERT_EQ_MSG(test, ret, want, "free(%llu)", off);
 }
 
@@ -3016,7 +3016,7 @@ static void buddy_test_kheap_block_rejected(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_kheap_block(kh, c->nr, &a), c->ret);
 	KUNIT_EXPECT_EQ(test, a.new_offset, 0x1234);
 	mutex_lock(&kh->lock);
-	KUNIT_EXPECT_EQ(test, buddy_usable_size(&kh->core, off, &usable), 0);
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&kh->core, off, &usable), 0);
 	mutex_unlock(&kh->lock);
 	KUNIT_EXPECT_EQ(test, usable, 16);
 	kheap_check(test, kh);

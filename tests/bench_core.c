@@ -84,7 +84,7 @@ static const struct buddy_ops b_ops = {
 	.meta_free = b_meta_free,
 };
 
-static unsigned int cache_depth;	/* for buddy_heap_set_cache() */
+static unsigned int defer_depth;	/* for buddy_heap_set_defer_depth() */
 
 /* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
 static void heap_init(struct buddy_heap *h)
@@ -96,7 +96,7 @@ static void heap_init(struct buddy_heap *h)
 	};
 
 	if (buddy_heap_init(h, &cfg, &b_ops, NULL) ||
-	    buddy_heap_set_cache(h, cache_depth))
+	    buddy_heap_set_defer_depth(h, defer_depth))
 		abort();
 }
 
@@ -106,7 +106,7 @@ static void bench(const char *name, double value, const char *unit)
 	fflush(stdout);
 }
 
-/* ---- (a) hot malloc(32)/free pair ------------------------------------- */
+/* (a) hot malloc(32)/free pair */
 
 static double hot_core(int warm)
 {
@@ -118,17 +118,17 @@ static double hot_core(int warm)
 	heap_init(&h);
 	/* warm: a heap that already holds some blocks of mixed sizes */
 	for (i = 0; i < (warm ? 1024 : 0); i++)
-		buddy_alloc(&h, 16 + xrand() % 2048, 0, &keep[i]);
+		buddy_heap_alloc(&h, 16 + xrand() % 2048, 0, &keep[i]);
 	for (i = 0; i < (warm ? 1024 : 0); i += 2)
-		buddy_free(&h, keep[i]);
+		buddy_heap_free(&h, keep[i]);
 	t = 1e30;
 	for (s = 0; s < SLICES; s++) {
 		t0 = now();
 		for (i = 0; i < HOT_PAIRS / SLICES; i++) {
-			if (buddy_alloc(&h, 32, 0, &off))
+			if (buddy_heap_alloc(&h, 32, 0, &off))
 				abort();
 			SINK(off);
-			buddy_free(&h, off);
+			buddy_heap_free(&h, off);
 		}
 		t0 = (now() - t0) * 1e9 * SLICES / HOT_PAIRS;
 		t = t0 < t ? t0 : t;
@@ -156,7 +156,7 @@ static double hot_glibc(void)
 	return t;
 }
 
-/* ---- (b, c) churn ------------------------------------------------------ */
+/* (b, c) churn */
 
 enum dist { UNIFORM, LOGUNIFORM };
 
@@ -193,9 +193,9 @@ static struct churn_result churn_core(enum dist d, int aligned)
 	heap_init(&h);
 	rng = 0x123456789abcdefULL;
 	for (i = 0; i < LIVE; i++) {
-		ret = aligned ? buddy_alloc_aligned(&h, draw(d), draw_align(),
+		ret = aligned ? buddy_heap_alloc_aligned(&h, draw(d), draw_align(),
 						    0, &live[i]) :
-				buddy_alloc(&h, draw(d), 0, &live[i]);
+				buddy_heap_alloc(&h, draw(d), 0, &live[i]);
 		if (ret)
 			abort();
 	}
@@ -205,11 +205,11 @@ static struct churn_result churn_core(enum dist d, int aligned)
 		for (i = 0; i < CHURN_OPS / 2 / SLICES; i++) {
 			u64 j = xrand() % LIVE;
 
-			buddy_free(&h, live[j]);
+			buddy_heap_free(&h, live[j]);
 			ret = aligned ?
-			      buddy_alloc_aligned(&h, draw(d), draw_align(),
+			      buddy_heap_alloc_aligned(&h, draw(d), draw_align(),
 						  0, &off) :
-			      buddy_alloc(&h, draw(d), 0, &off);
+			      buddy_heap_alloc(&h, draw(d), 0, &off);
 			if (ret)
 				abort();
 			live[j] = off;
@@ -268,7 +268,7 @@ static struct churn_result churn_glibc(enum dist d, int aligned)
 	return r;
 }
 
-/* ---- fragmentation and metadata without timing ----------------------- */
+/* fragmentation and metadata without timing */
 
 static void meta_per_chunk(void)
 {
@@ -286,7 +286,7 @@ static void meta_per_chunk(void)
 		u64 off;
 
 		buddy_heap_init(&h, &cfg, &b_ops, NULL);
-		buddy_alloc(&h, 16, 0, &off);
+		buddy_heap_alloc(&h, 16, 0, &off);
 		buddy_get_stats(&h, &st);
 		snprintf(name, sizeof(name), "meta_ratio_chunk_%lluKiB",
 			 (16ULL << orders[i]) >> 10);
@@ -346,13 +346,13 @@ int main(void)
 {
 	printf("# buddy core vs glibc %s; %d live blocks, %d churn ops, %d hot pairs\n",
 	       gnu_get_libc_version(), LIVE, CHURN_OPS, HOT_PAIRS);
-	printf("# core: cache_depth 0 (every free coalesces at once)\n");
-	cache_depth = 0;
+	printf("# core: defer_depth 0 (every free coalesces at once)\n");
+	defer_depth = 0;
 	run_all("core");
-	printf("# core_cache: cache_depth %d (deferred coalescing)\n",
-	       BUDDY_CACHE_DEPTH);
-	cache_depth = BUDDY_CACHE_DEPTH;
-	run_all("core_cache");
+	printf("# core_defer: defer_depth %d (deferred coalescing)\n",
+	       BUDDY_DEFER_DEPTH);
+	defer_depth = BUDDY_DEFER_DEPTH;
+	run_all("core_defer");
 	meta_per_chunk();
 	return 0;
 }

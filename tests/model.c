@@ -7,7 +7,7 @@
 #include <string.h>
 #include "model.h"
 
-/* ---- sorted sets -------------------------------------------------------- */
+/* sorted sets */
 
 static size_t oset_lower(const struct oset *s, u64 x)
 {
@@ -75,7 +75,7 @@ static void oset_copy(struct oset *d, const struct oset *s)
 	}
 }
 
-/* ---- model -------------------------------------------------------------- */
+/* model */
 
 static u64 obytes(unsigned int o)
 {
@@ -238,12 +238,12 @@ static int flush(struct model *m)
 	unsigned int k, j;
 	int any = 0;
 
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++) {
-		for (j = 0; j < m->cache_n[k]; j++) {
-			put(m, m->cache[k][j], k);
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		for (j = 0; j < m->defer_n[k]; j++) {
+			put(m, m->defer[k][j], k);
 			any = 1;
 		}
-		m->cache_n[k] = 0;
+		m->defer_n[k] = 0;
 	}
 	return any;
 }
@@ -258,9 +258,9 @@ int model_alloc(struct model *m, u64 size, u64 align, u64 *off)
 	search = order;
 	if (align && size_order(align) > search)
 		search = size_order(align);
-	if (order == search && order < BUDDY_CACHE_ORDERS &&
-	    m->cache_n[order]) {
-		*off = m->cache[order][--m->cache_n[order]];
+	if (order == search && order < BUDDY_DEFER_ORDERS &&
+	    m->defer_n[order]) {
+		*off = m->defer[order][--m->defer_n[order]];
 		oset_insert(&m->live, *off, order);
 		m->in_use += obytes(order);
 		return 0;
@@ -340,18 +340,18 @@ int model_free(struct model *m, u64 off)
 	k = m->live.ord[i];
 	oset_remove_at(&m->live, i);
 	m->in_use -= obytes(k);
-	if (k < BUDDY_CACHE_ORDERS && m->cache_n[k] < m->cache_depth)
-		m->cache[k][m->cache_n[k]++] = off;
+	if (k < BUDDY_DEFER_ORDERS && m->defer_n[k] < m->defer_depth)
+		m->defer[k][m->defer_n[k]++] = off;
 	else
 		put(m, off, k);
 	return 0;
 }
 
-void model_set_cache(struct model *m, unsigned int depth)
+void model_set_defer_depth(struct model *m, unsigned int depth)
 {
-	if (depth < m->cache_depth)
+	if (depth < m->defer_depth)
 		flush(m);
-	m->cache_depth = depth;
+	m->defer_depth = depth;
 }
 
 int model_usable(const struct model *m, u64 off, u64 *usable)
@@ -406,13 +406,13 @@ int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off)
 	return model_free(m, off);
 }
 
-/* ---- comparison ---------------------------------------------------------- */
+/* comparison */
 
 struct cmp_ctx {
 	const struct model *m;
 	size_t li;		/* next live block */
 	size_t fi[BUDDY_MAX_ORDER + 1];
-	size_t cached;
+	size_t deferred;
 	int bad;
 };
 
@@ -430,10 +430,10 @@ static int cmp_cb(void *arg, u64 offset, unsigned int order,
 	} else {
 		unsigned int j;
 
-		if (order < BUDDY_CACHE_ORDERS)
-			for (j = 0; j < m->cache_n[order]; j++)
-				if (m->cache[order][j] == offset) {
-					c->cached++;
+		if (order < BUDDY_DEFER_ORDERS)
+			for (j = 0; j < m->defer_n[order]; j++)
+				if (m->defer[order][j] == offset) {
+					c->deferred++;
 					return 0;
 				}
 		if (order > BUDDY_MAX_ORDER || c->fi[order] >= m->free[order].n ||
@@ -472,8 +472,8 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 	for (k = 0; k <= m->cfg.max_order; k++) {
 		u64 want = m->free[k].n;
 
-		if (k < BUDDY_CACHE_ORDERS)
-			want += m->cache_n[k];
+		if (k < BUDDY_DEFER_ORDERS)
+			want += m->defer_n[k];
 		if (st.free_blocks[k] != want) {
 			fprintf(stderr, "    model: free_blocks[%u] %llu != %llu\n",
 				k, (unsigned long long)st.free_blocks[k],
@@ -481,11 +481,11 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 			return 1;
 		}
 	}
-	for (k = 0; k < BUDDY_CACHE_ORDERS; k++)
-		if (h->cache_n[k] != m->cache_n[k] ||
-		    memcmp(h->cache[k], m->cache[k],
-			   m->cache_n[k] * sizeof(u64))) {
-			fprintf(stderr, "    model: cache of order %u differs\n",
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+		if (h->defer_n[k] != m->defer_n[k] ||
+		    memcmp(h->defer[k], m->defer[k],
+			   m->defer_n[k] * sizeof(u64))) {
+			fprintf(stderr, "    model: deferred blocks of order %u differ\n",
 				k);
 			return 1;
 		}
@@ -498,12 +498,12 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 	if (full) {
 		struct cmp_ctx c = { .m = m };
 
-		size_t cached = 0;
+		size_t deferred = 0;
 
 		buddy_walk(h, cmp_cb, &c);
-		for (k = 0; k < BUDDY_CACHE_ORDERS; k++)
-			cached += m->cache_n[k];
-		if (c.bad || c.li != m->live.n || c.cached != cached)
+		for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+			deferred += m->defer_n[k];
+		if (c.bad || c.li != m->live.n || c.deferred != deferred)
 			return 1;
 		for (k = 0; k <= m->cfg.max_order; k++)
 			if (c.fi[k] != m->free[k].n)

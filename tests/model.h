@@ -30,9 +30,9 @@ struct model {
 	struct oset live;
 	long fail_chunk_in;	/* mirror of tmem.fail_chunk_in */
 	/* deferred coalescing, same rules as the core */
-	unsigned int cache_depth;
-	u64 cache[BUDDY_CACHE_ORDERS][BUDDY_CACHE_DEPTH];
-	unsigned int cache_n[BUDDY_CACHE_ORDERS];
+	unsigned int defer_depth;
+	u64 defer[BUDDY_DEFER_ORDERS][BUDDY_DEFER_DEPTH];
+	unsigned int defer_n[BUDDY_DEFER_ORDERS];
 };
 
 void model_init(struct model *m, const struct buddy_config *cfg);
@@ -43,7 +43,7 @@ int model_alloc(struct model *m, u64 size, u64 align, u64 *off);
 int model_free(struct model *m, u64 off);
 int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off);
 int model_usable(const struct model *m, u64 off, u64 *usable);
-void model_set_cache(struct model *m, unsigned int depth);
+void model_set_defer_depth(struct model *m, unsigned int depth);
 
 /* 0 when the core's heap matches the model exactly (blocks, chunks, counts) */
 int model_compare(const struct model *m, const struct buddy_heap *h,

@@ -78,7 +78,7 @@ static void add_live(struct diff *d, u64 off)
 	}
 	l = &d->live[d->n++];
 	l->off = off;
-	if (buddy_usable_size(&d->h, off, &l->usable))
+	if (buddy_heap_usable_size(&d->h, off, &l->usable))
 		fail(d, "usable_size of a new block", off);
 	l->seed = rng_next(&d->rng);
 	pattern_fill(host(d, off), l->usable, l->seed);
@@ -115,9 +115,9 @@ static void do_alloc(struct diff *d, int aligned)
 
 	if (aligned) {
 		align = 1ULL << rng_below(&d->rng, 14);
-		r1 = buddy_alloc_aligned(&d->h, size, align, flags, &o1);
+		r1 = buddy_heap_alloc_aligned(&d->h, size, align, flags, &o1);
 	} else {
-		r1 = buddy_alloc(&d->h, size, flags, &o1);
+		r1 = buddy_heap_alloc(&d->h, size, flags, &o1);
 	}
 	r2 = model_alloc(&d->m, size, align, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2)) {
@@ -134,7 +134,7 @@ static void do_alloc(struct diff *d, int aligned)
 		u64 u = 0, i;
 		u8 *p = host(d, o1);
 
-		buddy_usable_size(&d->h, o1, &u);
+		buddy_heap_usable_size(&d->h, o1, &u);
 		for (i = 0; i < u; i++)
 			if (p[i]) {
 				fail(d, "BUDDY_ALLOC_ZERO left a byte", o1 + i);
@@ -151,7 +151,7 @@ static void do_free(struct diff *d)
 	int r1, r2;
 
 	verify(d, l);
-	r1 = buddy_free(&d->h, l->off);
+	r1 = buddy_heap_free(&d->h, l->off);
 	r2 = model_free(&d->m, l->off);
 	if (r1 || r2)
 		fail(d, "free of a live block failed", l->off);
@@ -167,7 +167,7 @@ static void do_realloc(struct diff *d)
 	int r1, r2;
 
 	verify(d, l);
-	r1 = buddy_realloc(&d->h, l->off, size,
+	r1 = buddy_heap_realloc(&d->h, l->off, size,
 			   zero ? BUDDY_ALLOC_ZERO : 0, &o1);
 	r2 = model_realloc(&d->m, l->off, size, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2)) {
@@ -181,7 +181,7 @@ static void do_realloc(struct diff *d)
 	}
 	if (o1 != l->off)
 		d->moves++;
-	buddy_usable_size(&d->h, o1, &u);
+	buddy_heap_usable_size(&d->h, o1, &u);
 	keep = u < l->usable ? u : l->usable;
 	if (pattern_check(host(d, o1), keep, l->seed) != keep)
 		fail(d, "realloc lost contents", o1);
@@ -221,7 +221,7 @@ static void do_bad(struct diff *d)
 		off = ~0ULL - rng_below(&d->rng, 64);
 		break;
 	}
-	r1 = buddy_usable_size(&d->h, off, &u1);
+	r1 = buddy_heap_usable_size(&d->h, off, &u1);
 	r2 = model_usable(&d->m, off, &u2);
 	if (r1 != r2 || u1 != u2) {
 		fail(d, "usable_size differs from the model", off);
@@ -230,7 +230,7 @@ static void do_bad(struct diff *d)
 	if (!r1)
 		return;		/* it was a live block start after all */
 	d->errs++;
-	r3 = buddy_free(&d->h, off);
+	r3 = buddy_heap_free(&d->h, off);
 	if (r3 != r1)
 		fail(d, "free and usable_size disagree", off);
 }
@@ -253,7 +253,7 @@ struct phase {
 	unsigned int max_order, min_chunk_order;
 	u64 cap, low_water;
 	size_t target;		/* live blocks the walk hovers around */
-	unsigned int cache_depth;
+	unsigned int defer_depth;
 };
 
 static void run_phase(const struct phase *p, u64 seed, long nops)
@@ -272,9 +272,9 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		abort();
 	d->rng = seed;
 	REQUIRE_EQ(buddy_heap_init(&d->h, &cfg, &tmem_ops, &d->mem), 0);
-	REQUIRE_EQ(buddy_heap_set_cache(&d->h, p->cache_depth), 0);
+	REQUIRE_EQ(buddy_heap_set_defer_depth(&d->h, p->defer_depth), 0);
 	model_init(&d->m, &cfg);
-	d->m.cache_depth = p->cache_depth;
+	d->m.defer_depth = p->defer_depth;
 	for (d->ops = 0; d->ops < nops && !d->bad; d->ops++) {
 		/* the live count swings between 0 and 2 * target */
 		long cycle = d->ops % 200000;
@@ -350,8 +350,8 @@ static const struct phase phases[] = {
 	/* one big heap, deep trees */
 	{ "deep", 22, 16, 0, ~0ULL, 4000, 0 },
 	/* deferred coalescing */
-	{ "capped+cache", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_CACHE_DEPTH },
-	{ "release+cache", 16, 6, 0, 0, 400, 3 },
+	{ "capped+defer", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_DEFER_DEPTH },
+	{ "release+defer", 16, 6, 0, 0, 400, 3 },
 };
 
 static void run_nth(unsigned int n)
@@ -389,7 +389,7 @@ const struct test_case diff_tests[] = {
 	{ "model_capped", test_phase0 },
 	{ "model_release_all", test_phase1 },
 	{ "model_deep", test_phase2 },
-	{ "model_capped_cache16", test_phase3 },
-	{ "model_release_all_cache3", test_phase4 },
+	{ "model_capped_defer16", test_phase3 },
+	{ "model_release_all_defer3", test_phase4 },
 	{ NULL, NULL },
 };

@@ -8,7 +8,7 @@
  * live block, and for some configurations aligned alloc of every
  * alignment and realloc of every live block to every order.  After each
  * operation the result, the full block list and the counters must match
- * the model, buddy_check() must pass, and buddy_usable_size() must classify
+ * the model, buddy_check() must pass, and buddy_heap_usable_size() must classify
  * every 8-byte offset of the window as the model does.
  */
 #include <string.h>
@@ -24,7 +24,7 @@ struct ex_cfg {
 	u64 cap, low_water;
 	int depth;
 	unsigned int ops;
-	unsigned int cache_depth;
+	unsigned int defer_depth;
 };
 
 enum { OP_ALLOC, OP_ALIGNED, OP_FREE, OP_REALLOC };
@@ -59,7 +59,7 @@ static int probe_all(const struct buddy_heap *h, const struct model *m)
 
 	for (off = 0; off < w; off += 8) {
 		u64 u1 = 0, u2 = 0;
-		int r1 = buddy_usable_size(h, off, &u1);
+		int r1 = buddy_heap_usable_size(h, off, &u1);
 		int r2 = model_usable(m, off, &u2);
 
 		if (r1 != r2 || u1 != u2) {
@@ -80,20 +80,20 @@ static int apply(struct buddy_heap *h, struct model *m, const struct ex_op *op)
 
 	switch (op->kind) {
 	case OP_ALLOC:
-		r1 = buddy_alloc(h, 16ULL << op->order, 0, &o1);
+		r1 = buddy_heap_alloc(h, 16ULL << op->order, 0, &o1);
 		r2 = model_alloc(m, 16ULL << op->order, 0, &o2);
 		break;
 	case OP_ALIGNED:
-		r1 = buddy_alloc_aligned(h, 16ULL << op->order, op->arg, 0, &o1);
+		r1 = buddy_heap_alloc_aligned(h, 16ULL << op->order, op->arg, 0, &o1);
 		r2 = model_alloc(m, 16ULL << op->order, op->arg, &o2);
 		break;
 	case OP_FREE:
-		r1 = buddy_free(h, op->arg);
+		r1 = buddy_heap_free(h, op->arg);
 		r2 = model_free(m, op->arg);
 		o1 = o2 = 0;
 		break;
 	default:
-		r1 = buddy_realloc(h, op->arg, 16ULL << op->order, 0, &o1);
+		r1 = buddy_heap_realloc(h, op->arg, 16ULL << op->order, 0, &o1);
 		r2 = model_realloc(m, op->arg, 16ULL << op->order, &o2);
 		break;
 	}
@@ -179,9 +179,9 @@ static void run_cfg(const struct ex_cfg *cfg)
 	ex_nodes = 0;
 	ex_stop = 0;
 	REQUIRE_EQ(buddy_heap_init(&h, &bc, &tmem_ops, &ex_mem), 0);
-	REQUIRE_EQ(buddy_heap_set_cache(&h, cfg->cache_depth), 0);
+	REQUIRE_EQ(buddy_heap_set_defer_depth(&h, cfg->defer_depth), 0);
 	model_init(&m, &bc);
-	m.cache_depth = cfg->cache_depth;
+	m.defer_depth = cfg->defer_depth;
 	dfs(&h, &m, cfg, 0);
 	buddy_heap_destroy(&h);
 	model_destroy(&m);
@@ -237,28 +237,28 @@ static void test_realloc_all(void)
 	run_cfg(&cfg);
 }
 
-static void test_cache_one_chunk(void)
+static void test_defer_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"cache depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1,
+		"defer depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1,
 	};
 
 	run_cfg(&cfg);
 }
 
-static void test_cache_growth(void)
+static void test_defer_growth(void)
 {
 	static const struct ex_cfg cfg = {
-		"cache depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2,
+		"defer depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2,
 	};
 
 	run_cfg(&cfg);
 }
 
-static void test_cache_realloc(void)
+static void test_defer_realloc(void)
 {
 	static const struct ex_cfg cfg = {
-		"cache depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1,
+		"defer depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1,
 	};
 
 	run_cfg(&cfg);
@@ -270,8 +270,8 @@ const struct test_case exhaustive_tests[] = {
 	{ "order0_chunks_depth6", test_order0_chunks },
 	{ "cap_low_water_aligned_depth4", test_cap_low_water },
 	{ "realloc_aligned_depth4", test_realloc_all },
-	{ "cache1_one_chunk_depth6", test_cache_one_chunk },
-	{ "cache2_growth_release_depth5", test_cache_growth },
-	{ "cache1_realloc_depth4", test_cache_realloc },
+	{ "defer1_one_chunk_depth6", test_defer_one_chunk },
+	{ "defer2_growth_release_depth5", test_defer_growth },
+	{ "defer1_realloc_depth4", test_defer_realloc },
 	{ NULL, NULL },
 };

@@ -10,7 +10,7 @@
 static u64 xalloc(struct buddy_heap *h, u64 size)
 {
 	u64 off = ~0ULL;
-	int ret = buddy_alloc(h, size, 0, &off);
+	int ret = buddy_heap_alloc(h, size, 0, &off);
 
 	if (ret)
 		t_report(__FILE__, __LINE__, "alloc(%llu): %d",
@@ -27,7 +27,7 @@ static u64 usable(struct buddy_heap *h, u64 off)
 {
 	u64 u = 0;
 
-	if (buddy_usable_size(h, off, &u))
+	if (buddy_heap_usable_size(h, off, &u))
 		return 0;
 	return u;
 }
@@ -51,8 +51,6 @@ static void expect_free_blocks(struct buddy_heap *h, const u64 *want,
 		const u64 _w[] = { __VA_ARGS__ };			\
 		expect_free_blocks((h), _w, ARRAY_SIZE(_w), __LINE__);	\
 	} while (0)
-
-/* ---------------------------------------------------------------------- */
 
 static void test_init_errors(void)
 {
@@ -145,7 +143,7 @@ static void test_first_alloc_splits(void)
 	EXPECT_EQ(xalloc(&h, 1), 144);
 	EXPECT_EQ(xalloc(&h, 17), 160);
 	EXPECT_FREE_BLOCKS(&h, 0, 0, 1, 0, 1, 1, 0);
-	EXPECT_EQ(buddy_free(&h, 32), 0);
+	EXPECT_EQ(buddy_heap_free(&h, 32), 0);
 	/* 32 is now the only order-1 block: smallest order wins over 192 */
 	EXPECT_EQ(xalloc(&h, 32), 32);
 	EXPECT_EQ(xalloc(&h, 32), 192);
@@ -167,7 +165,7 @@ static void test_free_coalesces_fully(void)
 	for (rounds = 0; rounds < 20; rounds++) {
 		for (i = 0; i < 64; i++)
 			REQUIRE_EQ(xalloc(&h, 1 + i % 16), i * 16);
-		EXPECT_EQ(buddy_alloc(&h, 1, 0, &off[0]), -ENOMEM);
+		EXPECT_EQ(buddy_heap_alloc(&h, 1, 0, &off[0]), -ENOMEM);
 		EXPECT_FREE_BLOCKS(&h, 0, 0, 0, 0, 0, 0, 0);
 		for (i = 0; i < 64; i++)
 			off[i] = i * 16;
@@ -179,7 +177,7 @@ static void test_free_coalesces_fully(void)
 			off[j] = t;
 		}
 		for (i = 0; i < 64; i++) {
-			REQUIRE_EQ(buddy_free(&h, off[i]), 0);
+			REQUIRE_EQ(buddy_heap_free(&h, off[i]), 0);
 			CHECK_HEAP(&h);
 		}
 		EXPECT_FREE_BLOCKS(&h, 0, 0, 0, 0, 0, 0, 1);
@@ -220,10 +218,10 @@ static void test_free_errors(void)
 		{ 1000, -BUDDY_ERR_FREE },
 	};
 	for (unsigned int i = 0; i < ARRAY_SIZE(t); i++) {
-		EXPECT_EQ(buddy_free(&h, t[i].off), t[i].err);
-		EXPECT_EQ(buddy_usable_size(&h, t[i].off, &u), t[i].err);
-		EXPECT_EQ(buddy_realloc(&h, t[i].off, 100, 0, &n), t[i].err);
-		EXPECT_EQ(buddy_realloc(&h, t[i].off, 100, BUDDY_ALLOC_ZERO, &n),
+		EXPECT_EQ(buddy_heap_free(&h, t[i].off), t[i].err);
+		EXPECT_EQ(buddy_heap_usable_size(&h, t[i].off, &u), t[i].err);
+		EXPECT_EQ(buddy_heap_realloc(&h, t[i].off, 100, 0, &n), t[i].err);
+		EXPECT_EQ(buddy_heap_realloc(&h, t[i].off, 100, BUDDY_ALLOC_ZERO, &n),
 			  t[i].err);
 		EXPECT_UNCHANGED(&h, &before);
 	}
@@ -232,38 +230,38 @@ static void test_free_errors(void)
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_failed, 3 * ARRAY_SIZE(t));
 	/* unknown flags */
-	EXPECT_EQ(buddy_realloc(&h, a, 100, 0x2, &n), -EINVAL);
-	EXPECT_EQ(buddy_realloc(&h, a, 100, ~0u, &n), -EINVAL);
-	EXPECT_EQ(buddy_alloc(&h, 16, 0x80000000u, &n), -EINVAL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 16, 0x4, &n), -EINVAL);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 100, 0x2, &n), -EINVAL);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 100, ~0u, &n), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0x80000000u, &n), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 16, 0x4, &n), -EINVAL);
 	/* too big */
-	EXPECT_EQ(buddy_alloc(&h, 16385, 0, &n), -ENOMEM);
-	EXPECT_EQ(buddy_alloc(&h, ~0ULL, 0, &n), -ENOMEM);
-	EXPECT_EQ(buddy_realloc(&h, a, 16385, 0, &n), -ENOMEM);
-	EXPECT_EQ(buddy_realloc(&h, a, ~0ULL, 0, &n), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16385, 0, &n), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, ~0ULL, 0, &n), -ENOMEM);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 16385, 0, &n), -ENOMEM);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, ~0ULL, 0, &n), -ENOMEM);
 	EXPECT_EQ(n, 0);
 	EXPECT_UNCHANGED(&h, &before);
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_failed, 3 * ARRAY_SIZE(t) + 8);
 
 	/* double free */
-	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
 	tsnap_free(&before);
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_free(&h, b), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_usable_size(&h, b, &u), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, b), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_usable_size(&h, b, &u), -BUDDY_ERR_FREE);
 	EXPECT_UNCHANGED(&h, &before);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_free(&h, a), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_free(&h, 0), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, 0), -BUDDY_ERR_FREE);
 	CHECK_HEAP(&h);
 	tsnap_free(&before);
 
 	/* on an empty heap everything is outside */
 	buddy_heap_destroy(&h);
-	EXPECT_EQ(buddy_free(&h, 0), -BUDDY_ERR_OUTSIDE);
-	EXPECT_EQ(buddy_usable_size(&h, 0, &u), -BUDDY_ERR_OUTSIDE);
-	EXPECT_EQ(buddy_realloc(&h, 0, 1, 0, &n), -BUDDY_ERR_OUTSIDE);
+	EXPECT_EQ(buddy_heap_free(&h, 0), -BUDDY_ERR_OUTSIDE);
+	EXPECT_EQ(buddy_heap_usable_size(&h, 0, &u), -BUDDY_ERR_OUTSIDE);
+	EXPECT_EQ(buddy_heap_realloc(&h, 0, 1, 0, &n), -BUDDY_ERR_OUTSIDE);
 	EXPECT(!buddy_chunk_address(&h, 0, NULL));
 	CHECK_HEAP(&h);
 }
@@ -299,8 +297,8 @@ static void test_alloc_zero(void)
 	theap_init(&h, &m, 12, 8, 0, ~0ULL);
 	a = xalloc(&h, 256);
 	memset(addr(&h, a), 0xa5, 256);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_alloc(&h, 200, BUDDY_ALLOC_ZERO, &b), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_alloc(&h, 200, BUDDY_ALLOC_ZERO, &b), 0);
 	EXPECT_EQ(b, a);
 	p = addr(&h, b);
 	for (i = 0; i < 256; i++)
@@ -308,8 +306,8 @@ static void test_alloc_zero(void)
 			break;
 	EXPECT_EQ(i, 256);
 	memset(p, 0x5a, 256);
-	EXPECT_EQ(buddy_free(&h, b), 0);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 100, 128, BUDDY_ALLOC_ZERO, &b), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 100, 128, BUDDY_ALLOC_ZERO, &b), 0);
 	EXPECT_EQ(b, 0);
 	p = addr(&h, b);
 	for (i = 0; i < 128; i++)
@@ -330,35 +328,35 @@ static void test_alloc_aligned(void)
 	theap_init(&h, &m, 12, 8, 0, ~0ULL);
 	EXPECT_EQ(xalloc(&h, 16), 0);
 	/* free: o0@16 o1@32 o2@64 o3@128 o4@256 o5@512 o6@1024 o7@2048 */
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 256, 0, &off), 0);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 256, 0, &off), 0);
 	EXPECT_EQ(off, 256);
 	EXPECT_EQ(usable(&h, off), 16);
 	/* the order-4 block was trimmed: o0@272 o1@288 o2@320 o3@384 */
 	EXPECT_FREE_BLOCKS(&h, 2, 2, 2, 2, 0, 1, 1, 1, 0);
-	EXPECT(buddy_usable_size(&h, 272, &a) == -BUDDY_ERR_FREE);
+	EXPECT(buddy_heap_usable_size(&h, 272, &a) == -BUDDY_ERR_FREE);
 	CHECK_HEAP(&h);
 
 	/* alignment smaller than the size changes nothing */
-	EXPECT_EQ(buddy_alloc_aligned(&h, 64, 16, 0, &off), 0);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 64, 16, 0, &off), 0);
 	EXPECT_EQ(off, 64);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 1, 1, 0, &off), 0);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 1, 1, 0, &off), 0);
 	EXPECT_EQ(off, 16);
 
 	/* bad alignments */
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 0, 0, &off), -EINVAL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 3, 0, &off), -EINVAL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 48, 0, &off), -EINVAL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, ~0ULL, 0, &off), -EINVAL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 1ULL << 17, 0, &off), -ENOMEM);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 1ULL << 17, 16, 0, &off), -ENOMEM);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 1ULL << 63, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 0, 0, &off), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 3, 0, &off), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 48, 0, &off), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, ~0ULL, 0, &off), -EINVAL);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 1ULL << 17, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 1ULL << 17, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 1ULL << 63, 0, &off), -ENOMEM);
 	EXPECT_UNCHANGED(&h, &before);
 	tsnap_free(&before);
 
 	/* every alignment up to the window */
 	for (i = 16; i <= W(&h); i <<= 1) {
-		int ret = buddy_alloc_aligned(&h, 16, i, 0, &off);
+		int ret = buddy_heap_alloc_aligned(&h, 16, i, 0, &off);
 
 		if (i <= 2048) {
 			EXPECT_EQ(ret, 0);
@@ -370,7 +368,7 @@ static void test_alloc_aligned(void)
 	/* trimmed tails are reusable at once */
 	buddy_heap_destroy(&h);
 	theap_init(&h, &m, 12, 12, 0, ~0ULL);
-	EXPECT_EQ(buddy_alloc_aligned(&h, 32, 4096, 0, &off), 0);
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 32, 4096, 0, &off), 0);
 	EXPECT_EQ(off, 0);
 	EXPECT_EQ(usable(&h, off), 32);
 	EXPECT_EQ(xalloc(&h, 2048), 2048);
@@ -419,18 +417,18 @@ static void test_realloc(void)
 	a = xalloc(&h, 256);			/* order 4 at 0 */
 	fill(addr(&h, a), 256, 1);
 	/* same order: nothing moves */
-	EXPECT_EQ(buddy_realloc(&h, a, 129, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 129, 0, &n), 0);
 	EXPECT_EQ(n, a);
 	EXPECT_EQ(usable(&h, a), 256);
 	/* shrink in place: tail goes back to the free bitmaps */
-	EXPECT_EQ(buddy_realloc(&h, a, 20, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 20, 0, &n), 0);
 	EXPECT_EQ(n, a);
 	EXPECT_EQ(usable(&h, a), 32);
 	EXPECT_FREE_BLOCKS(&h, 0, 1, 1, 1, 1, 1, 1, 1, 1);
 	EXPECT_EQ(check_fill(addr(&h, a), 32, 1), 32);
 	CHECK_HEAP(&h);
 	/* grow in place: right buddies are free */
-	EXPECT_EQ(buddy_realloc(&h, a, 200, BUDDY_ALLOC_ZERO, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 200, BUDDY_ALLOC_ZERO, &n), 0);
 	EXPECT_EQ(n, a);
 	EXPECT_EQ(usable(&h, a), 256);
 	EXPECT_EQ(check_fill(addr(&h, a), 32, 1), 32);
@@ -443,19 +441,19 @@ static void test_realloc(void)
 	b = xalloc(&h, 256);			/* order 4 at 256 */
 	EXPECT_EQ(b, 256);
 	fill(addr(&h, a), 256, 7);
-	EXPECT_EQ(buddy_realloc(&h, a, 300, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 300, 0, &n), 0);
 	EXPECT_EQ(n, 512);
 	EXPECT_EQ(m.copies, 1);
 	EXPECT_EQ(m.copied, 256);
 	EXPECT_EQ(check_fill(addr(&h, n), 256, 7), 256);
-	EXPECT_EQ(buddy_usable_size(&h, a, &c), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_usable_size(&h, a, &c), -BUDDY_ERR_FREE);
 	a = n;
 	CHECK_HEAP(&h);
 
 	/* a right child cannot grow in place even with free space after it */
-	EXPECT_EQ(buddy_free(&h, a), 0);	/* 512..1023 free again */
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);	/* 512..1023 free again */
 	fill(addr(&h, b), 256, 9);
-	EXPECT_EQ(buddy_realloc(&h, b, 512, BUDDY_ALLOC_ZERO, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, b, 512, BUDDY_ALLOC_ZERO, &n), 0);
 	EXPECT_EQ(n, 512);
 	EXPECT_EQ(check_fill(addr(&h, n), 256, 9), 256);
 	EXPECT_EQ(count_zero(addr(&h, n) + 256, 256), 256);
@@ -463,7 +461,7 @@ static void test_realloc(void)
 	CHECK_HEAP(&h);
 
 	/* size 0 is order 0 */
-	EXPECT_EQ(buddy_realloc(&h, b, 0, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, b, 0, 0, &n), 0);
 	EXPECT_EQ(n, b);
 	EXPECT_EQ(usable(&h, b), 16);
 	buddy_get_stats(&h, &st);
@@ -483,7 +481,7 @@ static void test_realloc(void)
 		a = xalloc(&h, 16);
 		(void)xalloc(&h, 16);	/* a's buddy is taken: no growth in place */
 		fill(addr(&h, a), 16, 3);
-		EXPECT_EQ(buddy_realloc(&h, a, 17, 0, &n), 0);
+		EXPECT_EQ(buddy_heap_realloc(&h, a, 17, 0, &n), 0);
 		EXPECT_EQ(n, 32);
 		EXPECT_EQ(check_fill(addr(&h, n), 16, 3), 16);
 		EXPECT_EQ(m.copies, 0);
@@ -507,13 +505,13 @@ static void test_realloc_enomem_keeps_block(void)
 	EXPECT_EQ(b, 768);
 	fill(addr(&h, a), 256, 5);
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_realloc(&h, a, 512, 0, &n), -ENOMEM);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 512, 0, &n), -ENOMEM);
 	EXPECT_EQ(n, 1);
 	EXPECT_UNCHANGED(&h, &before);
 	EXPECT_EQ(check_fill(addr(&h, a), 256, 5), 256);
 	/* growing in place still works when the buddy is free */
-	EXPECT_EQ(buddy_free(&h, b), 0);
-	EXPECT_EQ(buddy_realloc(&h, a, 512, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 512, 0, &n), 0);
 	EXPECT_EQ(n, a);
 	CHECK_HEAP(&h);
 	tsnap_free(&before);
@@ -555,7 +553,7 @@ static void test_growth_doubling(void)
 	/* the window is full at 16 KiB: 8 KiB more, then nothing */
 	EXPECT_EQ(xalloc(&h, 8192), 8192);
 	EXPECT_EQ(h.heap_bytes, 16384);
-	EXPECT_EQ(buddy_alloc(&h, 8192, 0, &st.heap_bytes), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 8192, 0, &st.heap_bytes), -ENOMEM);
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 	EXPECT_EQ(m.chunk_bytes, 0);
@@ -573,7 +571,7 @@ static void test_release_and_hole_reuse(void)
 	/* low water 0: the last chunk goes too */
 	theap_init(&h, &m, 12, 4, 0, 0);
 	a = xalloc(&h, 256);
-	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_chunks, 0);
 	EXPECT_EQ(st.heap_bytes, 0);
@@ -596,7 +594,7 @@ static void test_release_and_hole_reuse(void)
 	EXPECT_EQ(c, 512);
 	EXPECT_EQ(d, 768);
 	EXPECT_EQ(h.nr_chunks, 3);
-	EXPECT_EQ(buddy_free(&h, b), 0);	/* chunk 256 wholly free: goes */
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);	/* chunk 256 wholly free: goes */
 	EXPECT_EQ(h.nr_chunks, 2);
 	EXPECT_EQ(h.heap_bytes, 768);
 	EXPECT_EQ(m.chunk_bytes, 768);
@@ -609,14 +607,14 @@ static void test_release_and_hole_reuse(void)
 	EXPECT_EQ(h.chunks[1].order, 4);
 	CHECK_HEAP(&h);
 	/* chunk 512 (order 5) empties only when both blocks go */
-	EXPECT_EQ(buddy_free(&h, c), 0);
+	EXPECT_EQ(buddy_heap_free(&h, c), 0);
 	EXPECT_EQ(h.nr_chunks, 3);
-	EXPECT_EQ(buddy_free(&h, d), 0);
+	EXPECT_EQ(buddy_heap_free(&h, d), 0);
 	EXPECT_EQ(h.nr_chunks, 2);
-	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	EXPECT_EQ(h.nr_chunks, 1);
 	/* the last 256 bytes stay: the low-water mark */
-	EXPECT_EQ(buddy_free(&h, e), 0);
+	EXPECT_EQ(buddy_heap_free(&h, e), 0);
 	EXPECT_EQ(h.nr_chunks, 1);
 	EXPECT_EQ(h.heap_bytes, 256);
 	buddy_get_stats(&h, &st);
@@ -641,8 +639,8 @@ static void test_cap(void)
 	EXPECT_EQ(h.chunks[2].order, 4);
 	EXPECT_EQ(h.heap_bytes, 768);
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_alloc(&h, 16, 0, &off), -ENOMEM);
-	EXPECT_EQ(buddy_alloc(&h, 512, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 512, 0, &off), -ENOMEM);
 	EXPECT_UNCHANGED(&h, &before);
 	tsnap_free(&before);
 	CHECK_HEAP(&h);
@@ -651,7 +649,7 @@ static void test_cap(void)
 	/* a cap above the window is the window */
 	theap_init(&h, &m, 8, 8, 1ULL << 40, ~0ULL);
 	EXPECT_EQ(xalloc(&h, 4096), 0);
-	EXPECT_EQ(buddy_alloc(&h, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &off), -ENOMEM);
 	buddy_heap_destroy(&h);
 }
 
@@ -665,10 +663,10 @@ static void test_callback_failures(void)
 	theap_init(&h, &m, 12, 4, 0, ~0ULL);
 	tsnap_take(&h, &before);
 	m.fail_chunk_in = 1;
-	EXPECT_EQ(buddy_alloc(&h, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &off), -ENOMEM);
 	EXPECT_UNCHANGED(&h, &before);
 	m.fail_meta_in = 1;
-	EXPECT_EQ(buddy_alloc(&h, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &off), -ENOMEM);
 	EXPECT_EQ(m.chunks, 0);
 	EXPECT_EQ(m.metas, 0);
 	EXPECT_UNCHANGED(&h, &before);
@@ -687,7 +685,7 @@ static void test_callback_failures(void)
 	/* both refused */
 	m.chunk_limit = 128;
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_alloc(&h, 256, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 256, 0, &off), -ENOMEM);
 	EXPECT_UNCHANGED(&h, &before);
 	tsnap_free(&before);
 	buddy_heap_destroy(&h);
@@ -706,11 +704,11 @@ static void test_max_chunks(void)
 	for (i = 0; i < BUDDY_MAX_CHUNKS; i++)
 		EXPECT_EQ(xalloc(&h, 16), i * 16);
 	EXPECT_EQ(h.nr_chunks, BUDDY_MAX_CHUNKS);
-	EXPECT_EQ(buddy_alloc(&h, 16, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &off), -ENOMEM);
 	CHECK_HEAP(&h);
 	/* free from the middle: chunks go (low water 0 would be needed) */
 	for (i = 0; i < BUDDY_MAX_CHUNKS; i += 2)
-		EXPECT_EQ(buddy_free(&h, i * 16), 0);
+		EXPECT_EQ(buddy_heap_free(&h, i * 16), 0);
 	EXPECT_EQ(h.nr_chunks, BUDDY_MAX_CHUNKS);
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
@@ -720,7 +718,7 @@ static void test_max_chunks(void)
 	for (i = 0; i < BUDDY_MAX_CHUNKS; i++)
 		EXPECT_EQ(xalloc(&h, 16), i * 16);
 	for (i = 0; i < BUDDY_MAX_CHUNKS; i += 2)
-		EXPECT_EQ(buddy_free(&h, i * 16), 0);
+		EXPECT_EQ(buddy_heap_free(&h, i * 16), 0);
 	EXPECT_EQ(h.nr_chunks, BUDDY_MAX_CHUNKS / 2);
 	CHECK_HEAP(&h);
 	/* the holes are reused, lowest first */
@@ -743,8 +741,8 @@ static void test_full_window_order0(void)
 		EXPECT_EQ(xalloc(&h, 16), i * 16);
 	EXPECT_EQ(h.heap_bytes, 64);
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_alloc(&h, 1, 0, &off), -ENOMEM);
-	EXPECT_EQ(buddy_alloc(&h, 64, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 1, 0, &off), -ENOMEM);
+	EXPECT_EQ(buddy_heap_alloc(&h, 64, 0, &off), -ENOMEM);
 	EXPECT_UNCHANGED(&h, &before);
 	tsnap_free(&before);
 	CHECK_HEAP(&h);
@@ -809,10 +807,10 @@ static void test_stats_and_indices(void)
 		EXPECT_EQ(st.extfrag_index[k], 0);
 	}
 	/* counters */
-	EXPECT_EQ(buddy_realloc(&h, a, 40, 0, &n), 0);	/* in place to 64 */
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 40, 0, &n), 0);	/* in place to 64 */
 	EXPECT_EQ(n, 0);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_free(&h, a), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), -BUDDY_ERR_FREE);
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_allocs, 1);
 	EXPECT_EQ(st.nr_reallocs, 1);
@@ -850,9 +848,9 @@ static void test_stats_and_indices(void)
 	for (k = 0; k < 64; k++)
 		xalloc(&h, 16);
 	for (k = 0; k < 16; k += 2)
-		buddy_free(&h, k * 16);		/* 8 lone grains */
+		buddy_heap_free(&h, k * 16);		/* 8 lone grains */
 	for (k = 32; k < 40; k++)
-		buddy_free(&h, k * 16);		/* 1 order-3 block */
+		buddy_heap_free(&h, k * 16);		/* 1 order-3 block */
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.free_blocks[0], 8);
 	EXPECT_EQ(st.free_blocks[3], 1);
@@ -906,7 +904,7 @@ static void test_walk(void)
 	xalloc(&h, 16);			/* chunk 0 (256 B) */
 	xalloc(&h, 256);		/* chunk 256 */
 	xalloc(&h, 256);		/* chunk 512 (512 B): 512 allocated */
-	buddy_free(&h, 256);		/* kept (low water) */
+	buddy_heap_free(&h, 256);		/* kept (low water) */
 	EXPECT_EQ(buddy_walk(&h, walk_cb, &r), 0);
 	EXPECT_EQ(r.n, 8);
 	for (i = 0; i < 8; i++) {
@@ -1045,7 +1043,7 @@ static void test_clone(void)
 		fill(addr(&h, off[i]), usable(&h, off[i]), (u8)i);
 	}
 	for (i = 0; i < 40; i += 3)
-		buddy_free(&h, off[i]);
+		buddy_heap_free(&h, off[i]);
 	EXPECT(h.nr_chunks > 2);
 	EXPECT_EQ(buddy_heap_clone(&c, &h, &mc), 0);
 	CHECK_HEAP(&c);
@@ -1069,9 +1067,9 @@ static void test_clone(void)
 				     (u8)i), usable(&h, off[i]));
 	}
 	/* independent afterwards */
-	EXPECT_EQ(buddy_free(&c, off[1]), 0);
-	EXPECT_EQ(buddy_usable_size(&c, off[1], &n), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_usable_size(&h, off[1], &n), 0);
+	EXPECT_EQ(buddy_heap_free(&c, off[1]), 0);
+	EXPECT_EQ(buddy_heap_usable_size(&c, off[1], &n), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_usable_size(&h, off[1], &n), 0);
 	fill(addr(&c, off[2]), 16, 200);
 	EXPECT_EQ(check_fill(addr(&h, off[2]), 16, 2), 16);
 	CHECK_HEAP(&h);
@@ -1094,7 +1092,7 @@ static void test_clone(void)
 		EXPECT_EQ(c.heap_bytes, 0);
 		CHECK_HEAP(&c);
 		mc.fail_chunk_in = mc.fail_meta_in = 0;
-		EXPECT_EQ(buddy_alloc(&c, 16, 0, &n), 0);
+		EXPECT_EQ(buddy_heap_alloc(&c, 16, 0, &n), 0);
 		buddy_heap_destroy(&c);
 	}
 	CHECK_HEAP(&h);
@@ -1161,15 +1159,15 @@ static void test_big_blocks(void)
 	EXPECT_EQ(a, 0);
 	b = xalloc(&h, 16);
 	EXPECT_EQ(b, 1ULL << 29);
-	EXPECT_EQ(buddy_realloc(&h, b, 1ULL << 28, 0, &n), 0);
+	EXPECT_EQ(buddy_heap_realloc(&h, b, 1ULL << 28, 0, &n), 0);
 	EXPECT_EQ(n, b);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 }
 
-static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
+static void theap_init_defer(struct buddy_heap *h, struct tmem *m,
 			     unsigned int max_order, unsigned int min_chunk,
 			     u64 low_water, unsigned int depth)
 {
@@ -1181,11 +1179,11 @@ static void theap_init_cache(struct buddy_heap *h, struct tmem *m,
 
 	memset(m, 0, sizeof(*m));
 	if (buddy_heap_init(h, &cfg, &tmem_ops, m) ||
-	    buddy_heap_set_cache(h, depth))
+	    buddy_heap_set_defer_depth(h, depth))
 		abort();
 }
 
-static void test_cache(void)
+static void test_defer(void)
 {
 	struct buddy_heap h, c;
 	struct tmem m, mc;
@@ -1195,26 +1193,26 @@ static void test_cache(void)
 	u64 a, b, d, n = 0, u = 0;
 
 	theap_init(&h, &m, 10, 10, 0, ~0ULL);
-	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH + 1), -EINVAL);
-	EXPECT_EQ(buddy_heap_set_cache(&h, BUDDY_CACHE_DEPTH), 0);
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, BUDDY_DEFER_DEPTH + 1), -EINVAL);
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, BUDDY_DEFER_DEPTH), 0);
 	a = xalloc(&h, 16);
 	b = xalloc(&h, 16);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_free(&h, b), 0);
-	EXPECT_EQ(h.cache_n[0], 2);
-	/* lowering the depth merges what is cached */
-	EXPECT_EQ(buddy_heap_set_cache(&h, 1), 0);
-	EXPECT_EQ(h.cache_n[0], 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
+	EXPECT_EQ(h.defer_n[0], 2);
+	/* lowering the depth merges what is held back */
+	EXPECT_EQ(buddy_heap_set_defer_depth(&h, 1), 0);
+	EXPECT_EQ(h.defer_n[0], 0);
 	EXPECT_EQ(h.free_blocks[10], 1);
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 
-	theap_init_cache(&h, &m, 10, 10, ~0ULL, 2);
+	theap_init_defer(&h, &m, 10, 10, ~0ULL, 2);
 	a = xalloc(&h, 16);
 	b = xalloc(&h, 16);
 	EXPECT_EQ(a, 0);
 	EXPECT_EQ(b, 16);
-	EXPECT_EQ(buddy_free(&h, a), 0);		/* cached */
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);		/* deferred */
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.free_blocks[0], 1);
 	EXPECT_EQ(st.free_blocks[1], 1);
@@ -1222,91 +1220,91 @@ static void test_cache(void)
 	EXPECT_EQ(st.bytes_free, 16384 - 16);
 	EXPECT_EQ(st.live_blocks, 1);
 	EXPECT_EQ(st.nr_frees, 1);
-	EXPECT_EQ(h.cache_n[0], 1);
+	EXPECT_EQ(h.defer_n[0], 1);
 	CHECK_HEAP(&h);
 	EXPECT_EQ(buddy_walk(&h, walk_cb, &r), 0);
 	EXPECT_EQ(r.off[0], 0);
 	EXPECT_EQ(r.state[0], BUDDY_BLOCK_FREE);
 	EXPECT_EQ(r.off[1], 16);
 	EXPECT_EQ(r.state[1], BUDDY_BLOCK_ALLOCATED);
-	/* a cached block is free for every check */
+	/* a deferred block is free for every check */
 	tsnap_take(&h, &before);
-	EXPECT_EQ(buddy_free(&h, a), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_free(&h, a + 8), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_usable_size(&h, a, &u), -BUDDY_ERR_FREE);
-	EXPECT_EQ(buddy_realloc(&h, a, 32, 0, &n), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, a), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_free(&h, a + 8), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_usable_size(&h, a, &u), -BUDDY_ERR_FREE);
+	EXPECT_EQ(buddy_heap_realloc(&h, a, 32, 0, &n), -BUDDY_ERR_FREE);
 	EXPECT_UNCHANGED(&h, &before);
 	tsnap_free(&before);
 	/* LIFO reuse, no bitmap work */
 	EXPECT_EQ(xalloc(&h, 10), a);
-	EXPECT_EQ(h.cache_n[0], 0);
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(buddy_free(&h, b), 0);
+	EXPECT_EQ(h.defer_n[0], 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
 	EXPECT_EQ(xalloc(&h, 16), b);
 	EXPECT_EQ(xalloc(&h, 16), a);
 	/* full: the third free of an order merges for real */
 	d = xalloc(&h, 16);
 	EXPECT_EQ(d, 32);
-	EXPECT_EQ(buddy_free(&h, d), 0);
-	EXPECT_EQ(buddy_free(&h, b), 0);
-	EXPECT_EQ(buddy_free(&h, a), 0);	/* for real; buddy 16 is cached */
+	EXPECT_EQ(buddy_heap_free(&h, d), 0);
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);	/* for real; buddy 16 is deferred */
 	buddy_get_stats(&h, &st);
-	EXPECT_EQ(st.free_blocks[0], 4);	/* 0 and 48, cached 32 and 16 */
-	EXPECT_EQ(h.cache_n[0], 2);
+	EXPECT_EQ(st.free_blocks[0], 4);	/* 0 and 48, deferred 32 and 16 */
+	EXPECT_EQ(h.defer_n[0], 2);
 	CHECK_HEAP(&h);
-	/* aligned allocation does not take cached blocks */
-	EXPECT_EQ(buddy_alloc_aligned(&h, 16, 64, 0, &n), 0);
+	/* aligned allocation does not take deferred blocks */
+	EXPECT_EQ(buddy_heap_alloc_aligned(&h, 16, 64, 0, &n), 0);
 	EXPECT_EQ(n, 64);
-	EXPECT_EQ(h.cache_n[0], 2);
-	EXPECT_EQ(buddy_free(&h, n), 0);	/* cached too */
-	/* a clone has the same cache */
+	EXPECT_EQ(h.defer_n[0], 2);
+	EXPECT_EQ(buddy_heap_free(&h, n), 0);	/* deferred too */
+	/* a clone has the same deferred blocks */
 	memset(&mc, 0, sizeof(mc));
 	EXPECT_EQ(buddy_heap_clone(&c, &h, &mc), 0);
 	CHECK_HEAP(&c);
 	EXPECT_EQ(xalloc(&c, 16), 16);
 	EXPECT_EQ(xalloc(&h, 16), 16);
 	buddy_heap_destroy(&c);
-	EXPECT_EQ(buddy_free(&h, 16), 0);
-	/* the whole chunk is needed: the cache is flushed, nothing grows */
+	EXPECT_EQ(buddy_heap_free(&h, 16), 0);
+	/* the whole chunk is needed: deferred blocks merge, nothing grows */
 	EXPECT_EQ(xalloc(&h, 16384), 0);
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_grows, 1);
-	EXPECT_EQ(h.cache_n[0], 0);
-	EXPECT_EQ(h.cache_mask, 0);
+	EXPECT_EQ(h.defer_n[0], 0);
+	EXPECT_EQ(h.defer_mask, 0);
 	CHECK_HEAP(&h);
-	EXPECT_EQ(buddy_free(&h, 0), 0);	/* order 10: never cached */
-	EXPECT_EQ(h.cache_mask, 0);
+	EXPECT_EQ(buddy_heap_free(&h, 0), 0);	/* order 10: never deferred */
+	EXPECT_EQ(h.defer_mask, 0);
 	CHECK_HEAP(&h);
 
-	/* the checker sees bad cache entries */
+	/* the checker sees bad deferred entries */
 	a = xalloc(&h, 16);
 	(void)xalloc(&h, 16);	/* keeps a from merging when freed */
-	EXPECT_EQ(buddy_free(&h, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
 	CHECK_HEAP(&h);
-	h.cache[0][0] = 48;			/* inside a free block */
-	EXPECT_VIOLATION(&h, "cached block");
-	h.cache[0][0] = 1 << 20;
+	h.defer[0][0] = 48;			/* inside a free block */
+	EXPECT_VIOLATION(&h, "deferred block");
+	h.defer[0][0] = 1 << 20;
 	EXPECT_VIOLATION(&h, "outside");
-	h.cache[0][0] = a;
-	h.cache[0][1] = a;
-	h.cache_n[0] = 2;
+	h.defer[0][0] = a;
+	h.defer[0][1] = a;
+	h.defer_n[0] = 2;
 	EXPECT_VIOLATION(&h, "twice");
-	h.cache_n[0] = 3;
-	EXPECT_VIOLATION(&h, "cache count");
-	h.cache_n[0] = 1;
-	h.cache_mask = 0;
-	EXPECT_VIOLATION(&h, "cache count or mask");
-	h.cache_mask = 1;
+	h.defer_n[0] = 3;
+	EXPECT_VIOLATION(&h, "defer count");
+	h.defer_n[0] = 1;
+	h.defer_mask = 0;
+	EXPECT_VIOLATION(&h, "defer count or mask");
+	h.defer_mask = 1;
 	CHECK_HEAP(&h);
 	buddy_heap_destroy(&h);
 	EXPECT_EQ(m.chunks, 0);
 	EXPECT_EQ(m.metas, 0);
 
-	/* a chunk holding cached blocks goes back once they are merged */
-	theap_init_cache(&h, &m, 12, 4, 0, 4);
+	/* a chunk holding deferred blocks goes back once they are merged */
+	theap_init_defer(&h, &m, 12, 4, 0, 4);
 	a = xalloc(&h, 16);			/* chunk 0, 256 B */
-	EXPECT_EQ(buddy_free(&h, a), 0);
-	EXPECT_EQ(h.nr_chunks, 1);		/* cached: not yet */
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(h.nr_chunks, 1);		/* deferred: not yet */
 	EXPECT_EQ(xalloc(&h, 512), 0);		/* flush: released, regrown */
 	buddy_get_stats(&h, &st);
 	EXPECT_EQ(st.nr_shrinks, 1);
@@ -1342,6 +1340,6 @@ const struct test_case unit_tests[] = {
 	{ "destroy_and_reuse", test_destroy_and_reuse },
 	{ "meta_budget", test_meta_budget },
 	{ "big_blocks", test_big_blocks },
-	{ "cache", test_cache },
+	{ "defer", test_defer },
 	{ NULL, NULL },
 };

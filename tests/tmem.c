@@ -116,7 +116,7 @@ void theap_init(struct buddy_heap *h, struct tmem *m, unsigned int max_order,
 	}
 }
 
-/* ---- snapshots ---------------------------------------------------------- */
+/* snapshots */
 
 static int snap_cb(void *arg, u64 offset, unsigned int order,
 		   enum buddy_block_state state)
@@ -174,7 +174,7 @@ void tsnap_free(struct tsnap *s)
 	s->cap = 0;
 }
 
-/* ---- misc ------------------------------------------------------------- */
+/* misc */
 
 u64 rng_next(u64 *s)
 {

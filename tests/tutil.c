@@ -25,7 +25,7 @@ void t_report(const char *file, int line, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* ---- runner ------------------------------------------------------------ */
+/* runner */
 
 static double now(void)
 {

@@ -11,7 +11,7 @@
 #include <inttypes.h>
 #include "../buddy_core.h"
 
-/* ---- checks ---------------------------------------------------------- */
+/* checks */
 
 extern long t_failures;		/* failed checks in the current test */
 extern int t_verbose;
@@ -63,7 +63,7 @@ void t_report(const char *file, int line, const char *fmt, ...)
 				 (unsigned long long)_v.offset, _v.order); \
 	} while (0)
 
-/* ---- memory callbacks ------------------------------------------------- */
+/* memory callbacks */
 
 struct tmem {
 	u64 chunk_bytes;	/* live chunk bytes */
@@ -81,7 +81,7 @@ struct tmem {
 extern const struct buddy_ops tmem_ops;		/* with ->copy */
 extern const struct buddy_ops tmem_ops_nocopy;	/* ->copy == NULL */
 
-/* ---- snapshots for "state unchanged" checks --------------------------- */
+/* snapshots for "state unchanged" checks */
 
 struct tblock {
 	u64 offset;
@@ -109,7 +109,7 @@ void tsnap_free(struct tsnap *s);
 		tsnap_free(&_after);					\
 	} while (0)
 
-/* ---- helpers ------------------------------------------------------------ */
+/* helpers */
 
 u64 rng_next(u64 *s);
 static inline u64 rng_below(u64 *s, u64 n)

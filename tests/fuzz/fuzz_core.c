@@ -96,7 +96,7 @@ static void add(struct fz *f, u64 off)
 	unsigned int i = f->live++;
 
 	f->off[i] = off;
-	if (buddy_usable_size(&f->h, off, &f->usable[i]))
+	if (buddy_heap_usable_size(&f->h, off, &f->usable[i]))
 		die(f, "new block has no usable size", off, 0);
 	f->seed[i] = f->ops * 0x9e3779b97f4a7c15ULL;
 	pattern(f, i);
@@ -132,14 +132,14 @@ static void op_alloc(struct fz *f, int aligned)
 		align = 1ULL << (b >> 1) % 24;
 		if (b >= 0xf0)
 			align = b == 0xff ? 0 : align * 3;	/* invalid */
-		r1 = buddy_alloc_aligned(&f->h, size, align, flags, &o1);
+		r1 = buddy_heap_alloc_aligned(&f->h, size, align, flags, &o1);
 		if (!align || (align & (align - 1))) {
 			if (r1 != -EINVAL)
 				die(f, "bad alignment accepted", align, r1);
 			return;
 		}
 	} else {
-		r1 = buddy_alloc(&f->h, size, flags, &o1);
+		r1 = buddy_heap_alloc(&f->h, size, flags, &o1);
 	}
 	r2 = model_alloc(&f->m, size, align, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2))
@@ -151,7 +151,7 @@ static void op_alloc(struct fz *f, int aligned)
 	if (flags) {
 		u64 u;
 
-		buddy_usable_size(&f->h, o1, &u);
+		buddy_heap_usable_size(&f->h, o1, &u);
 		zeroed(f, o1, 0, u);
 	}
 	add(f, o1);
@@ -166,7 +166,7 @@ static void op_free(struct fz *f)
 		return;
 	i = byte(f) % f->live;
 	verify(f, i, f->off[i], f->usable[i]);
-	r1 = buddy_free(&f->h, f->off[i]);
+	r1 = buddy_heap_free(&f->h, f->off[i]);
 	r2 = model_free(&f->m, f->off[i]);
 	if (r1 || r2)
 		die(f, "free of a live block failed", f->off[i], r1);
@@ -185,7 +185,7 @@ static void op_realloc(struct fz *f)
 	size = size_arg(f);
 	flags = byte(f) & 1 ? BUDDY_ALLOC_ZERO : 0;
 	verify(f, i, f->off[i], f->usable[i]);
-	r1 = buddy_realloc(&f->h, f->off[i], size, flags, &o1);
+	r1 = buddy_heap_realloc(&f->h, f->off[i], size, flags, &o1);
 	r2 = model_realloc(&f->m, f->off[i], size, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2))
 		die(f, "realloc differs from the model", o1, o2);
@@ -193,7 +193,7 @@ static void op_realloc(struct fz *f)
 		verify(f, i, f->off[i], f->usable[i]);
 		return;
 	}
-	buddy_usable_size(&f->h, o1, &u);
+	buddy_heap_usable_size(&f->h, o1, &u);
 	keep = u < f->usable[i] ? u : f->usable[i];
 	verify(f, i, o1, keep);
 	if (flags)
@@ -213,15 +213,15 @@ static void op_bad(struct fz *f)
 		off = off % (w + 64);
 	else if (f->live)
 		off = f->off[off % f->live] + (b >> 1);
-	r1 = buddy_usable_size(&f->h, off, &u1);
+	r1 = buddy_heap_usable_size(&f->h, off, &u1);
 	r2 = model_usable(&f->m, off, &u2);
 	if (r1 != r2 || u1 != u2)
 		die(f, "usable_size differs from the model", off, r1);
 	if (!r1)
 		return;
-	if (buddy_free(&f->h, off) != r1)
+	if (buddy_heap_free(&f->h, off) != r1)
 		die(f, "free and usable_size disagree", off, r1);
-	if (buddy_realloc(&f->h, off, 16, 0, &n) != r1)
+	if (buddy_heap_realloc(&f->h, off, 16, 0, &n) != r1)
 		die(f, "realloc and usable_size disagree", off, r1);
 }
 
@@ -290,8 +290,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		abort();
 	model_init(&f.m, &cfg);
 	/* deferred coalescing: off, 1, 2 or the most */
-	f.m.cache_depth = (b >> 2) % 4 == 3 ? BUDDY_CACHE_DEPTH : (b >> 2) % 4;
-	if (buddy_heap_set_cache(&f.h, f.m.cache_depth))
+	f.m.defer_depth = (b >> 2) % 4 == 3 ? BUDDY_DEFER_DEPTH : (b >> 2) % 4;
+	if (buddy_heap_set_defer_depth(&f.h, f.m.defer_depth))
 		abort();
 
 	while (f.n) {
@@ -320,10 +320,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 				f.m.fail_chunk_in = f.mem.fail_chunk_in;
 			} else {
 				/* change the deferred-coalescing depth */
-				b = (b >> 1) % (BUDDY_CACHE_DEPTH + 1);
-				if (buddy_heap_set_cache(&f.h, b))
-					die(&f, "set_cache failed", b, 0);
-				model_set_cache(&f.m, b);
+				b = (b >> 1) % (BUDDY_DEFER_DEPTH + 1);
+				if (buddy_heap_set_defer_depth(&f.h, b))
+					die(&f, "set_defer_depth failed", b, 0);
+				model_set_defer_depth(&f.m, b);
 			}
 			break;
 		default:

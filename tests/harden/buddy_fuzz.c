@@ -46,8 +46,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* ------------------------------------------------------------------ */
-/* Options and the shared (cross-process) results                       */
+/* Options and the shared (cross-process) results */
 
 struct opts {
 	int procs, threads;
@@ -121,8 +120,7 @@ static double cpu_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* ------------------------------------------------------------------ */
-/* Hostile mode                                                          */
+/* Hostile mode */
 
 #define NSLOTS		2	/* heaps per process */
 #define POOL		4096	/* offsets seen, shared by a process's threads */
@@ -1317,8 +1315,7 @@ static int hostile_proc(const struct opts *o, int idx)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Model mode                                                            */
+/* Model mode */
 
 #define NBLK	48	/* blocks per thread */
 
@@ -1873,8 +1870,7 @@ static int model_proc(const struct opts *o, int idx)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* bench: what one call costs here (TCG + KASAN + lockdep)              */
+/* bench: what one call costs here (TCG + KASAN + lockdep) */
 
 static void bench(void)
 {

@@ -132,8 +132,7 @@ static void __attribute__((noinline)) prefault_stack(size_t bytes)
 		p[i] = 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* A model heap: blocks with patterns, shared by faults and memcg       */
+/* A model heap: blocks with patterns, shared by faults and memcg */
 
 #define FB_MAX	512
 
@@ -213,8 +212,7 @@ static bool fh_verify(struct fheap *h, char *why, size_t whylen)
 	return true;
 }
 
-/* ------------------------------------------------------------------ */
-/* Fault injection                                                       */
+/* Fault injection */
 
 static int fi_set(const char *dir, const char *attr, const char *val)
 {
@@ -750,8 +748,7 @@ static int cmd_faults(bool shrt)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Isolation                                                             */
+/* Isolation */
 
 struct marker {
 	uint8_t b[16];
@@ -1147,8 +1144,7 @@ static void isolation_mmap(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* An unprivileged user                                                  */
+/* An unprivileged user */
 
 static void nobody_child(void *arg)
 {
@@ -1305,8 +1301,7 @@ static void isolation_nobody(void)
 	close(arg[1]);
 }
 
-/* ------------------------------------------------------------------ */
-/* memcg                                                                 */
+/* memcg */
 
 struct memcg_arg {
 	char cg[128];
@@ -1556,8 +1551,7 @@ static int cmd_isolation(void)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Lifecycle                                                             */
+/* Lifecycle */
 
 static int mod_delete(void)
 {
@@ -1969,8 +1963,6 @@ static int cmd_lifecycle(const char *ko, int kills, bool leakcheck)
 	      ret ? strerror(-ret) : "ok");
 	return 0;
 }
-
-/* ------------------------------------------------------------------ */
 
 static void usage(void)
 {

@@ -41,8 +41,7 @@
 #define GiB		(1024ULL * 1024 * 1024)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* ------------------------------------------------------------------ */
-/* Checks: "ok - ..." / "FAIL - ..." lines, counted                     */
+/* Checks: "ok - ..." / "FAIL - ..." lines, counted */
 
 static int npass, nfail;
 
@@ -85,8 +84,7 @@ static __attribute__((unused)) double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* ------------------------------------------------------------------ */
-/* A small fast PRNG (xorshift64*) per thread                            */
+/* A small fast PRNG (xorshift64*) per thread */
 
 static inline uint64_t rnd(uint64_t *s)
 {
@@ -111,8 +109,7 @@ static inline bool chance(uint64_t *s, unsigned int pct)
 	return rndn(s, 100) < pct;
 }
 
-/* ------------------------------------------------------------------ */
-/* The device                                                           */
+/* The device */
 
 static __attribute__((unused)) int xioctl(int fd, unsigned long cmd, void *arg)
 {
@@ -247,8 +244,7 @@ static __attribute__((unused)) int heap_usable(int fd, uint64_t off,
 	return ret;
 }
 
-/* ------------------------------------------------------------------ */
-/* Guarded memory access: SIGSEGV/SIGBUS come back as a return value    */
+/* Guarded memory access: SIGSEGV/SIGBUS come back as a return value */
 
 static __thread sigjmp_buf guard_jmp;
 static __thread volatile sig_atomic_t guard_armed, guard_sig;
@@ -295,8 +291,7 @@ static __attribute__((unused)) int guarded_touch(volatile char *p, bool write,
 	return guard_sig;
 }
 
-/* ------------------------------------------------------------------ */
-/* Result counters: errno values and a few other kinds                  */
+/* Result counters: errno values and a few other kinds */
 
 #define NR_ERRNO	140
 #define RES_SIGNAL	(NR_ERRNO + 0)	/* a touch raised SIGBUS/SIGSEGV */
@@ -401,8 +396,7 @@ static __attribute__((unused)) void *shared_alloc(size_t bytes)
 	return p;
 }
 
-/* ------------------------------------------------------------------ */
-/* The pattern a model block holds: word j of a block is f(seed, j)      */
+/* The pattern a model block holds: word j of a block is f(seed, j) */
 
 static inline uint64_t pat_word(uint32_t seed, uint64_t j)
 {

@@ -239,8 +239,7 @@ static bool all_bytes(const char *p, int c, size_t n)
 	return true;
 }
 
-/* ------------------------------------------------------------------ */
-/* Touching memory that may fault                                       */
+/* Touching memory that may fault */
 
 static sigjmp_buf touch_jmp;
 static volatile sig_atomic_t touch_sig;
@@ -273,8 +272,7 @@ static int touch(volatile char *p, bool write)
 	return touch_sig;
 }
 
-/* ------------------------------------------------------------------ */
-/* Running checks in a child process                                    */
+/* Running checks in a child process */
 
 /*
  * Run @fn in a child; its checks print directly and its counts come back
@@ -314,8 +312,7 @@ static void in_child(const char *name, void (*fn)(void *), void *arg)
 	      "%s: child exited normally (status %#x)", name, status);
 }
 
-/* ------------------------------------------------------------------ */
-/* INFO                                                                 */
+/* INFO */
 
 static void test_info(void)
 {
@@ -355,8 +352,7 @@ static void test_info(void)
 	close(fd2);
 }
 
-/* ------------------------------------------------------------------ */
-/* MALLOC, CALLOC, MEMALIGN, FREE, REALLOC, USABLE_SIZE, STATS          */
+/* MALLOC, CALLOC, MEMALIGN, FREE, REALLOC, USABLE_SIZE, STATS */
 
 static void test_alloc(void)
 {
@@ -550,8 +546,7 @@ static void test_alloc(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Rejection paths, one bad field at a time                              */
+/* Rejection paths, one bad field at a time */
 
 struct alloc_case {
 	const char *what;
@@ -892,8 +887,7 @@ static void test_reject(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* BATCH                                                                */
+/* BATCH */
 
 static void test_batch(void)
 {
@@ -1014,8 +1008,7 @@ static void test_batch(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* The mmap window                                                      */
+/* The mmap window */
 
 static void test_mmap(void)
 {
@@ -1159,8 +1152,7 @@ static void test_mmap(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* CLONE                                                                */
+/* CLONE */
 
 struct clone_arg {
 	int fd;
@@ -1293,8 +1285,7 @@ static void test_clone(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Two processes                                                        */
+/* Two processes */
 
 static void isolated_child(void *arg)
 {
@@ -1365,8 +1356,7 @@ static void test_processes(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* Threads: allocations, frees, chunk give-backs and faults at once     */
+/* Threads: allocations, frees, chunk give-backs and faults at once */
 
 struct thr {
 	int fd;
@@ -1438,8 +1428,7 @@ static void test_threads(void)
 	close(fd);
 }
 
-/* ------------------------------------------------------------------ */
-/* debugfs                                                              */
+/* debugfs */
 
 static char *slurp(const char *path)
 {
@@ -1665,8 +1654,7 @@ static void test_debugfs(void)
 	CHECK(access(dir, F_OK) != 0, "debugfs: the directory goes on close");
 }
 
-/* ------------------------------------------------------------------ */
-/* memcg                                                                */
+/* memcg */
 
 static int write_file(const char *path, const char *s)
 {
@@ -1815,8 +1803,7 @@ static void test_memcg(void)
 	      access(cg, F_OK) ? "gone" : strerror(errno));
 }
 
-/* ------------------------------------------------------------------ */
-/* Module: unload, parameters, caps                                     */
+/* Module: unload, parameters, caps */
 
 static int mod_delete(void)
 {
@@ -1839,8 +1826,7 @@ static long long refcnt(void)
 	return read_ll("/sys/module/buddy/refcnt", NULL);
 }
 
-/* ------------------------------------------------------------------ */
-/* Issue #14: sizes, EFAULT, the per-user bound, read-only maps, kills  */
+/* Issue #14: sizes, EFAULT, the per-user bound, read-only maps, kills */
 
 #define USER_LIMIT	"/sys/module/buddy/parameters/max_user_bytes"
 #define NOBODY		65534
@@ -2523,6 +2509,41 @@ static void test_cap(uint64_t cap, bool aligned_to_window)
 	close(fd);
 }
 
+#define DEFER_DEPTH	"/sys/module/buddy/parameters/defer_depth"
+
+/*
+ * Free blocks of order 3 after one malloc(100)/free in a new heap: 2 when
+ * the freed block is held back (it and its buddy), 0 when it merged back
+ * into the chunk.
+ */
+static uint64_t order3_after_pair(void)
+{
+	uint64_t off, n;
+	int fd = open_heap();
+
+	if (heap_malloc(fd, 100, 0, &off, NULL) || heap_free(fd, off, NULL))
+		die("MALLOC/FREE");
+	n = get_stats(fd).free_blocks[3];
+	close(fd);
+	return n;
+}
+
+/* defer_depth: default 16, read at each open, writable, range checked. */
+static void test_defer_depth(void)
+{
+	CHECK(read_ll(DEFER_DEPTH, NULL) == 16, "defer_depth: default 16 (%lld)",
+	      read_ll(DEFER_DEPTH, NULL));
+	CHECK(order3_after_pair() == 2,
+	      "defer_depth 16: a freed 128 B block is held back");
+	CHECK_ERR(write_file(DEFER_DEPTH, "0"), 0, "defer_depth: write 0");
+	CHECK(order3_after_pair() == 0,
+	      "defer_depth 0: a freed block merges at once");
+	CHECK_ERR(write_file(DEFER_DEPTH, "17"), EINVAL, "defer_depth: write 17");
+	CHECK(read_ll(DEFER_DEPTH, NULL) == 0, "defer_depth: still 0 (%lld)",
+	      read_ll(DEFER_DEPTH, NULL));
+	CHECK_ERR(write_file(DEFER_DEPTH, "16"), 0, "defer_depth: write 16");
+}
+
 static void test_module(const char *ko)
 {
 	static const char *const bad[] = {
@@ -2533,6 +2554,7 @@ static void test_module(const char *ko)
 		"max_heap_bytes=0",
 		"max_heap_bytes=2199023255552",
 		"max_heap_bytes=1048576 min_chunk_bytes=2097152",
+		"defer_depth=17",
 	};
 	char params[128];
 	uint64_t window;
@@ -2574,8 +2596,9 @@ static void test_module(const char *ko)
 	test_cap(4 * MiB, true);
 	CHECK_ERR(mod_delete(), 0, "module: rmmod");
 
+	/* defer_depth=0: no freed block held back, so the chunk can go */
 	snprintf(params, sizeof(params),
-		 "max_heap_bytes=%llu min_chunk_bytes=%llu low_water_bytes=0",
+		 "max_heap_bytes=%llu min_chunk_bytes=%llu low_water_bytes=0 defer_depth=0",
 		 (unsigned long long)(3 * MiB), (unsigned long long)(128 * KiB));
 	CHECK_ERR(mod_load(ko, params), 0, "module: insmod %s", params);
 	test_cap(3 * MiB, false);
@@ -2596,6 +2619,7 @@ static void test_module(const char *ko)
 	CHECK(fd >= 0, "module: " DEV " back");
 	if (fd >= 0)
 		close(fd);
+	test_defer_depth();
 }
 
 int main(int argc, char **argv)
