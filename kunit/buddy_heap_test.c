@@ -145,45 +145,48 @@ static struct buddy_kheap *tkheap(struct kunit *test, u64 cap)
 	return tkheap_params(test, &p);
 }
 
-static int kmalloc_nr(struct buddy_kheap *kh, unsigned int nr, u64 size,
-		      u64 nmemb, u64 align, u64 *off)
+/* MALLOC, CALLOC (@arg: count) or MEMALIGN (@arg: alignment). */
+static int kalloc_op(struct buddy_kheap *kh, u32 opcode, u64 size, u64 arg,
+		     u64 *off)
 {
-	struct buddy_alloc_args a = {
+	struct buddy_op op = {
+		.op = opcode,
 		.size = size,
-		.nmemb = nmemb,
-		.align = align,
+		.arg = arg,
 	};
-	int ret = buddy_kheap_alloc(kh, nr, &a);
+	int ret = buddy_kheap_op(kh, &op);
 
 	if (off)
-		*off = ret ? U64_MAX : a.offset;
+		*off = ret ? U64_MAX : op.offset;
 	return ret;
 }
 
 static int kmalloc_op(struct buddy_kheap *kh, u64 size, u64 *off)
 {
-	return kmalloc_nr(kh, _IOC_NR(BUDDY_IOC_MALLOC), size, 0, 0, off);
+	return kalloc_op(kh, BUDDY_OP_MALLOC, size, 0, off);
 }
 
-static int kblock_op(struct buddy_kheap *kh, unsigned int nr, u64 offset,
+/* FREE, REALLOC or USABLE_SIZE; @new_offset: REALLOC's block, 0 on error. */
+static int kblock_op(struct buddy_kheap *kh, u32 opcode, u64 offset,
 		     u64 size, u32 *reason, u64 *new_offset)
 {
-	struct buddy_block_args a = {
+	struct buddy_op op = {
+		.op = opcode,
 		.offset = offset,
 		.size = size,
 	};
-	int ret = buddy_kheap_block(kh, nr, &a);
+	int ret = buddy_kheap_op(kh, &op);
 
 	if (reason)
-		*reason = a.reason;
+		*reason = op.reason;
 	if (new_offset)
-		*new_offset = a.new_offset;
+		*new_offset = ret ? 0 : op.offset;
 	return ret;
 }
 
 static int kfree_op(struct buddy_kheap *kh, u64 offset, u32 *reason)
 {
-	return kblock_op(kh, _IOC_NR(BUDDY_IOC_FREE), offset, 0, reason, NULL);
+	return kblock_op(kh, BUDDY_OP_FREE, offset, 0, reason, NULL);
 }
 
 static void kheap_check(struct kunit *test, struct buddy_kheap *kh)
@@ -424,52 +427,63 @@ static void buddy_test_kheap_info_reserved(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_kheap_info(kh, &info), -EINVAL);
 }
 
-/* Malformed MALLOC/CALLOC/MEMALIGN requests: refused, nothing allocated. */
+/*
+ * Malformed MALLOC/CALLOC/MEMALIGN operations: refused, nothing allocated.
+ * What only the ioctl structs can get wrong (a reserved field, CALLOC's
+ * align, MEMALIGN's nmemb, an unknown command: -ENOTTY) is decoded by
+ * buddy_kmod.c and checked through the device by tests/vm.
+ */
 struct kalloc_case {
 	const char *name;
-	unsigned int nr;
-	struct buddy_alloc_args a;
+	struct buddy_op op;
 	int ret;
 };
 
 static const struct kalloc_case kalloc_bad[] = {
-	{ "malloc-reserved", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = 16, .reserved = 1 }, -EINVAL },
-	{ "malloc-nmemb", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = 16, .nmemb = 1 }, -EINVAL },
-	{ "malloc-align", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = 16, .align = 16 }, -EINVAL },
-	{ "malloc-unknown-flag", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = 16, .flags = 2 }, -EINVAL },
-	{ "malloc-high-flag", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = 16, .flags = 1U << 31 }, -EINVAL },
-	{ "malloc-too-big", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = KT_CAP * 2 }, -ENOMEM },
-	{ "malloc-u64-max", _IOC_NR(BUDDY_IOC_MALLOC),
-	  { .size = U64_MAX }, -ENOMEM },
-	{ "calloc-align", _IOC_NR(BUDDY_IOC_CALLOC),
-	  { .size = 16, .nmemb = 2, .align = 16 }, -EINVAL },
-	{ "calloc-overflow", _IOC_NR(BUDDY_IOC_CALLOC),
-	  { .size = 1ULL << 32, .nmemb = 1ULL << 32 }, -ENOMEM },
-	{ "calloc-overflow-by-one", _IOC_NR(BUDDY_IOC_CALLOC),
-	  { .size = U64_MAX / 3 + 1, .nmemb = 3 }, -ENOMEM },
-	{ "calloc-too-big", _IOC_NR(BUDDY_IOC_CALLOC),
-	  { .size = KT_CAP, .nmemb = 2 }, -ENOMEM },
-	{ "calloc-reserved", _IOC_NR(BUDDY_IOC_CALLOC),
-	  { .size = 16, .nmemb = 1, .reserved = 4 }, -EINVAL },
-	{ "memalign-nmemb", _IOC_NR(BUDDY_IOC_MEMALIGN),
-	  { .size = 16, .nmemb = 1, .align = 64 }, -EINVAL },
-	{ "memalign-align-zero", _IOC_NR(BUDDY_IOC_MEMALIGN),
-	  { .size = 16 }, -EINVAL },
-	{ "memalign-align-not-pow2", _IOC_NR(BUDDY_IOC_MEMALIGN),
-	  { .size = 16, .align = 96 }, -EINVAL },
-	{ "memalign-align-beyond-window", _IOC_NR(BUDDY_IOC_MEMALIGN),
-	  { .size = 16, .align = KT_CAP * 2 }, -ENOMEM },
-	{ "memalign-unknown-flag", _IOC_NR(BUDDY_IOC_MEMALIGN),
-	  { .size = 16, .align = 64, .flags = 4 }, -EINVAL },
-	{ "free-nr", _IOC_NR(BUDDY_IOC_FREE), { .size = 16 }, -ENOTTY },
-	{ "info-nr", _IOC_NR(BUDDY_IOC_INFO), { .size = 16 }, -ENOTTY },
-	{ "unknown-nr", 0x7f, { .size = 16 }, -ENOTTY },
+	{ "malloc-reason-in",
+	  { .op = BUDDY_OP_MALLOC, .size = 16, .reason = 1 }, -EINVAL },
+	{ "malloc-offset",
+	  { .op = BUDDY_OP_MALLOC, .size = 16, .offset = 16 }, -EINVAL },
+	{ "malloc-arg",
+	  { .op = BUDDY_OP_MALLOC, .size = 16, .arg = 16 }, -EINVAL },
+	{ "malloc-unknown-flag",
+	  { .op = BUDDY_OP_MALLOC, .size = 16, .flags = 2 }, -EINVAL },
+	{ "malloc-high-flag",
+	  { .op = BUDDY_OP_MALLOC, .size = 16, .flags = 1U << 31 }, -EINVAL },
+	{ "malloc-too-big",
+	  { .op = BUDDY_OP_MALLOC, .size = KT_CAP * 2 }, -ENOMEM },
+	{ "malloc-u64-max",
+	  { .op = BUDDY_OP_MALLOC, .size = U64_MAX }, -ENOMEM },
+	{ "calloc-offset",
+	  { .op = BUDDY_OP_CALLOC, .size = 16, .arg = 2, .offset = 16 },
+	  -EINVAL },
+	{ "calloc-overflow",
+	  { .op = BUDDY_OP_CALLOC, .size = 1ULL << 32, .arg = 1ULL << 32 },
+	  -ENOMEM },
+	{ "calloc-overflow-by-one",
+	  { .op = BUDDY_OP_CALLOC, .size = U64_MAX / 3 + 1, .arg = 3 },
+	  -ENOMEM },
+	{ "calloc-too-big",
+	  { .op = BUDDY_OP_CALLOC, .size = KT_CAP, .arg = 2 }, -ENOMEM },
+	{ "calloc-reason-in",
+	  { .op = BUDDY_OP_CALLOC, .size = 16, .arg = 1, .reason = 4 },
+	  -EINVAL },
+	{ "memalign-offset",
+	  { .op = BUDDY_OP_MEMALIGN, .size = 16, .arg = 64, .offset = 64 },
+	  -EINVAL },
+	{ "memalign-align-zero",
+	  { .op = BUDDY_OP_MEMALIGN, .size = 16 }, -EINVAL },
+	{ "memalign-align-not-pow2",
+	  { .op = BUDDY_OP_MEMALIGN, .size = 16, .arg = 96 }, -EINVAL },
+	{ "memalign-align-beyond-window",
+	  { .op = BUDDY_OP_MEMALIGN, .size = 16, .arg = KT_CAP * 2 }, -ENOMEM },
+	{ "memalign-unknown-flag",
+	  { .op = BUDDY_OP_MEMALIGN, .size = 16, .arg = 64, .flags = 4 },
+	  -EINVAL },
+	{ "op-zero", { .size = 16 }, -EINVAL },
+	{ "op-after-last", { .op = BUDDY_OP_USABLE_SIZE + 1, .size = 16 },
+	  -EINVAL },
+	{ "op-unknown", { .op = 0x7f, .size = 16 }, -EINVAL },
 };
 
 static void kalloc_desc(const struct kalloc_case *c, char *desc)
@@ -483,13 +497,14 @@ static void buddy_test_kheap_alloc_rejected(struct kunit *test)
 {
 	const struct kalloc_case *c = test->param_value;
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
-	struct buddy_alloc_args a = c->a;
+	struct buddy_op op = c->op;
 	struct buddy_stats *st;
 
-	a.offset = 0x1234;
-	KUNIT_EXPECT_EQ(test, buddy_kheap_alloc(kh, c->nr, &a), c->ret);
+	op.usable = 0x1234;
+	KUNIT_EXPECT_EQ(test, buddy_kheap_op(kh, &op), c->ret);
 	/* nothing happened, and nothing came back */
-	KUNIT_EXPECT_EQ(test, a.offset, 0x1234);
+	KUNIT_EXPECT_EQ(test, op.offset, c->op.offset);
+	KUNIT_EXPECT_EQ(test, op.usable, 0x1234);
 	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, st);
 	kheap_stats(test, kh, st);
@@ -498,60 +513,61 @@ static void buddy_test_kheap_alloc_rejected(struct kunit *test)
 	kheap_check(test, kh);
 }
 
-static void buddy_test_kheap_alloc_commands(struct kunit *test)
+static void buddy_test_kheap_alloc_ops(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
-	struct buddy_alloc_args a = { .size = 100 };
+	struct buddy_op op = { .op = BUDDY_OP_MALLOC, .size = 100 };
 	u8 *p;
 
-	KUNIT_ASSERT_EQ(test, buddy_kheap_alloc(kh, _IOC_NR(BUDDY_IOC_MALLOC),
-						&a), 0);
-	KUNIT_EXPECT_EQ(test, a.usable, 128);
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 128);
 	/* dirty the block, free it: calloc gets it back zeroed */
-	p = kheap_ptr(test, kh, a.offset);
+	p = kheap_ptr(test, kh, op.offset);
 	memset(p, 0xff, 128);
-	KUNIT_ASSERT_EQ(test, kfree_op(kh, a.offset, NULL), 0);
-	a = (struct buddy_alloc_args){ .size = 10, .nmemb = 10 };
-	KUNIT_ASSERT_EQ(test, buddy_kheap_alloc(kh, _IOC_NR(BUDDY_IOC_CALLOC),
-						&a), 0);
-	KUNIT_EXPECT_EQ(test, a.usable, 128);
-	KUNIT_EXPECT_PTR_EQ(test, kheap_ptr(test, kh, a.offset), p);
+	KUNIT_ASSERT_EQ(test, kfree_op(kh, op.offset, NULL), 0);
+	op = (struct buddy_op){ .op = BUDDY_OP_CALLOC, .size = 10, .arg = 10 };
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 128);
+	KUNIT_EXPECT_PTR_EQ(test, kheap_ptr(test, kh, op.offset), p);
 	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0, 128));
-	a = (struct buddy_alloc_args){ .size = 16, .align = SZ_8K };
-	KUNIT_ASSERT_EQ(test, buddy_kheap_alloc(kh,
-						_IOC_NR(BUDDY_IOC_MEMALIGN),
-						&a), 0);
-	KUNIT_EXPECT_EQ(test, a.offset % SZ_8K, 0);
-	KUNIT_EXPECT_EQ(test, a.usable, 16);
+	op = (struct buddy_op){
+		.op = BUDDY_OP_MEMALIGN,
+		.size = 16,
+		.arg = SZ_8K,
+	};
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.offset % SZ_8K, 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 16);
 	kheap_check(test, kh);
 }
 
-/* Malformed FREE/REALLOC/USABLE_SIZE requests. */
+/* Malformed FREE/REALLOC/USABLE_SIZE operations on a live block. */
 struct kblock_case {
 	const char *name;
-	unsigned int nr;
-	struct buddy_block_args a;
+	struct buddy_op op;
 	int ret;
 };
 
 static const struct kblock_case kblock_bad[] = {
-	{ "free-size", _IOC_NR(BUDDY_IOC_FREE), { .size = 1 }, -EINVAL },
-	{ "free-flags", _IOC_NR(BUDDY_IOC_FREE), { .flags = 1 }, -EINVAL },
-	{ "free-reason-in", _IOC_NR(BUDDY_IOC_FREE), { .reason = 1 }, -EINVAL },
-	{ "usable-size", _IOC_NR(BUDDY_IOC_USABLE_SIZE), { .size = 16 },
+	{ "free-size", { .op = BUDDY_OP_FREE, .size = 1 }, -EINVAL },
+	{ "free-flags", { .op = BUDDY_OP_FREE, .flags = 1 }, -EINVAL },
+	{ "free-arg", { .op = BUDDY_OP_FREE, .arg = 1 }, -EINVAL },
+	{ "free-reason-in", { .op = BUDDY_OP_FREE, .reason = 1 }, -EINVAL },
+	{ "usable-size", { .op = BUDDY_OP_USABLE_SIZE, .size = 16 }, -EINVAL },
+	{ "usable-flags", { .op = BUDDY_OP_USABLE_SIZE, .flags = 1 }, -EINVAL },
+	{ "usable-arg", { .op = BUDDY_OP_USABLE_SIZE, .arg = 16 }, -EINVAL },
+	{ "usable-reason-in", { .op = BUDDY_OP_USABLE_SIZE, .reason = 3 },
 	  -EINVAL },
-	{ "usable-flags", _IOC_NR(BUDDY_IOC_USABLE_SIZE), { .flags = 1 },
+	{ "realloc-unknown-flag",
+	  { .op = BUDDY_OP_REALLOC, .size = 32, .flags = 2 }, -EINVAL },
+	{ "realloc-arg", { .op = BUDDY_OP_REALLOC, .size = 32, .arg = 32 },
 	  -EINVAL },
-	{ "usable-reason-in", _IOC_NR(BUDDY_IOC_USABLE_SIZE), { .reason = 3 },
-	  -EINVAL },
-	{ "realloc-unknown-flag", _IOC_NR(BUDDY_IOC_REALLOC),
-	  { .size = 32, .flags = 2 }, -EINVAL },
-	{ "realloc-reason-in", _IOC_NR(BUDDY_IOC_REALLOC),
-	  { .size = 32, .reason = 2 }, -EINVAL },
-	{ "realloc-too-big", _IOC_NR(BUDDY_IOC_REALLOC),
-	  { .size = KT_CAP * 2 }, -ENOMEM },
-	{ "malloc-nr", _IOC_NR(BUDDY_IOC_MALLOC), { }, -ENOTTY },
-	{ "stats-nr", _IOC_NR(BUDDY_IOC_STATS), { }, -ENOTTY },
+	{ "realloc-reason-in",
+	  { .op = BUDDY_OP_REALLOC, .size = 32, .reason = 2 }, -EINVAL },
+	{ "realloc-too-big", { .op = BUDDY_OP_REALLOC, .size = KT_CAP * 2 },
+	  -ENOMEM },
+	{ "op-zero", { }, -EINVAL },
+	{ "op-unknown", { .op = 0x7f }, -EINVAL },
 };
 
 static void kblock_desc(const struct kblock_case *c, char *desc)
@@ -565,15 +581,17 @@ static void buddy_test_kheap_block_rejected(struct kunit *test)
 {
 	const struct kblock_case *c = test->param_value;
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
-	struct buddy_block_args a = c->a;
+	struct buddy_op op = c->op;
 	u64 off, usable = 0;
 
 	/* aim at a live block, so only the malformed field is wrong */
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &off), 0);
-	a.offset = off;
-	a.new_offset = 0x1234;
-	KUNIT_EXPECT_EQ(test, buddy_kheap_block(kh, c->nr, &a), c->ret);
-	KUNIT_EXPECT_EQ(test, a.new_offset, 0x1234);
+	op.offset = off;
+	op.usable = 0x1234;
+	KUNIT_EXPECT_EQ(test, buddy_kheap_op(kh, &op), c->ret);
+	/* nothing came back */
+	KUNIT_EXPECT_EQ(test, op.offset, off);
+	KUNIT_EXPECT_EQ(test, op.usable, 0x1234);
 	mutex_lock(&kh->lock);
 	KUNIT_EXPECT_EQ(test, buddy_usable_size(&kh->core, off, &usable), 0);
 	mutex_unlock(&kh->lock);
@@ -599,11 +617,11 @@ static void buddy_test_kheap_block_reasons(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kfree_op(kh, off + 64, &reason), -EINVAL);
 	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_ALREADY_FREE);
 	/* realloc: a bad offset is reported before a bad size */
-	KUNIT_EXPECT_EQ(test, kblock_op(kh, _IOC_NR(BUDDY_IOC_REALLOC),
-					off + 16, KT_CAP * 2, &reason, NULL),
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_REALLOC, off + 16,
+					KT_CAP * 2, &reason, NULL),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_NOT_BLOCK_START);
-	KUNIT_EXPECT_EQ(test, kblock_op(kh, _IOC_NR(BUDDY_IOC_USABLE_SIZE),
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE,
 					U64_MAX - 15, 0, &reason, NULL),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_OUTSIDE);
@@ -617,29 +635,25 @@ static void buddy_test_kheap_block_reasons(struct kunit *test)
 static void buddy_test_kheap_realloc(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
-	struct buddy_block_args a = { };
+	struct buddy_op op = { .op = BUDDY_OP_REALLOC };
 	u64 x, y;
 
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &x), 0);
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &y), 0);
 	memset(kheap_ptr(test, kh, x), 0x3c, 16);
-	a.offset = x;
-	a.size = 1000;
-	a.flags = BUDDY_ALLOC_ZERO;
-	KUNIT_ASSERT_EQ(test, buddy_kheap_block(kh, _IOC_NR(BUDDY_IOC_REALLOC),
-						&a), 0);
-	KUNIT_EXPECT_NE(test, a.new_offset, x);
-	KUNIT_EXPECT_EQ(test, a.usable, 1024);
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, a.new_offset),
+	op.offset = x;
+	op.size = 1000;
+	op.flags = BUDDY_ALLOC_ZERO;
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_NE(test, op.offset, x);
+	KUNIT_EXPECT_EQ(test, op.usable, 1024);
+	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, op.offset),
 					   0x3c, 16));
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh,
-						     a.new_offset + 16),
+	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, op.offset + 16),
 					   0, 1024 - 16));
-	a = (struct buddy_block_args){ .offset = y };
-	KUNIT_ASSERT_EQ(test, buddy_kheap_block(kh,
-						_IOC_NR(BUDDY_IOC_USABLE_SIZE),
-						&a), 0);
-	KUNIT_EXPECT_EQ(test, a.usable, 16);
+	op = (struct buddy_op){ .op = BUDDY_OP_USABLE_SIZE, .offset = y };
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 16);
 	kheap_check(test, kh);
 }
 
@@ -859,7 +873,7 @@ static void buddy_test_kheap_clone(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kfree_op(copy, a, NULL), 0);
 	KUNIT_EXPECT_EQ(test, kmalloc_op(kh, 16, &c), 0);
 	KUNIT_EXPECT_EQ(test, kmalloc_op(copy, 16, &d), 0);
-	KUNIT_EXPECT_EQ(test, kblock_op(kh, _IOC_NR(BUDDY_IOC_USABLE_SIZE), a,
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, a,
 					0, NULL, NULL), 0);
 	kheap_check(test, kh);
 	kheap_check(test, copy);
@@ -1163,9 +1177,8 @@ static void buddy_test_inject_alloc(struct kunit *test)
 	/* each needs a new chunk: vmalloc and kvzalloc both fail */
 	inject_begin(test);
 	ret[0] = kmalloc_op(kh, SZ_128K, NULL);
-	ret[1] = kmalloc_nr(kh, _IOC_NR(BUDDY_IOC_CALLOC), SZ_64K, 2, 0, NULL);
-	ret[2] = kmalloc_nr(kh, _IOC_NR(BUDDY_IOC_MEMALIGN), 16, 0, SZ_1M,
-			    NULL);
+	ret[1] = kalloc_op(kh, BUDDY_OP_CALLOC, SZ_64K, 2, NULL);
+	ret[2] = kalloc_op(kh, BUDDY_OP_MEMALIGN, 16, SZ_1M, NULL);
 	inject_end();
 	KUNIT_EXPECT_EQ(test, ret[0], -ENOMEM);
 	KUNIT_EXPECT_EQ(test, ret[1], -ENOMEM);
@@ -1189,8 +1202,7 @@ static void buddy_test_inject_realloc(struct kunit *test)
 	kh = tkheap_injectable(test, &blk);
 	kheap_stats(test, kh, before);
 	inject_begin(test);
-	ret = kblock_op(kh, _IOC_NR(BUDDY_IOC_REALLOC), blk, SZ_256K, &reason,
-			&now);
+	ret = kblock_op(kh, BUDDY_OP_REALLOC, blk, SZ_256K, &reason, &now);
 	inject_end();
 	/* the block stays where it was, whole */
 	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
@@ -1273,7 +1285,7 @@ static void buddy_test_inject_free_space_still_served(struct kunit *test)
 	/* no new memory needed: the chunk already holds room for these */
 	inject_begin(test);
 	ret[0] = kmalloc_op(kh, SZ_4K, &a);
-	ret[1] = kblock_op(kh, _IOC_NR(BUDDY_IOC_REALLOC), blk, 32, NULL, &now);
+	ret[1] = kblock_op(kh, BUDDY_OP_REALLOC, blk, 32, NULL, &now);
 	ret[2] = kfree_op(kh, a, NULL);
 	ret[3] = kfree_op(kh, now, NULL);
 	inject_end();
@@ -1293,7 +1305,7 @@ static struct kunit_case buddy_kheap_cases[] = {
 	KUNIT_CASE(buddy_test_kheap_info),
 	KUNIT_CASE(buddy_test_kheap_info_reserved),
 	KUNIT_CASE_PARAM(buddy_test_kheap_alloc_rejected, kalloc_bad_gen_params),
-	KUNIT_CASE(buddy_test_kheap_alloc_commands),
+	KUNIT_CASE(buddy_test_kheap_alloc_ops),
 	KUNIT_CASE_PARAM(buddy_test_kheap_block_rejected, kblock_bad_gen_params),
 	KUNIT_CASE(buddy_test_kheap_block_reasons),
 	KUNIT_CASE(buddy_test_kheap_realloc),
