@@ -189,11 +189,21 @@ static int kfree_op(struct buddy_kheap *kh, u64 offset, u32 *reason)
 	return kblock_op(kh, BUDDY_OP_FREE, offset, 0, reason, NULL);
 }
 
+/*
+ * HEAP_CHECK() on @kh's core, asserting only once the lock is dropped: an
+ * assertion ends the case's thread, and the heap's release takes the lock.
+ */
 static void kheap_check(struct kunit *test, struct buddy_kheap *kh)
 {
+	struct buddy_violation v = { };
+	int ret;
+
 	mutex_lock(&kh->lock);
-	HEAP_CHECK(test, &kh->core);
+	ret = buddy_check(&kh->core, &v);
 	mutex_unlock(&kh->lock);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0,
+			    "buddy_check: %s (offset %llu order %u)",
+			    v.what ? v.what : "?", v.offset, v.order);
 }
 
 static void kheap_stats(struct kunit *test, struct buddy_kheap *kh,
