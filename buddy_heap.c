@@ -567,8 +567,25 @@ static int buddy_kheap_do_op(struct buddy_kheap *kh, struct buddy_op *op)
 	return 0;
 }
 
-/* Run one operation with the lock taken. */
-static int buddy_kheap_run_op(struct buddy_kheap *kh, struct buddy_op *op)
+/**
+ * buddy_kheap_op() - run one operation: a single-operation ioctl
+ * @kh: the heap
+ * @op: the operation, as one of a BUDDY_IOC_BATCH; checked, then its out
+ *	fields filled in
+ *
+ * The device layer maps BUDDY_IOC_MALLOC, CALLOC, MEMALIGN, FREE, REALLOC
+ * and USABLE_SIZE to the operation a batch would carry; this runs it under
+ * the heap's lock, like one operation of buddy_kheap_batch().  An offset
+ * that is not the start of a live block fails with -EINVAL, @op->reason
+ * saying why; the heap is then unchanged.  @op->result is not touched.
+ *
+ * Return: 0; -EINVAL for a malformed operation (unknown op or flags, a
+ * field the operation does not use, an alignment that is not a power of
+ * two) or a refused offset; -ENOMEM when the heap cannot hold the block
+ * (cap, memcg, overflowing size; REALLOC leaves the block intact); -EINTR
+ * for a fatal signal while waiting for the heap.
+ */
+int buddy_kheap_op(struct buddy_kheap *kh, struct buddy_op *op)
 {
 	int ret;
 
@@ -577,109 +594,6 @@ static int buddy_kheap_run_op(struct buddy_kheap *kh, struct buddy_op *op)
 	ret = buddy_kheap_do_op(kh, op);
 	mutex_unlock(&kh->lock);
 	return ret;
-}
-
-/**
- * buddy_kheap_alloc() - BUDDY_IOC_MALLOC, BUDDY_IOC_CALLOC, BUDDY_IOC_MEMALIGN
- * @kh: the heap
- * @nr: _IOC_NR() of the command
- * @args: checked, then @args->offset and @args->usable filled in
- *
- * Return: 0; -EINVAL for a malformed request (reserved bits, fields the
- * command does not use, an alignment that is not a power of two); -ENOMEM
- * when the heap cannot hold the block (cap, memcg, overflowing size);
- * -ENOTTY for another command.
- */
-int buddy_kheap_alloc(struct buddy_kheap *kh, unsigned int nr,
-		      struct buddy_alloc_args *args)
-{
-	struct buddy_op op = {
-		.flags = args->flags,
-		.size = args->size,
-	};
-	int ret;
-
-	if (args->reserved)
-		return -EINVAL;
-
-	switch (nr) {
-	case _IOC_NR(BUDDY_IOC_MALLOC):
-		if (args->nmemb || args->align)
-			return -EINVAL;
-		op.op = BUDDY_OP_MALLOC;
-		break;
-	case _IOC_NR(BUDDY_IOC_CALLOC):
-		if (args->align)
-			return -EINVAL;
-		op.op = BUDDY_OP_CALLOC;
-		op.arg = args->nmemb;
-		break;
-	case _IOC_NR(BUDDY_IOC_MEMALIGN):
-		if (args->nmemb)
-			return -EINVAL;
-		op.op = BUDDY_OP_MEMALIGN;
-		op.arg = args->align;
-		break;
-	default:
-		return -ENOTTY;
-	}
-
-	ret = buddy_kheap_run_op(kh, &op);
-	if (ret)
-		return ret;
-	args->offset = op.offset;
-	args->usable = op.usable;
-	return 0;
-}
-
-/**
- * buddy_kheap_block() - BUDDY_IOC_FREE, BUDDY_IOC_REALLOC, BUDDY_IOC_USABLE_SIZE
- * @kh: the heap
- * @nr: _IOC_NR() of the command
- * @args: checked, then the out fields filled in
- *
- * An offset that is not the start of a live block fails with -EINVAL,
- * @args->reason saying why (copy @args back to the user in that case too);
- * the heap is unchanged.
- *
- * Return: 0; -EINVAL for a malformed request or a refused offset; -ENOMEM
- * when REALLOC cannot grow the block (it is left intact); -ENOTTY for
- * another command.
- */
-int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
-		      struct buddy_block_args *args)
-{
-	struct buddy_op op = {
-		.flags = args->flags,
-		.offset = args->offset,
-		.size = args->size,
-		.reason = args->reason,
-	};
-	int ret;
-
-	switch (nr) {
-	case _IOC_NR(BUDDY_IOC_FREE):
-		op.op = BUDDY_OP_FREE;
-		break;
-	case _IOC_NR(BUDDY_IOC_REALLOC):
-		op.op = BUDDY_OP_REALLOC;
-		break;
-	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
-		op.op = BUDDY_OP_USABLE_SIZE;
-		break;
-	default:
-		return -ENOTTY;
-	}
-
-	ret = buddy_kheap_run_op(kh, &op);
-	args->reason = op.reason;
-	if (ret)
-		return ret;
-	if (nr == _IOC_NR(BUDDY_IOC_REALLOC))
-		args->new_offset = op.offset;
-	if (nr != _IOC_NR(BUDDY_IOC_FREE))
-		args->usable = op.usable;
-	return 0;
 }
 
 /**

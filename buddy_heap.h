@@ -5,10 +5,13 @@
  * A struct buddy_kheap wraps a struct buddy_heap from the core with what the
  * kernel needs around it: a mutex, vmalloc'd chunks charged to the caller's
  * memcg, the address_space whose user mappings are zapped before a chunk
- * goes back, and a debugfs directory (buddy_debugfs.c).  Every ioctl is a plain function here
- * taking kernel copies of the uapi structs, so the KUnit suite can drive the
- * device logic without a file; buddy_kmod.c only copies to and from user
- * memory and owns the misc device, the mmap and the pseudo filesystem.
+ * goes back, and a debugfs directory (buddy_debugfs.c).  Every request is
+ * a plain function here taking kernel copies of the uapi structs, so the
+ * KUnit suites can drive the device logic without a file.  The heap knows
+ * operations, not ioctl commands: buddy_kmod.c decodes each command once,
+ * maps the single-block ones to the struct buddy_op a BUDDY_IOC_BATCH would
+ * carry (buddy_kheap_op()), copies to and from user memory and owns the
+ * misc device, the mmap and the pseudo filesystem.
  */
 #ifndef _BUDDY_HEAP_H
 #define _BUDDY_HEAP_H
@@ -105,10 +108,7 @@ struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
 void buddy_kheap_destroy(struct buddy_kheap *kh);
 
 int buddy_kheap_info(struct buddy_kheap *kh, struct buddy_info *info);
-int buddy_kheap_alloc(struct buddy_kheap *kh, unsigned int nr,
-		      struct buddy_alloc_args *args);
-int buddy_kheap_block(struct buddy_kheap *kh, unsigned int nr,
-		      struct buddy_block_args *args);
+int buddy_kheap_op(struct buddy_kheap *kh, struct buddy_op *op);
 int buddy_kheap_stats(struct buddy_kheap *kh, struct buddy_heap_stats *st);
 struct buddy_stats *buddy_kheap_snapshot(struct buddy_kheap *kh);
 int buddy_kheap_batch_check(const struct buddy_batch *batch);

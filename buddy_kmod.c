@@ -345,6 +345,76 @@ out:
 	return ret;
 }
 
+/*
+ * BUDDY_IOC_MALLOC, CALLOC and MEMALIGN: the operation a batch would carry.
+ * CALLOC's element count and MEMALIGN's alignment go in its arg; the
+ * fields a command has no use for must be zero, as must the reserved one.
+ */
+static int buddy_ioctl_alloc(struct buddy_kheap *kh, u32 opcode,
+			     struct buddy_alloc_args *args,
+			     void __user *uarg, size_t len)
+{
+	bool calloc = opcode == BUDDY_OP_CALLOC;
+	struct buddy_op op = {
+		.op = opcode,
+		.flags = args->flags,
+		.size = args->size,
+		.arg = calloc ? args->nmemb : args->align,
+	};
+	int ret;
+
+	if (args->reserved || (calloc ? args->align : args->nmemb) ||
+	    (opcode == BUDDY_OP_MALLOC && args->align))
+		return -EINVAL;
+	ret = buddy_kheap_op(kh, &op);
+	if (ret)
+		return ret;
+	args->offset = op.offset;
+	args->usable = op.usable;
+	if (copy_to_user(uarg, args, len)) {
+		/* The caller cannot learn the offset: take it back. */
+		struct buddy_op undo = {
+			.op = BUDDY_OP_FREE,
+			.offset = op.offset,
+		};
+
+		buddy_kheap_op(kh, &undo);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * BUDDY_IOC_FREE, REALLOC and USABLE_SIZE: the operation a batch would
+ * carry.  A refused offset is reported with its reason: @args goes back
+ * to the caller with -EINVAL too.
+ */
+static int buddy_ioctl_block(struct buddy_kheap *kh, u32 opcode,
+			     struct buddy_block_args *args,
+			     void __user *uarg, size_t len)
+{
+	struct buddy_op op = {
+		.op = opcode,
+		.flags = args->flags,
+		.offset = args->offset,
+		.size = args->size,
+		.reason = args->reason,
+	};
+	int ret;
+
+	ret = buddy_kheap_op(kh, &op);
+	args->reason = op.reason;
+	if (ret && !(ret == -EINVAL && op.reason))
+		return ret;
+	if (!ret && opcode == BUDDY_OP_REALLOC)
+		args->new_offset = op.offset;
+	if (!ret && opcode != BUDDY_OP_FREE)
+		args->usable = op.usable;
+	if (copy_to_user(uarg, args, len))
+		return -EFAULT;
+	return ret;
+}
+
 union buddy_ioc_args {
 	struct buddy_info info;
 	struct buddy_alloc_args alloc;
@@ -354,110 +424,114 @@ union buddy_ioc_args {
 	struct buddy_clone_args clone;
 };
 
-/*
- * Each command's struct as this kernel knows it, and the shortest one it
- * accepts: the first ABI version's struct up to the end of the last field
- * the command writes back (a caller that cannot receive the offset or the
- * fd would leak the block or the heap).
+/**
+ * struct buddy_ioc_cmd - what buddy_ioctl() checks before running a command
+ * @size: the command's struct as this kernel knows it.
+ * @min_size: the shortest one it accepts: the first ABI version's struct up
+ *	to the end of the last field the command writes back (a caller that
+ *	cannot receive the offset or the fd would leak the block or the heap).
+ * @writes: the command changes the heap, so the caller's bytes are written
+ *	back before it runs.
  */
-static const unsigned short buddy_ioc_size[] = {
-	[_IOC_NR(BUDDY_IOC_INFO)]	 = sizeof(struct buddy_info),
-	[_IOC_NR(BUDDY_IOC_MALLOC)]	 = sizeof(struct buddy_alloc_args),
-	[_IOC_NR(BUDDY_IOC_CALLOC)]	 = sizeof(struct buddy_alloc_args),
-	[_IOC_NR(BUDDY_IOC_MEMALIGN)]	 = sizeof(struct buddy_alloc_args),
-	[_IOC_NR(BUDDY_IOC_FREE)]	 = sizeof(struct buddy_block_args),
-	[_IOC_NR(BUDDY_IOC_REALLOC)]	 = sizeof(struct buddy_block_args),
-	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = sizeof(struct buddy_block_args),
-	[_IOC_NR(BUDDY_IOC_STATS)]	 = sizeof(struct buddy_heap_stats),
-	[_IOC_NR(BUDDY_IOC_BATCH)]	 = sizeof(struct buddy_batch),
-	[_IOC_NR(BUDDY_IOC_CLONE)]	 = sizeof(struct buddy_clone_args),
+struct buddy_ioc_cmd {
+	unsigned short size;
+	unsigned short min_size;
+	bool writes;
 };
 
-static const unsigned short buddy_ioc_min_size[] = {
-	[_IOC_NR(BUDDY_IOC_INFO)]	 = offsetofend(struct buddy_info, heap_id),
-	[_IOC_NR(BUDDY_IOC_MALLOC)]	 = offsetofend(struct buddy_alloc_args, usable),
-	[_IOC_NR(BUDDY_IOC_CALLOC)]	 = offsetofend(struct buddy_alloc_args, usable),
-	[_IOC_NR(BUDDY_IOC_MEMALIGN)]	 = offsetofend(struct buddy_alloc_args, usable),
-	[_IOC_NR(BUDDY_IOC_FREE)]	 = offsetofend(struct buddy_block_args, reason),
-	[_IOC_NR(BUDDY_IOC_REALLOC)]	 = offsetofend(struct buddy_block_args, usable),
-	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = offsetofend(struct buddy_block_args, usable),
-	[_IOC_NR(BUDDY_IOC_STATS)]	 = offsetofend(struct buddy_heap_stats, extfrag_index),
-	[_IOC_NR(BUDDY_IOC_BATCH)]	 = offsetofend(struct buddy_batch, done),
-	[_IOC_NR(BUDDY_IOC_CLONE)]	 = offsetofend(struct buddy_clone_args, fd),
+static const struct buddy_ioc_cmd buddy_ioc_cmds[] = {
+	[_IOC_NR(BUDDY_IOC_INFO)] = {
+		sizeof(struct buddy_info),
+		offsetofend(struct buddy_info, heap_id), false },
+	[_IOC_NR(BUDDY_IOC_MALLOC)] = {
+		sizeof(struct buddy_alloc_args),
+		offsetofend(struct buddy_alloc_args, usable), true },
+	[_IOC_NR(BUDDY_IOC_CALLOC)] = {
+		sizeof(struct buddy_alloc_args),
+		offsetofend(struct buddy_alloc_args, usable), true },
+	[_IOC_NR(BUDDY_IOC_MEMALIGN)] = {
+		sizeof(struct buddy_alloc_args),
+		offsetofend(struct buddy_alloc_args, usable), true },
+	[_IOC_NR(BUDDY_IOC_FREE)] = {
+		sizeof(struct buddy_block_args),
+		offsetofend(struct buddy_block_args, reason), true },
+	[_IOC_NR(BUDDY_IOC_REALLOC)] = {
+		sizeof(struct buddy_block_args),
+		offsetofend(struct buddy_block_args, usable), true },
+	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = {
+		sizeof(struct buddy_block_args),
+		offsetofend(struct buddy_block_args, usable), false },
+	[_IOC_NR(BUDDY_IOC_STATS)] = {
+		sizeof(struct buddy_heap_stats),
+		offsetofend(struct buddy_heap_stats, extfrag_index), false },
+	[_IOC_NR(BUDDY_IOC_BATCH)] = {
+		sizeof(struct buddy_batch),
+		offsetofend(struct buddy_batch, done), true },
+	[_IOC_NR(BUDDY_IOC_CLONE)] = {
+		sizeof(struct buddy_clone_args),
+		offsetofend(struct buddy_clone_args, fd), true },
 };
 
 /*
  * Commands are matched on type and number; the size in the command is the
- * caller's struct size: below buddy_ioc_min_size it is -EINVAL, shorter
+ * caller's struct size: below the command's min_size it is -EINVAL, shorter
  * structs are zero-extended, longer ones must have a zero tail
  * (copy_struct_from_user()), and min(size) is copied back.  Commands that
  * change the heap first write the caller's own bytes back, so a struct the
  * kernel can read but not write fails with -EFAULT before anything
  * changed.  No user memory is touched with the heap's lock held: the fault
  * handler takes that lock under mmap_lock.
+ *
+ * The command is decoded here, once: the single-block ones become the
+ * struct buddy_op a BUDDY_IOC_BATCH would carry, so the heap only ever
+ * sees operations.
  */
 static long buddy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct buddy_kheap *kh = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	size_t usize = _IOC_SIZE(cmd);
+	const struct buddy_ioc_cmd *c;
 	union buddy_ioc_args k;
 	unsigned int nr = _IOC_NR(cmd);
-	size_t ksize;
+	size_t len;
 	int ret;
 
 	if (_IOC_TYPE(cmd) != BUDDY_IOC_MAGIC ||
 	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) ||
-	    nr >= ARRAY_SIZE(buddy_ioc_size))
+	    nr >= ARRAY_SIZE(buddy_ioc_cmds))
 		return -ENOTTY;
-	nr = array_index_nospec(nr, ARRAY_SIZE(buddy_ioc_size));
-	ksize = buddy_ioc_size[nr];
-	if (usize < buddy_ioc_min_size[nr])
+	nr = array_index_nospec(nr, ARRAY_SIZE(buddy_ioc_cmds));
+	c = &buddy_ioc_cmds[nr];
+	if (usize < c->min_size)
 		return -EINVAL;
 
-	ret = copy_struct_from_user(&k, ksize, uarg, usize);
+	ret = copy_struct_from_user(&k, c->size, uarg, usize);
 	if (ret)
 		return ret;
-	switch (nr) {
-	case _IOC_NR(BUDDY_IOC_INFO):
-	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
-	case _IOC_NR(BUDDY_IOC_STATS):
-		break;
-	default:
-		if (copy_to_user(uarg, &k, min(ksize, usize)))
-			return -EFAULT;
-	}
+	len = min_t(size_t, c->size, usize);
+	if (c->writes && copy_to_user(uarg, &k, len))
+		return -EFAULT;
 
 	switch (nr) {
 	case _IOC_NR(BUDDY_IOC_INFO):
 		ret = buddy_kheap_info(kh, &k.info);
 		break;
 	case _IOC_NR(BUDDY_IOC_MALLOC):
+		return buddy_ioctl_alloc(kh, BUDDY_OP_MALLOC, &k.alloc, uarg, len);
 	case _IOC_NR(BUDDY_IOC_CALLOC):
+		return buddy_ioctl_alloc(kh, BUDDY_OP_CALLOC, &k.alloc, uarg, len);
 	case _IOC_NR(BUDDY_IOC_MEMALIGN):
-		ret = buddy_kheap_alloc(kh, nr, &k.alloc);
-		if (ret)
-			return ret;
-		if (copy_to_user(uarg, &k, min(ksize, usize))) {
-			/* The caller cannot learn the offset: take it back. */
-			struct buddy_block_args undo = {
-				.offset = k.alloc.offset,
-			};
-
-			buddy_kheap_block(kh, _IOC_NR(BUDDY_IOC_FREE), &undo);
-			return -EFAULT;
-		}
-		return 0;
+		return buddy_ioctl_alloc(kh, BUDDY_OP_MEMALIGN, &k.alloc, uarg,
+					 len);
 	case _IOC_NR(BUDDY_IOC_FREE):
+		return buddy_ioctl_block(kh, BUDDY_OP_FREE, &k.block, uarg, len);
 	case _IOC_NR(BUDDY_IOC_REALLOC):
+		return buddy_ioctl_block(kh, BUDDY_OP_REALLOC, &k.block, uarg,
+					 len);
 	case _IOC_NR(BUDDY_IOC_USABLE_SIZE):
-		ret = buddy_kheap_block(kh, nr, &k.block);
-		/* A refused offset is reported with its reason. */
-		if (ret && !(ret == -EINVAL && k.block.reason))
-			return ret;
-		if (copy_to_user(uarg, &k, min(ksize, usize)))
-			return -EFAULT;
-		return ret;
+		return buddy_ioctl_block(kh, BUDDY_OP_USABLE_SIZE, &k.block,
+					 uarg, len);
 	case _IOC_NR(BUDDY_IOC_STATS):
 		ret = buddy_kheap_stats(kh, &k.stats);
 		break;
@@ -472,7 +546,7 @@ static long buddy_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	if (ret)
 		return ret;
-	if (copy_to_user(uarg, &k, min(ksize, usize)))
+	if (copy_to_user(uarg, &k, len))
 		return -EFAULT;
 	return 0;
 }
