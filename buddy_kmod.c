@@ -439,37 +439,27 @@ struct buddy_ioc_cmd {
 	bool writes;
 };
 
+/* @cmd's entry: its struct @type, accepted down to the end of @last. */
+#define BUDDY_IOC_CMD(cmd, type, last, writes_heap)			\
+	[_IOC_NR(cmd)] = {						\
+		.size = sizeof(type),					\
+		.min_size = offsetofend(type, last),			\
+		.writes = writes_heap,					\
+	}
+
 static const struct buddy_ioc_cmd buddy_ioc_cmds[] = {
-	[_IOC_NR(BUDDY_IOC_INFO)] = {
-		sizeof(struct buddy_info),
-		offsetofend(struct buddy_info, heap_id), false },
-	[_IOC_NR(BUDDY_IOC_MALLOC)] = {
-		sizeof(struct buddy_alloc_args),
-		offsetofend(struct buddy_alloc_args, usable), true },
-	[_IOC_NR(BUDDY_IOC_CALLOC)] = {
-		sizeof(struct buddy_alloc_args),
-		offsetofend(struct buddy_alloc_args, usable), true },
-	[_IOC_NR(BUDDY_IOC_MEMALIGN)] = {
-		sizeof(struct buddy_alloc_args),
-		offsetofend(struct buddy_alloc_args, usable), true },
-	[_IOC_NR(BUDDY_IOC_FREE)] = {
-		sizeof(struct buddy_block_args),
-		offsetofend(struct buddy_block_args, reason), true },
-	[_IOC_NR(BUDDY_IOC_REALLOC)] = {
-		sizeof(struct buddy_block_args),
-		offsetofend(struct buddy_block_args, usable), true },
-	[_IOC_NR(BUDDY_IOC_USABLE_SIZE)] = {
-		sizeof(struct buddy_block_args),
-		offsetofend(struct buddy_block_args, usable), false },
-	[_IOC_NR(BUDDY_IOC_STATS)] = {
-		sizeof(struct buddy_heap_stats),
-		offsetofend(struct buddy_heap_stats, extfrag_index), false },
-	[_IOC_NR(BUDDY_IOC_BATCH)] = {
-		sizeof(struct buddy_batch),
-		offsetofend(struct buddy_batch, done), true },
-	[_IOC_NR(BUDDY_IOC_CLONE)] = {
-		sizeof(struct buddy_clone_args),
-		offsetofend(struct buddy_clone_args, fd), true },
+	BUDDY_IOC_CMD(BUDDY_IOC_INFO, struct buddy_info, heap_id, false),
+	BUDDY_IOC_CMD(BUDDY_IOC_MALLOC, struct buddy_alloc_args, usable, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_CALLOC, struct buddy_alloc_args, usable, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_MEMALIGN, struct buddy_alloc_args, usable, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_FREE, struct buddy_block_args, reason, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_REALLOC, struct buddy_block_args, usable, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_USABLE_SIZE, struct buddy_block_args, usable,
+		      false),
+	BUDDY_IOC_CMD(BUDDY_IOC_STATS, struct buddy_heap_stats, extfrag_index,
+		      false),
+	BUDDY_IOC_CMD(BUDDY_IOC_BATCH, struct buddy_batch, done, true),
+	BUDDY_IOC_CMD(BUDDY_IOC_CLONE, struct buddy_clone_args, fd, true),
 };
 
 /*
