@@ -542,6 +542,7 @@ static void faults_child(void *arg)
 		const struct fround *rd = &rounds[i];
 		long slab0, page0, slab1, page1;
 		unsigned int n = rd->probability == 100 ? nops / 5 : nops;
+		uint64_t size;
 		bool ok;
 
 		memset(&f.res, 0, sizeof(f.res));
@@ -560,15 +561,24 @@ static void faults_child(void *arg)
 		/*
 		 * First blocks bigger than the heap holds: each needs a new
 		 * chunk (vmalloc: slab objects and thousands of pages), so an
-		 * injected failure reaches the caller within a few tries.
+		 * injected failure reaches the caller within a few tries.  A
+		 * block the window has no room for left fails with ENOMEM
+		 * before anything is allocated: no failure was injected, so
+		 * it is not counted and half the size is tried.
 		 */
-		for (k = 0; k < 20; k++) {
+		for (k = 0, size = f.h.window / 2; k < 20 && size >= 64 * KiB; k++) {
+			long injected = fi_times(FAILSLAB) + fi_times(FAILPAGE);
 			uint64_t off;
 			int ret;
 
 			mif(&f, true);
-			ret = heap_malloc(f.h.fd, f.h.window / 2, &off, NULL);
+			ret = heap_malloc(f.h.fd, size, &off, NULL);
 			mif(&f, false);
+			injected -= fi_times(FAILSLAB) + fi_times(FAILPAGE);
+			if (ret == -ENOMEM && !injected) {
+				size /= 2;
+				continue;
+			}
 			fres(&f, "MALLOC of a new chunk", ret);
 			if (ret)
 				break;
