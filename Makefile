@@ -47,17 +47,17 @@ module:
 
 clean:
 	-test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	$(MAKE) -C tests clean
+	$(MAKE) -C tests/core clean
 	rm -rf build
 
 test-core:
-	$(MAKE) -C tests test-core
+	$(MAKE) -C tests/core test-core
 
 fuzz:
-	$(MAKE) -C tests fuzz
+	$(MAKE) -C tests/core fuzz
 
 bench-core:
-	$(MAKE) -C tests bench-core
+	$(MAKE) -C tests/core bench-core
 
 debug-kernel:
 	scripts/deps debug-kernel

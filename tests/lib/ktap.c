@@ -49,8 +49,9 @@ bool ktap_vresult(bool ok, const char *file, int line, const char *fmt,
 		printf("ok %u %s\n", n, desc);
 	} else {
 		ktap_fail++;
-		printf("# %s:%d: check failed\nnot ok %u %s\n", file, line, n,
-		       desc);
+		if (file)
+			printf("# %s:%d: check failed\n", file, line);
+		printf("not ok %u %s\n", n, desc);
 	}
 	fflush(stdout);
 	return ok;

@@ -29,9 +29,10 @@ void ktap_begin(const char *name, const char *what);
 
 /*
  * One result line for a check: "ok N description" or, after a "# file:line"
- * diagnostic, "not ok N description".  Returns @ok, so a caller can react
- * to a failed check.  '#' and newlines in the description are replaced, so
- * they cannot turn into a KTAP directive or a new line.
+ * diagnostic (none when @file is NULL: the caller has said where), "not ok
+ * N description".  Returns @ok, so a caller can react to a failed check.
+ * '#' and newlines in the description are replaced, so they cannot turn
+ * into a KTAP directive or a new line.
  */
 bool ktap_result(bool ok, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

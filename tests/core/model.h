@@ -11,7 +11,7 @@
 #ifndef _BUDDY_MODEL_H
 #define _BUDDY_MODEL_H
 
-#include "../buddy_core.h"
+#include "../../buddy_core.h"
 
 struct oset {
 	u64 *v;		/* sorted */

@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <gnu/libc-version.h>
-#include "../buddy_core.h"
+#include "../../buddy_core.h"
 
 #define LIVE		(128 * 1024)
 #define CHURN_OPS	(4 * 1000 * 1000)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include "ktap.h"
 #include "tutil.h"
 
 long t_failures;
@@ -13,16 +14,16 @@ static long t_printed;
 
 void t_report(const char *file, int line, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
 	t_failures++;
 	if (t_printed++ >= 20)
 		return;
-	fprintf(stderr, "    %s:%d: ", file, line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	ktap_diag("%s:%d: %s", file, line, msg);
 }
 
 /* runner */
@@ -35,8 +36,9 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Each test case is one KTAP result; its failed checks are diagnostics. */
 static void run_group(const char *group, const struct test_case *t,
-		      const char *only, int *passed, int *failed)
+		      const char *only)
 {
 	for (; t->name; t++) {
 		char full[128];
@@ -49,29 +51,24 @@ static void run_group(const char *group, const struct test_case *t,
 		t_printed = 0;
 		t0 = now();
 		t->fn();
-		if (t_failures) {
-			printf("FAIL %s/%s (%ld failed checks)\n", group,
-			       t->name, t_failures);
-			(*failed)++;
-		} else {
-			printf("ok   %s/%s (%.2fs)\n", group, t->name,
-			       now() - t0);
-			(*passed)++;
-		}
-		fflush(stdout);
+		if (t_failures)
+			ktap_result(false, NULL, 0, "%s (%ld failed checks)",
+				    full, t_failures);
+		else
+			ktap_result(true, NULL, 0, "%s (%.2fs)", full,
+				    now() - t0);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
-	int passed = 0, failed = 0;
 
 	t_verbose = (int)env_u64("BUDDY_TEST_VERBOSE", 0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	run_group("unit", unit_tests, only, &passed, &failed);
-	run_group("exhaustive", exhaustive_tests, only, &passed, &failed);
-	run_group("diff", diff_tests, only, &passed, &failed);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	ktap_begin("test_core", "the buddy core in userspace: unit, exhaustive and differential tests");
+	run_group("unit", unit_tests, only);
+	run_group("exhaustive", exhaustive_tests, only);
+	run_group("diff", diff_tests, only);
+	return ktap_end();
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <inttypes.h>
-#include "../buddy_core.h"
+#include "../../buddy_core.h"
 
 /* checks */
 
