@@ -36,8 +36,9 @@
  *
  * bench: what single calls cost in this guest (INFO, ENOTTY, MALLOC+FREE).
  *
- * Both print the number of calls per result kind, then "ok - ..." /
- * "FAIL - ..." lines and "N passed, M failed".
+ * Output is KTAP (tests/lib/ktap.h): the number of calls per result kind
+ * as "# " lines, then "ok N ..." / "not ok N ..." lines and
+ * "N passed, M failed".
  */
 #include "harden.h"
 
@@ -1245,9 +1246,9 @@ static void *map_guarded(size_t rw_bytes, char **end)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		BAIL_ERRNO("mmap");
 	if (mprotect(p + rw_bytes, page_size, PROT_NONE))
-		die("mprotect");
+		BAIL_ERRNO("mprotect");
 	if (end)
 		*end = p + rw_bytes;
 	return p;
@@ -1265,7 +1266,7 @@ static int hostile_proc(const struct opts *o, int idx)
 	t = calloc(o->threads, sizeof(*t));
 	tid = calloc(o->threads, sizeof(*tid));
 	if (!p || !t || !tid)
-		die("calloc");
+		BAIL_ERRNO("calloc");
 	p->calls_limit = o->calls / o->procs + (idx < (int)(o->calls % o->procs));
 	pthread_mutex_init(&p->park_lock, NULL);
 	p->park[0] = p->park[1] = -1;
@@ -1281,11 +1282,11 @@ static int hostile_proc(const struct opts *o, int idx)
 		pthread_mutex_init(&sl->lock, NULL);
 		sl->base = map_window_at(fd, sl->window, NULL);
 		if (!sl->base)
-			die("map window");
+			BAIL_ERRNO("map window");
 		sl->spare = mmap(NULL, sl->window, PROT_NONE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (sl->spare == MAP_FAILED)
-			die("mmap spare");
+			BAIL_ERRNO("mmap spare");
 	}
 	for (i = 0; i < o->threads; i++) {
 		struct hthread *h = &t[i];
@@ -1303,11 +1304,11 @@ static int hostile_proc(const struct opts *o, int idx)
 				     &end);
 		h->opsend = end;
 		if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC))
-			die("pipe");
+			BAIL_ERRNO("pipe");
 	}
 	for (i = 0; i < o->threads; i++)
 		if (pthread_create(&tid[i], NULL, hostile_thread, &t[i]))
-			die("pthread_create");
+			BAIL_ERRNO("pthread_create");
 	for (i = 0; i < o->threads; i++)
 		pthread_join(tid[i], NULL);
 	for (i = 0; i < NSLOTS; i++)
@@ -1711,7 +1712,7 @@ static void model_epoch_check(struct mproc *p, uint64_t epoch)
 			live++;
 			bytes += p->th[i].b[k].usable;
 		}
-	ret = get_stats(p->fd, &st);
+	ret = heap_stats(p->fd, &st);
 	count_res(&sh->all, ret);
 	count_res(&sh->kind[_IOC_NR(BUDDY_IOC_STATS)], ret);
 	atomic_fetch_add(&sh->stats_checks, 1);
@@ -1755,7 +1756,7 @@ static void model_epoch_check(struct mproc *p, uint64_t epoch)
 					MFAIL(NULL, "model: the CLONE lacks block %#"
 					      PRIx64, b->off);
 			}
-		ret = get_stats(c.fd, &cst);
+		ret = heap_stats(c.fd, &cst);
 		if (ret || cst.live_blocks != live || cst.bytes_in_use != bytes)
 			MFAIL(NULL, "model: the CLONE's STATS differ");
 		munmap(cbase, p->window);
@@ -1776,7 +1777,7 @@ static void model_reset(struct mproc *p)
 	struct buddy_heap_stats st;
 	int ret, fd;
 
-	ret = get_stats(p->fd, &st);
+	ret = heap_stats(p->fd, &st);
 	if (ret || st.live_blocks || st.bytes_in_use)
 		MFAIL(NULL, "model: heap not empty after freeing all: %" PRIu64
 		      " blocks, %" PRIu64 " bytes", (uint64_t)st.live_blocks,
@@ -1842,7 +1843,7 @@ static int model_proc(const struct opts *o, int idx)
 	p.cap = info.cap_bytes;
 	p.base = map_window_at(p.fd, p.window, NULL);
 	if (!p.base)
-		die("map window");
+		BAIL_ERRNO("map window");
 	p.nthreads = o->threads;
 	p.epoch = o->epoch;
 	p.deadline = now_s() + o->seconds;
@@ -1850,7 +1851,7 @@ static int model_proc(const struct opts *o, int idx)
 	p.th = calloc(o->threads, sizeof(*p.th));
 	tid = calloc(o->threads, sizeof(*tid));
 	if (!p.th || !tid)
-		die("calloc");
+		BAIL_ERRNO("calloc");
 	pthread_barrier_init(&p.bar, NULL, o->threads);
 	for (i = 0; i < o->threads; i++) {
 		p.th[i].p = &p;
@@ -1859,10 +1860,10 @@ static int model_proc(const struct opts *o, int idx)
 	}
 	for (i = 0; i < o->threads; i++)
 		if (pthread_create(&tid[i], NULL, model_thread, &p.th[i]))
-			die("pthread_create");
+			BAIL_ERRNO("pthread_create");
 	for (i = 0; i < o->threads; i++)
 		pthread_join(tid[i], NULL);
-	if (get_stats(p.fd, &st) || st.live_blocks || st.bytes_in_use)
+	if (heap_stats(p.fd, &st) || st.live_blocks || st.bytes_in_use)
 		MFAIL(NULL, "model: heap not empty at the end: %" PRIu64
 		      " blocks", (uint64_t)st.live_blocks);
 	munmap(p.base, p.window);
@@ -1884,27 +1885,27 @@ static void bench(void)
 		memset(&info, 0, sizeof(info));
 		ioctl(fd, BUDDY_IOC_INFO, &info);
 	}
-	printf("# bench: INFO %.1f us/call\n", (now_s() - t0) * 1e6 / n);
+	ktap_diag("bench: INFO %.1f us/call", (now_s() - t0) * 1e6 / n);
 	t0 = now_s();
 	for (i = 0; i < n; i++)
 		ioctl(fd, _IOWR(BUDDY_IOC_MAGIC, 0x55, struct buddy_info), &info);
-	printf("# bench: unknown command (ENOTTY) %.1f us/call\n",
-	       (now_s() - t0) * 1e6 / n);
+	ktap_diag("bench: unknown command (ENOTTY) %.1f us/call",
+		  (now_s() - t0) * 1e6 / n);
 	t0 = now_s();
 	for (i = 0; i < n / 2; i++) {
-		heap_malloc(fd, 16, &off, NULL);
+		heap_malloc(fd, 16, 0, &off, NULL);
 		heap_free(fd, off, NULL);
 	}
-	printf("# bench: MALLOC 16 + FREE %.1f us/call\n",
-	       (now_s() - t0) * 1e6 / n);
+	ktap_diag("bench: MALLOC 16 + FREE %.1f us/call",
+		  (now_s() - t0) * 1e6 / n);
 	t0 = now_s();
 	big_pairs = n / 30;
 	for (i = 0; i < big_pairs; i++) {
-		heap_malloc(fd, 2 * MiB, &off, NULL);
+		heap_malloc(fd, 2 * MiB, 0, &off, NULL);
 		heap_free(fd, off, NULL);
 	}
-	printf("# bench: MALLOC 2 MiB (new chunk) + FREE (chunk back) %.1f us/call\n",
-	       (now_s() - t0) * 1e6 / (2.0 * big_pairs));
+	ktap_diag("bench: MALLOC 2 MiB (new chunk) + FREE (chunk back) %.1f us/call",
+		  (now_s() - t0) * 1e6 / (2.0 * big_pairs));
 	close(fd);
 }
 
@@ -1933,9 +1934,10 @@ int main(int argc, char **argv)
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 	if (argc < 2)
 		usage();
+	ktap_begin("buddy_fuzz", argv[1]);
 	if (!strcmp(argv[1], "bench")) {
 		bench();
-		return 0;
+		return ktap_end();
 	}
 	if (!strcmp(argv[1], "hostile"))
 		hostile = true;
@@ -1974,14 +1976,15 @@ int main(int argc, char **argv)
 	if (!o.min_calls || o.min_calls > o.calls)
 		o.min_calls = o.calls;
 	if (access(DEV, F_OK))
-		die(DEV " (is buddy.ko loaded?)");
+		BAIL_ERRNO(DEV " (is buddy.ko loaded?)");
 
 	sh = shared_alloc(sizeof(*sh));
 	guard_install();
 	signal(SIGPIPE, SIG_IGN);
-	printf("# %s: %d processes x %d threads, seed %" PRIu64 ", limit %.0f s, %s %"
-	       PRIu64 "\n", o.label, o.procs, o.threads, o.seed, o.seconds,
-	       hostile ? "calls" : "ops/thread", hostile ? o.calls : o.ops);
+	ktap_diag("%s: %d processes x %d threads, seed %" PRIu64
+		  ", limit %.0f s, %s %" PRIu64, o.label, o.procs, o.threads,
+		  o.seed, o.seconds, hostile ? "calls" : "ops/thread",
+		  hostile ? o.calls : o.ops);
 
 	if (hostile && o.user_limit) {
 		char v[32];
@@ -1999,7 +2002,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		pids[i] = fork();
 		if (pids[i] < 0)
-			die("fork");
+			BAIL_ERRNO("fork");
 		if (!pids[i])
 			_exit(hostile ? hostile_proc(&o, i) : model_proc(&o, i));
 	}
@@ -2007,9 +2010,11 @@ int main(int argc, char **argv)
 		waitpid(pids[i], &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			bad_exit++;
-			printf("# %s: process %d ended with status %#x%s%s\n",
-			       o.label, i, status, WIFSIGNALED(status) ? ", signal " : "",
-			       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
+			ktap_diag("%s: process %d ended with status %#x%s%s",
+				  o.label, i, status,
+				  WIFSIGNALED(status) ? ", signal " : "",
+				  WIFSIGNALED(status) ?
+				  strsignal(WTERMSIG(status)) : "");
 		}
 	}
 	free(pids);
@@ -2023,19 +2028,19 @@ int main(int argc, char **argv)
 	}
 	total = counters_total(&sh->all);
 
-	printf("# %s: %.1f s, %.0f ioctls/s\n", o.label, dt, total / dt);
-	print_counters("# ioctls: ", &sh->all);
+	ktap_diag("%s: %.1f s, %.0f ioctls/s", o.label, dt, total / dt);
+	print_counters("ioctls: ", &sh->all);
 	for (i = 0; i < NR_KIND; i++) {
 		char prefix[64];
 
 		if (!counters_total(&sh->kind[i]))
 			continue;
 		if (hostile && i != KIND_BATCHOP)
-			snprintf(prefix, sizeof(prefix), "#   %-14s %5.0f us CPU/call ",
+			snprintf(prefix, sizeof(prefix), "  %-14s %5.0f us CPU/call ",
 				 kind_name[i], sh->kind_ns[i] / 1e3 /
 				 (sh->kind_sampled[i] ? sh->kind_sampled[i] : 1));
 		else
-			snprintf(prefix, sizeof(prefix), "#   %-14s ", kind_name[i]);
+			snprintf(prefix, sizeof(prefix), "  %-14s ", kind_name[i]);
 		print_counters(prefix, &sh->kind[i]);
 	}
 	if (hostile) {
@@ -2043,35 +2048,41 @@ int main(int argc, char **argv)
 			"ioctl", "touch", "mm", "reopen", "fork", "debugfs",
 			"pipes", "scm", "clone-storm",
 		};
+		char line[512];
+		size_t len = 0;
 
-		printf("# CPU seconds per action (sampled 1 in 16, scaled):");
-		for (i = 0; i < 9; i++)
-			printf(" %s %.1f/%" PRIu64, an[i], 16 * sh->action_ns[i] / 1e9,
-			       (uint64_t)sh->action_n[i]);
-		putchar('\n');
-		print_counters("# window touches: ", &sh->touch);
-		print_counters("# mm calls (mmap/munmap/mprotect/madvise/mremap/...): ",
+		line[0] = 0;
+		for (i = 0; i < 9 && len < sizeof(line); i++)
+			len += snprintf(line + len, sizeof(line) - len,
+					" %s %.1f/%" PRIu64, an[i],
+					16 * sh->action_ns[i] / 1e9,
+					(uint64_t)sh->action_n[i]);
+		ktap_diag("CPU seconds per action (sampled 1 in 16, scaled):%s",
+			  line);
+		print_counters("window touches: ", &sh->touch);
+		print_counters("mm calls (mmap/munmap/mprotect/madvise/mremap/...): ",
 			       &sh->mm);
-		print_counters("# other calls (open/close/fork/debugfs/pipes): ",
+		print_counters("other calls (open/close/fork/debugfs/pipes): ",
 			       &sh->misc);
-		printf("# fd passing: %" PRIu64 " heaps parked in SCM_RIGHTS "
-		       "messages, %" PRIu64 " taken back and grown; %" PRIu64
-		       " CLONE storms, %" PRIu64 " copies, %" PRIu64
-		       " stopped by ENOMEM (max_user_bytes %lld)\n",
-		       (uint64_t)sh->fds_parked, (uint64_t)sh->fds_received,
-		       (uint64_t)sh->storms, (uint64_t)sh->storm_copies,
-		       (uint64_t)sh->storm_enomem, o.user_limit ? (long long)o.user_limit : -1LL);
+		ktap_diag("fd passing: %" PRIu64 " heaps parked in SCM_RIGHTS "
+			  "messages, %" PRIu64 " taken back and grown; %" PRIu64
+			  " CLONE storms, %" PRIu64 " copies, %" PRIu64
+			  " stopped by ENOMEM (max_user_bytes %lld)",
+			  (uint64_t)sh->fds_parked, (uint64_t)sh->fds_received,
+			  (uint64_t)sh->storms, (uint64_t)sh->storm_copies,
+			  (uint64_t)sh->storm_enomem,
+			  o.user_limit ? (long long)o.user_limit : -1LL);
 	} else {
-		printf("# model: %" PRIu64 " blocks verified, %" PRIu64
-		       " STATS cross-checks, %" PRIu64 " CLONE checks, %" PRIu64
-		       " epochs, %" PRIu64 " heap resets, %" PRIu64 " zaps, %"
-		       PRIu64 " remaps\n", (uint64_t)sh->verified_blocks,
-		       (uint64_t)sh->stats_checks, (uint64_t)sh->clone_checks,
-		       (uint64_t)sh->epochs, (uint64_t)sh->resets,
-		       (uint64_t)sh->zaps, (uint64_t)sh->remaps);
+		ktap_diag("model: %" PRIu64 " blocks verified, %" PRIu64
+			  " STATS cross-checks, %" PRIu64 " CLONE checks, %" PRIu64
+			  " epochs, %" PRIu64 " heap resets, %" PRIu64 " zaps, %"
+			  PRIu64 " remaps", (uint64_t)sh->verified_blocks,
+			  (uint64_t)sh->stats_checks, (uint64_t)sh->clone_checks,
+			  (uint64_t)sh->epochs, (uint64_t)sh->resets,
+			  (uint64_t)sh->zaps, (uint64_t)sh->remaps);
 	}
 	for (i = 0; i < MAX_MSGS && i < (int)sh->nmsgs; i++)
-		printf("# problem: %s\n", sh->msgs[i]);
+		ktap_diag("problem: %s", sh->msgs[i]);
 
 	CHECK(bad_exit == 0, "%s: all %d processes exited normally (%d did not)",
 	      o.label, o.procs, bad_exit);
@@ -2102,6 +2113,5 @@ int main(int argc, char **argv)
 		      o.label, (uint64_t)sh->stats_checks,
 		      (uint64_t)sh->clone_checks);
 	}
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return ktap_end();
 }

@@ -27,7 +27,8 @@
  *   processes SIGKILLed at random moments during BATCH, CLONE and faults
  *   leave nothing behind (rmmod works, optionally kmemleak is clean).
  *
- * Prints "ok - ..." / "FAIL - ..." lines and "N passed, M failed".
+ * Output is KTAP (tests/lib/ktap.h): "ok N ..." / "not ok N ..." lines,
+ * "# " details and "N passed, M failed".
  */
 #include "harden.h"
 
@@ -84,43 +85,6 @@ static int kmsg_reports(char *first, size_t size)
 	return hits;
 }
 
-/* Run @fn in a child; its checks print directly, its counts come back. */
-static void in_child(const char *name, void (*fn)(void *), void *arg)
-{
-	int pfd[2], status;
-	int counts[2] = { 0, 0 };
-	pid_t pid;
-
-	fflush(stdout);
-	if (pipe(pfd))
-		die("pipe");
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (!pid) {
-		close(pfd[0]);
-		npass = nfail = 0;
-		fn(arg);
-		counts[0] = npass;
-		counts[1] = nfail;
-		if (write(pfd[1], counts, sizeof(counts)) != sizeof(counts))
-			_exit(2);
-		fflush(stdout);
-		_exit(0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], counts, sizeof(counts)) == sizeof(counts)) {
-		npass += counts[0];
-		nfail += counts[1];
-	}
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "%s: child exited normally (status %#x%s%s)", name, status,
-	      WIFSIGNALED(status) ? ", " : "",
-	      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
-}
-
 /* Fault in @bytes of stack now, so that later calls need no new pages. */
 static void __attribute__((noinline)) prefault_stack(size_t bytes)
 {
@@ -160,7 +124,7 @@ static void fh_open(struct fheap *h)
 	h->window = info.window_bytes;
 	h->base = map_window_at(h->fd, h->window, NULL);
 	if (!h->base)
-		die("map window");
+		BAIL_ERRNO("map window");
 }
 
 static void fh_add(struct fheap *h, uint64_t off, uint64_t size,
@@ -200,7 +164,7 @@ static bool fh_verify(struct fheap *h, char *why, size_t whylen)
 		}
 		bytes += b->usable;
 	}
-	ret = get_stats(h->fd, &st);
+	ret = heap_stats(h->fd, &st);
 	if (ret || st.live_blocks != h->n || st.bytes_in_use != bytes) {
 		snprintf(why, whylen, "STATS %s: %" PRIu64 " blocks, %" PRIu64
 			 " bytes (model %u, %" PRIu64 ")", errname(-ret),
@@ -276,7 +240,7 @@ struct fstate {
 static void mif(struct fstate *f, bool on)
 {
 	if (pwrite(f->mif, on ? "1" : "0", 1, 0) != 1)
-		die("make-it-fail");
+		BAIL_ERRNO("make-it-fail");
 }
 
 static void fbad(struct fstate *f, const char *what, int ret)
@@ -416,7 +380,7 @@ static void fault_op(struct fstate *f)
 		struct buddy_heap_stats st;
 
 		mif(f, true);
-		ret = get_stats(h->fd, &st);
+		ret = heap_stats(h->fd, &st);
 		mif(f, false);
 		fres(f, "STATS", ret);
 	} else if (r < 95) {
@@ -453,7 +417,7 @@ static void fault_op(struct fstate *f)
 		fd = open(DEV, O_RDWR | O_CLOEXEC);
 		ret = fd < 0 ? -errno : 0;
 		if (fd >= 0) {
-			ret = heap_malloc(fd, fsize(s), &off, NULL);
+			ret = heap_malloc(fd, fsize(s), 0, &off, NULL);
 			if (ret == -ENOMEM)
 				ret = 0;	/* counted as the open's success */
 		}
@@ -572,7 +536,7 @@ static void faults_child(void *arg)
 			int ret;
 
 			mif(&f, true);
-			ret = heap_malloc(f.h.fd, size, &off, NULL);
+			ret = heap_malloc(f.h.fd, size, 0, &off, NULL);
 			mif(&f, false);
 			injected -= fi_times(FAILSLAB) + fi_times(FAILPAGE);
 			if (ret == -ENOMEM && !injected) {
@@ -592,10 +556,11 @@ static void faults_child(void *arg)
 		      "(%u lines%s%s)", rd->name, k, k ? ", first: " : "", why);
 		slab1 = fi_times(FAILSLAB);
 		page1 = fi_times(FAILPAGE);
-		printf("# faults: %s: %ld slab and %ld page failures injected, "
-		       "%u clones, %u opens succeeded\n", rd->name, slab0 - slab1,
-		       page0 - page1, f.clones_ok, f.opens_ok);
-		print_counters("#   ", &f.res);
+		ktap_diag("faults: %s: %ld slab and %ld page failures injected, "
+			  "%u clones, %u opens succeeded", rd->name,
+			  slab0 - slab1, page0 - page1, f.clones_ok,
+			  f.opens_ok);
+		print_counters("  ", &f.res);
 		CHECK(!f.bad, "faults: %s: every call returned 0 or ENOMEM (%u did not%s%s)",
 		      rd->name, f.bad, f.bad ? ": " : "", f.bad ? f.badmsg : "");
 		CHECK((slab0 - slab1) + (page0 - page1) > 0 &&
@@ -618,7 +583,7 @@ static void faults_child(void *arg)
 			if (heap_free(f.h.fd, f.h.b[f.h.n].off, NULL))
 				bad++;
 		}
-		CHECK(!bad && !get_stats(f.h.fd, &st) && !st.live_blocks &&
+		CHECK(!bad && !heap_stats(f.h.fd, &st) && !st.live_blocks &&
 		      !st.bytes_in_use,
 		      "faults: afterwards every block frees (%u failed), the heap is empty",
 		      bad);
@@ -687,8 +652,8 @@ static void faults_zap_grow(uint64_t grow)
 		fd = open_heap();
 		info = get_info(fd);
 		base = map_window_at(fd, info.window_bytes, NULL);
-		if (!base || heap_malloc(fd, first, &off1, NULL))
-			die("faults: a first chunk");
+		if (!base || heap_malloc(fd, first, 0, &off1, NULL))
+			BAIL_ERRNO("faults: a first chunk");
 		memset(base + off1, 0x5a, first);
 		res = resident_pages(base + off1, first);
 		if (res != first / page_size)
@@ -702,7 +667,7 @@ static void faults_zap_grow(uint64_t grow)
 			CHECK(0, "faults: fail-nth: write /proc/thread-self/fail-nth");
 			break;
 		}
-		ret = heap_malloc(fd, grow, &off, NULL);
+		ret = heap_malloc(fd, grow, 0, &off, NULL);
 		/* 0: the n-th injection point was reached (and failed) */
 		memset(v, 0, sizeof(v));
 		left = pread(nth, v, sizeof(v) - 1, 0) > 0 ? strtoll(v, NULL, 10) : -1;
@@ -798,7 +763,7 @@ static uint64_t scan_marker(char *p, uint64_t n, const struct marker *m,
 	*readable = 0;
 	/* non-blocking: a failed write leaves an empty buffer in the ring */
 	if (pipe2(pfd, O_NONBLOCK))
-		die("pipe");
+		BAIL_ERRNO("pipe");
 	for (pg = 0; pg < n; pg += page_size) {
 		w = write(pfd[1], p + pg, page_size);
 		r = read(pfd[0], page, page_size);
@@ -830,11 +795,11 @@ static void isolation_offsets(void)
 	pid_t a;
 
 	if (pipe(to_b) || pipe(to_a))
-		die("pipe");
+		BAIL_ERRNO("pipe");
 	fflush(stdout);
 	a = fork();
 	if (a < 0)
-		die("fork");
+		BAIL_ERRNO("fork");
 	if (!a) {
 		/* A: a heap full of its secret */
 		struct fheap h;
@@ -849,7 +814,7 @@ static void isolation_offsets(void)
 		for (i = 0; i < 24; i++) {
 			uint64_t size = 16ULL << (i % 17);
 
-			if (heap_malloc(h.fd, size, &off, NULL))
+			if (heap_malloc(h.fd, size, 0, &off, NULL))
 				_exit(3);
 			fill_marker(h.base + off, size, &msg.m);
 			msg.off[msg.n++] = off;
@@ -890,8 +855,8 @@ static void isolation_offsets(void)
 
 		fh_open(&h);
 		for (i = 0; i < 4; i++) {
-			if (heap_malloc(h.fd, 100, &off, &usable))
-				die("MALLOC");
+			if (heap_malloc(h.fd, 100, 0, &off, &usable))
+				BAIL_ERRNO("MALLOC");
 			fh_add(&h, off, 100, usable, true);
 		}
 		for (i = 0; i < msg.n; i++) {
@@ -943,7 +908,7 @@ static void isolation_offsets(void)
 			struct buddy_info i2 = get_info(fd2);
 			char *b2 = map_window_at(fd2, i2.window_bytes, NULL);
 
-			ret = get_stats(fd2, &st);
+			ret = heap_stats(fd2, &st);
 			hits = b2 ? scan_marker(b2, i2.window_bytes, &msg.m,
 						&readable) : 1;
 			CHECK(!ret && st.live_blocks == 0 && hits == 0,
@@ -986,7 +951,7 @@ static void isolation_residue(void)
 	if (!pid) {
 		fh_open(&h);
 		for (i = 0; i < 40; i++) {
-			if (heap_malloc(h.fd, 256 * KiB, &off, NULL))
+			if (heap_malloc(h.fd, 256 * KiB, 0, &off, NULL))
 				break;
 			fill_marker(h.base + off, 256 * KiB, &m);
 		}
@@ -998,7 +963,7 @@ static void isolation_residue(void)
 	for (i = 0; i < 40; i++) {
 		uint64_t size = i % 2 ? 256 * KiB : 4 * KiB;
 
-		if (heap_malloc(h.fd, size, &off, NULL))
+		if (heap_malloc(h.fd, size, 0, &off, NULL))
 			break;
 		if (!all_zero(h.base + off, size))
 			nonzero++;
@@ -1105,7 +1070,7 @@ static void isolation_mmap(void)
 
 	base = map_window_at(fd, info.window_bytes, NULL);
 	if (!base)
-		die("map window");
+		BAIL_ERRNO("map window");
 	CHECK(maps_line(base, perms) && !strcmp(perms, "rw-s"),
 	      "mmap: the window is mapped rw-s, never executable (%s)", perms);
 	/* split the mapping, then try PROT_EXEC on a middle piece */
@@ -1143,8 +1108,8 @@ static void isolation_mmap(void)
 			struct buddy_info i3;
 
 			memset(&i3, 0, sizeof(i3));
-			printf("# reopened clone: INFO %s\n",
-			       strerror(-xioctl(fd3, BUDDY_IOC_INFO, &i3)));
+			ktap_diag("reopened clone: INFO %s",
+				  strerror(-xioctl(fd3, BUDDY_IOC_INFO, &i3)));
 			close(fd3);
 		}
 		close(c.fd);
@@ -1182,7 +1147,7 @@ static void nobody_child(void *arg)
 		return;
 	info = get_info(fd);
 	base = map_window_at(fd, info.window_bytes, NULL);
-	ret = heap_malloc(fd, 1000, &off, NULL);
+	ret = heap_malloc(fd, 1000, 0, &off, NULL);
 	CHECK(!ret && base && guarded_touch(base + off, true, 7) == 0 &&
 	      base[off] == 7, "nobody: MALLOC, mmap and use a block (%s)",
 	      strerror(-ret));
@@ -1258,7 +1223,7 @@ static void nobody_child(void *arg)
 	{
 		int cfd[64], n, i, hfd = open(DEV, O_RDWR | O_CLOEXEC);
 
-		ret = hfd < 0 ? -errno : heap_malloc(hfd, 2 << 20, &off, NULL);
+		ret = hfd < 0 ? -errno : heap_malloc(hfd, 2 << 20, 0, &off, NULL);
 		CHECK(!ret, "nobody: a 2 MiB heap to clone (%s)", strerror(-ret));
 		for (n = 0; !ret && n < 64; n++) {
 			memset(&c, 0, sizeof(c));
@@ -1352,7 +1317,7 @@ static void memcg_child(void *arg)
 
 	step(m, "MALLOC until ENOMEM");
 	for (i = 0; i < 1000; i++) {
-		ret = heap_malloc(h.fd, 512 * KiB, &off, &usable);
+		ret = heap_malloc(h.fd, 512 * KiB, 0, &off, &usable);
 		if (ret)
 			break;
 		fh_add(&h, off, 512 * KiB, usable, false);
@@ -1377,7 +1342,7 @@ static void memcg_child(void *arg)
 		      strerror(-ret));
 	}
 	step(m, "MALLOC in a second heap");
-	ret = heap_malloc(fd2, 1 * MiB, &off, NULL);
+	ret = heap_malloc(fd2, 1 * MiB, 0, &off, NULL);
 	CHECK(ret == -ENOMEM, "memcg: MALLOC in a second heap at the limit: "
 	      "ENOMEM (%s)", strerror(-ret));
 	step(m, "BATCH of 16 MALLOC 1 MiB");
@@ -1434,7 +1399,7 @@ static void memcg_child(void *arg)
 		h.n--;
 		heap_free(h.fd, h.b[h.n].off, NULL);
 	}
-	ret = heap_malloc(h.fd, 512 * KiB, &off, NULL);
+	ret = heap_malloc(h.fd, 512 * KiB, 0, &off, NULL);
 	CHECK(!ret, "memcg: after frees, MALLOC works again (%s)", strerror(-ret));
 	step(m, "done");
 	munlockall();
@@ -1464,7 +1429,7 @@ static void isolation_memcg(void)
 	snprintf(path, sizeof(path), "%s/memory.swap.max", m.cg);
 	write_file(path, "0");
 	if (pipe(pfd))
-		die("pipe");
+		BAIL_ERRNO("pipe");
 	m.step_fd = pfd[1];
 	in_child("memcg", memcg_child, &m);
 	close(pfd[1]);
@@ -1510,7 +1475,7 @@ static void abi_checks(void)
 	ro = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ro == MAP_FAILED)
-		die("mmap");
+		BAIL_ERRNO("mmap");
 	memset(ro, 0, page_size);
 	ro->op = BUDDY_OP_MALLOC;
 	ro->size = 16;
@@ -1520,7 +1485,7 @@ static void abi_checks(void)
 	b.count = 1;
 	b.op_size = sizeof(*ro);
 	ret = xioctl(fd, BUDDY_IOC_BATCH, &b);
-	get_stats(fd, &st);
+	heap_stats(fd, &st);
 	CHECK(ret == -EFAULT && st.live_blocks == 0,
 	      "abi: BATCH with read-only ops: %s, live_blocks afterwards %" PRIu64
 	      " (want EFAULT, 0)", errname(-ret), (uint64_t)st.live_blocks);
@@ -1542,7 +1507,7 @@ static void abi_checks(void)
 	memset(&a, 0, sizeof(a));
 	a.size = 100;
 	ret = xioctl(fd, ioc_resize(BUDDY_IOC_MALLOC, 8), &a);
-	get_stats(fd, &st);
+	heap_stats(fd, &st);
 	CHECK(ret == -EINVAL && st.live_blocks == 0,
 	      "abi: MALLOC with _IOC_SIZE 8: %s, live_blocks afterwards %" PRIu64
 	      " (want EINVAL, 0)", errname(-ret), (uint64_t)st.live_blocks);
@@ -1562,27 +1527,6 @@ static int cmd_isolation(void)
 }
 
 /* Lifecycle */
-
-static int mod_delete(void)
-{
-	return syscall(SYS_delete_module, "buddy", O_NONBLOCK) ? -errno : 0;
-}
-
-static int mod_load(const char *ko, const char *params)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static long long refcnt(void)
-{
-	return read_ll("/sys/module/buddy/refcnt", NULL);
-}
 
 static bool busy(int ret)
 {
@@ -1621,7 +1565,7 @@ static void lifecycle_refs(void)
 	window = get_info(fd).window_bytes;
 	memset(&c, 0, sizeof(c));
 	if (xioctl(fd, BUDDY_IOC_CLONE, &c))
-		die("CLONE");
+		BAIL_ERRNO("CLONE");
 	close(fd);
 	ret = mod_delete();
 	CHECK(busy(ret), "lifecycle: rmmod refused while only a CLONE's fd is open (%s)",
@@ -1631,7 +1575,7 @@ static void lifecycle_refs(void)
 	/* its mapping alone */
 	cbase = map_window_at(c.fd, window, NULL);
 	if (!cbase)
-		die("map clone");
+		BAIL_ERRNO("map clone");
 	close(c.fd);
 	ret = mod_delete();
 	CHECK(busy(ret), "lifecycle: rmmod refused while only a CLONE's mapping "
@@ -1642,7 +1586,7 @@ static void lifecycle_refs(void)
 
 	/* an fd in flight in a unix socket, nobody holding it */
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
-		die("socketpair");
+		BAIL_ERRNO("socketpair");
 	{
 		struct msghdr mh;
 		struct iovec iov = { (void *)"x", 1 };
@@ -1662,7 +1606,7 @@ static void lifecycle_refs(void)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 		if (sendmsg(sv[0], &mh, 0) != 1)
-			die("sendmsg");
+			BAIL_ERRNO("sendmsg");
 		close(fd);
 	}
 	ret = mod_delete();
@@ -1680,7 +1624,7 @@ static void lifecycle_refs(void)
 		char ch;
 
 		if (pipe(p))
-			die("pipe");
+			BAIL_ERRNO("pipe");
 		fd = open_heap();
 		pid = fork();
 		if (!pid) {
@@ -1702,7 +1646,7 @@ static void lifecycle_refs(void)
 
 	/* an open debugfs file of a heap that is gone */
 	fd = open_heap();
-	heap_malloc(fd, 100, &off, NULL);
+	heap_malloc(fd, 100, 0, &off, NULL);
 	snprintf(path, sizeof(path), DEBUGFS "/%d-%" PRIu64 "/map", getpid(),
 		 (uint64_t)get_info(fd).heap_id);
 	dfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1721,10 +1665,10 @@ static void lifecycle_refs(void)
 			return;
 	}
 	/* wait for deferred releases (e.g. unix socket garbage collection) */
-	for (ret = 0; ret < 50 && refcnt() != 0; ret++)
+	for (ret = 0; ret < 50 && mod_refcnt() != 0; ret++)
 		usleep(100000);
-	CHECK(refcnt() == 0, "lifecycle: refcnt 0 once nothing refers to a heap "
-	      "(%lld)", refcnt());
+	CHECK(mod_refcnt() == 0, "lifecycle: refcnt 0 once nothing refers to a heap "
+	      "(%lld)", mod_refcnt());
 }
 
 /* A child that keeps the heap busy from three threads until killed. */
@@ -1868,11 +1812,11 @@ static int lifecycle_kills(int kills)
 		char ch;
 
 		if (pipe(p))
-			die("pipe");
+			BAIL_ERRNO("pipe");
 		fflush(stdout);
 		pid = fork();
 		if (pid < 0)
-			die("fork");
+			BAIL_ERRNO("fork");
 		if (!pid) {
 			setpgid(0, 0);
 			close(p[0]);
@@ -1895,14 +1839,15 @@ static int lifecycle_kills(int kills)
 			odd++;
 	}
 	/* the grandchildren are reparented to init: wait until they are gone */
-	for (i = 0; i < 100 && refcnt() != 0; i++)
+	for (i = 0; i < 100 && mod_refcnt() != 0; i++)
 		usleep(100000);
-	printf("# lifecycle: %d victims killed in %.1f s\n", killed, now_s() - t0);
+	ktap_diag("lifecycle: %d victims killed in %.1f s", killed,
+		  now_s() - t0);
 	CHECK(killed == kills && !odd,
 	      "lifecycle: %d processes SIGKILLed during BATCH/CLONE/faults (%d odd)",
 	      kills, odd);
-	CHECK(refcnt() == 0, "lifecycle: afterwards nothing holds the module "
-	      "(refcnt %lld)", refcnt());
+	CHECK(mod_refcnt() == 0, "lifecycle: afterwards nothing holds the module "
+	      "(refcnt %lld)", mod_refcnt());
 	return 0;
 }
 
@@ -1989,6 +1934,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
 		usage();
+	ktap_begin("buddy_harden", argv[1]);
 	if (!strcmp(argv[1], "faults")) {
 		cmd_faults(argc > 2 && !strcmp(argv[2], "--short"));
 	} else if (!strcmp(argv[1], "isolation")) {
@@ -2011,6 +1957,5 @@ int main(int argc, char **argv)
 	} else {
 		usage();
 	}
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return ktap_end();
 }
