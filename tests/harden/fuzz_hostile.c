@@ -1197,5 +1197,8 @@ int hostile_proc(const struct opts *o, int idx)
 		pthread_join(tid[i], NULL);
 	for (i = 0; i < NSLOTS; i++)
 		close(atomic_load(&p->slot[i].fd));
+	free(tid);
+	free(t);
+	free(p);
 	return 0;
 }

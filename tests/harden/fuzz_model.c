@@ -560,5 +560,7 @@ int model_proc(const struct opts *o, int idx)
 		      " blocks", (uint64_t)st.live_blocks);
 	munmap(p.base, p.window);
 	close(p.fd);
+	free(tid);
+	free(p.th);
 	return 0;
 }
