@@ -5,8 +5,9 @@
  *
  *	buddy_vmtest [MODULE.ko]
  *
- * Prints one line per check ("ok - ..." or "FAIL - ...") and ends with
- * "N passed, M failed"; exits non-zero on any failure.  With MODULE.ko the
+ * Reports in KTAP (tests/lib/ktap.h): one "ok N ..." or "not ok N ..." line
+ * per check, "# ..." diagnostics, and a closing "N passed, M failed" line;
+ * exits non-zero on any failure.  With MODULE.ko the
  * module tests run last: rmmod is refused while a heap is open and works
  * once all are closed, bad parameters are refused, and the cap tests run
  * with the module reloaded with small caps.  The module is left loaded with
@@ -40,6 +41,8 @@
 
 #include <linux/buddy.h>
 
+#include "ktap.h"
+
 #define DEV		"/dev/buddy"
 #define DEBUGFS		"/sys/kernel/debug/buddy"
 #define CGROOT		"/sys/fs/cgroup"
@@ -47,50 +50,36 @@
 #define MiB		(1024ULL * 1024)
 #define GiB		(1024ULL * 1024 * 1024)
 
-static int npass, nfail;
-static long page_size;
-
-static void check(bool ok, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static int send_fd(int sock, int fd);
 static int recv_fd(int sock);
 
-static void check(bool ok, int line, const char *fmt, ...)
-{
-	va_list ap;
+#define CHECK(cond, ...)	KTAP_CHECK(cond, __VA_ARGS__)
 
-	printf("%s - ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	if (!ok)
-		printf(" [line %d]", line);
-	putchar('\n');
-	fflush(stdout);
-	if (ok)
-		npass++;
-	else
-		nfail++;
-}
-
-#define CHECK(cond, ...)	check(!!(cond), __LINE__, __VA_ARGS__)
+static bool check_err(int got, int want, const char *file, int line,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 /* Expect an errno (0: success) from an expression returning -errno or 0. */
-#define CHECK_ERR(expr, want, ...) do {					\
-	int got_ = (expr);						\
-	char what_[200];						\
-	snprintf(what_, sizeof(what_), __VA_ARGS__);			\
-	check(got_ == -(want), __LINE__, "%s: %s (want %s)", what_,	\
-	      got_ ? strerror(-got_) : "success",			\
-	      (want) ? strerror(want) : "success");			\
-} while (0)
+#define CHECK_ERR(expr, want, ...) \
+	check_err((expr), (want), __FILE__, __LINE__, __VA_ARGS__)
 
-static void die(const char *what)
+static bool check_err(int got, int want, const char *file, int line,
+		      const char *fmt, ...)
 {
-	printf("FAIL - fatal: %s: %s\n", what, strerror(errno));
-	printf("%d passed, %d failed\n", npass, nfail + 1);
-	exit(1);
+	char what[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return ktap_result(got == -want, file, line, "%s: %s (want %s)", what,
+			   got ? strerror(-got) : "success",
+			   want ? strerror(want) : "success");
 }
+
+/* A failure the run cannot go on after; errno says why. */
+#define die(what) \
+	ktap_bail(__FILE__, __LINE__, "fatal: %s: %s", (what), strerror(errno))
 
 static int xioctl(int fd, unsigned long cmd, void *arg)
 {
@@ -274,14 +263,51 @@ static int touch(volatile char *p, bool write)
 
 /* Running checks in a child process */
 
+/* What a forked child's checks added to the counts it started with. */
+struct child_counts {
+	unsigned int passed, failed, skipped;
+};
+
+static struct child_counts counts_now(void)
+{
+	struct child_counts c = {
+		ktap_passed(), ktap_failed(), ktap_skipped(),
+	};
+
+	return c;
+}
+
+/*
+ * In a child: send the results printed since @start to the parent.  Only
+ * the child runs checks meanwhile, so its numbers follow the parent's.
+ */
+static bool send_counts(int fd, struct child_counts start)
+{
+	struct child_counts c = counts_now();
+
+	c.passed -= start.passed;
+	c.failed -= start.failed;
+	c.skipped -= start.skipped;
+	return write(fd, &c, sizeof(c)) == sizeof(c);
+}
+
+/* In the parent: count what the child printed (nothing if it died). */
+static void add_child_counts(int fd)
+{
+	struct child_counts c;
+
+	if (read(fd, &c, sizeof(c)) == sizeof(c))
+		ktap_add_results(c.passed, c.failed, c.skipped);
+}
+
 /*
  * Run @fn in a child; its checks print directly and its counts come back
  * through a pipe.  A child that dies counts as one failure.
  */
 static void in_child(const char *name, void (*fn)(void *), void *arg)
 {
+	struct child_counts start = counts_now();
 	int pfd[2], status;
-	int counts[2] = { 0, 0 };
 	pid_t pid;
 
 	fflush(stdout);
@@ -292,20 +318,12 @@ static void in_child(const char *name, void (*fn)(void *), void *arg)
 		die("fork");
 	if (!pid) {
 		close(pfd[0]);
-		npass = nfail = 0;
 		fn(arg);
-		counts[0] = npass;
-		counts[1] = nfail;
-		if (write(pfd[1], counts, sizeof(counts)) != sizeof(counts))
-			_exit(2);
 		fflush(stdout);
-		_exit(0);
+		_exit(send_counts(pfd[1], start) ? 0 : 2);
 	}
 	close(pfd[1]);
-	if (read(pfd[0], counts, sizeof(counts)) == sizeof(counts)) {
-		npass += counts[0];
-		nfail += counts[1];
-	}
+	add_child_counts(pfd[0]);
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -1103,9 +1121,9 @@ static void test_mmap(void)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			memset(b2 + big, 0x42, 32 * MiB);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
-			printf("# first touch of 32 MiB through the window: %ld ms\n",
-			       (t1.tv_sec - t0.tv_sec) * 1000 +
-			       (t1.tv_nsec - t0.tv_nsec) / 1000000);
+			ktap_diag("first touch of 32 MiB through the window: %ld ms",
+				  (t1.tv_sec - t0.tv_sec) * 1000 +
+				  (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		}
 		st = get_stats(f2);
 		CHECK_ERR(heap_free(f2, big, NULL), 0, "FREE 32 MiB");
@@ -1312,9 +1330,11 @@ static void isolated_child(void *arg)
 
 static void test_processes(void)
 {
+	struct child_counts start = counts_now();
 	struct buddy_info info;
 	uint64_t off, coff = 0;
 	int sp[2], fd, status;
+	bool heard, told;
 	char *base;
 	pid_t pid;
 
@@ -1328,24 +1348,35 @@ static void test_processes(void)
 		die("socketpair");
 	fflush(stdout);
 	pid = fork();
+	if (pid < 0)
+		die("fork");
 	if (!pid) {
 		close(sp[0]);
 		close(fd);	/* the child has only its own heap */
 		munmap(base, info.window_bytes);
-		npass = nfail = 0;
 		isolated_child(&sp[1]);
-		printf("# child: %d passed, %d failed\n", npass, nfail);
-		_exit(nfail ? 1 : 0);
+		ktap_diag("child: %u passed, %u failed",
+			  ktap_passed() - start.passed,
+			  ktap_failed() - start.failed);
+		_exit(send_counts(sp[1], start) &&
+		      ktap_failed() == start.failed ? 0 : 1);
 	}
 	close(sp[1]);
-	if (read(sp[0], &coff, sizeof(coff)) != sizeof(coff))
+	/*
+	 * The child numbers its results after ours: the parent's own checks
+	 * wait until the child has sent its counts back.
+	 */
+	heard = read(sp[0], &coff, sizeof(coff)) == sizeof(coff);
+	memset(base + off, 0xab, 4096);
+	told = write(sp[0], "x", 1) == 1;
+	add_child_counts(sp[0]);
+	waitpid(pid, &status, 0);
+	if (!heard)
 		CHECK(0, "parent: hears from the child");
 	CHECK(coff == off, "two heaps, independent offsets (both %#" PRIx64 ")",
 	      coff);
-	memset(base + off, 0xab, 4096);
-	if (write(sp[0], "x", 1) != 1)
+	if (!told)
 		CHECK(0, "parent: talks to the child");
-	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "child process: its heap was its own");
 	CHECK(all_bytes(base + off, 0xab, 4096),
@@ -2397,7 +2428,7 @@ static void test_killable(void)
 	CHECK(!ret, "killable: CLONE takes %.3f s, closing the copy %.3f s",
 	      t_clone, t_free);
 	if (ret || t_clone < 0.05) {
-		printf("# killable: CLONE too fast to time a kill in it\n");
+		ktap_diag("killable: CLONE too fast to time a kill in it");
 		close(fd);
 		return;
 	}
@@ -2405,8 +2436,8 @@ static void test_killable(void)
 	/* killed a quarter into the copy (vmalloc stops at a fatal signal anyway) */
 	t_copy = clone_copy(fd, size, -1, &finished);
 	if (!finished || t_copy < 0.05) {
-		printf("# killable: the copy (%.3f s) is too short to kill in\n",
-		       t_copy);
+		ktap_diag("killable: the copy (%.3f s) is too short to kill in",
+			  t_copy);
 	} else {
 		/*
 		 * Dying includes freeing the partial copy: t_free.  On a busy
@@ -2419,8 +2450,8 @@ static void test_killable(void)
 			t_kill = clone_copy(fd, size, t_copy / 4, &finished);
 		while (finished && ++tries < 3);
 		if (tries)
-			printf("# killable: %d kill(s) landed after the copy ended, retried\n",
-			       tries);
+			ktap_diag("killable: %d kill(s) landed after the copy ended, retried",
+				  tries);
 		CHECK(!finished && t_kill < 1.5 * t_free + t_copy / 4 + 0.02,
 		      "killable: SIGKILL a quarter into CLONE's copy: dead in %.3f s "
 		      "(the copy takes %.3f s, freeing it %.3f s)", t_kill, t_copy,
@@ -2437,8 +2468,8 @@ static void test_killable(void)
 		t_kill = kill_lock_waiter(fd, t_clone);
 		if (t_kill < t_clone / 2)
 			break;
-		printf("# killable: the lock waiter took %.3f s to die, retried\n",
-		       t_kill);
+		ktap_diag("killable: the lock waiter took %.3f s to die, retried",
+			  t_kill);
 	}
 	CHECK(t_kill < t_clone / 2,
 	      "killable: SIGKILL while waiting for the heap behind a CLONE: dead "
@@ -2624,8 +2655,9 @@ static void test_module(const char *ko)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	page_size = sysconf(_SC_PAGESIZE);
+	ktap_begin("buddy_vmtest", argc > 1 ?
+		   "/dev/buddy, then unloading and reloading the module" :
+		   "/dev/buddy");
 	if (access(DEV, F_OK))
 		die(DEV " (is buddy.ko loaded?)");
 
@@ -2647,6 +2679,5 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		test_module(argv[1]);
 
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return ktap_end();
 }
