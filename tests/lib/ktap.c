@@ -115,6 +115,14 @@ unsigned int ktap_skipped(void)
 	return ktap_skip_count;
 }
 
+void ktap_add_counts(unsigned int passed, unsigned int failed,
+		     unsigned int skipped)
+{
+	ktap_pass += passed;
+	ktap_fail += failed;
+	ktap_skip_count += skipped;
+}
+
 int ktap_end(void)
 {
 	if (ktap_skip_count)

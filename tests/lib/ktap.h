@@ -59,6 +59,13 @@ unsigned int ktap_failed(void);
 unsigned int ktap_skipped(void);
 
 /*
+ * Results a child process printed: it inherited our numbering at fork()
+ * and went on from there, so its counts join ours once it is done.
+ */
+void ktap_add_counts(unsigned int passed, unsigned int failed,
+		     unsigned int skipped);
+
+/*
  * The closing "N passed, M failed[, K skipped]" line; returns the exit
  * status the program should end with (0 when nothing failed).
  */
