@@ -92,14 +92,6 @@ void ktap_diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
-void ktap_add_results(unsigned int passed, unsigned int failed,
-		      unsigned int skipped)
-{
-	ktap_pass += passed;
-	ktap_fail += failed;
-	ktap_skip_count += skipped;
-}
-
 unsigned int ktap_passed(void)
 {
 	return ktap_pass;

@@ -45,14 +45,6 @@ void ktap_skip(const char *reason, const char *fmt, ...)
 /* "# text" lines: details that are not results. */
 void ktap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/*
- * Results another process printed under this one's numbering (a forked
- * child's, whose counts came back through a pipe): count them here too, so
- * the numbers and the summary go on after them.
- */
-void ktap_add_results(unsigned int passed, unsigned int failed,
-		      unsigned int skipped);
-
 /* The counts so far. */
 unsigned int ktap_passed(void);
 unsigned int ktap_failed(void);

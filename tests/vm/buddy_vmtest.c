@@ -261,7 +261,7 @@ void add_child_counts(int fd)
 	struct child_counts c;
 
 	if (read(fd, &c, sizeof(c)) == sizeof(c))
-		ktap_add_results(c.passed, c.failed, c.skipped);
+		ktap_add_counts(c.passed, c.failed, c.skipped);
 }
 
 /*
