@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * vmtest.h - what the files of buddy_vmtest share: the checks, the device
- * helpers (buddy_vmtest.c), running checks in a forked child, and the test
- * groups main() runs, one file per kind:
+ * helpers (tests/lib/buddy_dev.h), and the test groups main() runs
+ * (buddy_vmtest.c), one file per kind:
  *
  *	vmtest_abi.c	 the ioctls: INFO, allocation, rejects, BATCH, sizes,
  *			 EFAULT
@@ -20,14 +20,10 @@
 
 #include <linux/buddy.h>
 
+#include "buddy_dev.h"
 #include "ktap.h"
 
-#define DEV		"/dev/buddy"
-#define DEBUGFS		"/sys/kernel/debug/buddy"
 #define CGROOT		"/sys/fs/cgroup"
-#define KiB		(1024ULL)
-#define MiB		(1024ULL * 1024)
-#define GiB		(1024ULL * 1024 * 1024)
 
 /* Checks */
 
@@ -43,46 +39,6 @@ bool check_err(int got, int want, const char *file, int line,
 /* A failure the run cannot go on after; errno says why. */
 #define die(what) \
 	ktap_bail(__FILE__, __LINE__, "fatal: %s: %s", (what), strerror(errno))
-
-/* The device; open_heap, get_info, get_stats and map_window die on failure */
-
-int xioctl(int fd, unsigned long cmd, void *arg);
-unsigned long ioc_resize(unsigned long cmd, unsigned int size);
-int open_heap(void);
-struct buddy_info get_info(int fd);
-struct buddy_heap_stats get_stats(int fd);
-char *map_window_at(int fd, uint64_t window, void *fixed);
-char *map_window(int fd, uint64_t window);
-int heap_malloc(int fd, uint64_t size, uint32_t flags, uint64_t *off,
-		uint64_t *usable);
-int heap_memalign(int fd, uint64_t align, uint64_t size, uint64_t *off);
-int heap_free(int fd, uint64_t off, uint32_t *reason);
-int heap_realloc(int fd, uint64_t off, uint64_t size, uint32_t flags,
-		 uint64_t *new_off, uint64_t *usable);
-int heap_usable(int fd, uint64_t off, uint64_t *usable, uint32_t *reason);
-bool all_bytes(const char *p, int c, size_t n);
-int touch(volatile char *p, bool write);
-
-/* Files, descriptors, time */
-
-char *slurp(const char *path);
-int write_file(const char *path, const char *s);
-long long read_ll(const char *path, const char *key);
-int send_fd(int sock, int fd);
-int recv_fd(int sock);
-double now_s(void);
-
-/* Running checks in a forked child */
-
-/* What a forked child's checks added to the counts it started with. */
-struct child_counts {
-	unsigned int passed, failed, skipped;
-};
-
-struct child_counts counts_now(void);
-bool send_counts(int fd, struct child_counts start);
-void add_child_counts(int fd);
-void in_child(const char *name, void (*fn)(void *), void *arg);
 
 /* The test groups, in the order main() runs them */
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,9 @@
 #include "vmtest.h"
 
 /* debugfs */
+
+/* Large enough for the map of the biggest heap here, read whole. */
+static char file_buf[1 << 20];
 
 static int count_fields(const char *s)
 {
@@ -136,7 +140,7 @@ void test_debugfs(void)
 	CHECK(access(dir, F_OK) == 0, "debugfs: %s exists", dir);
 
 	snprintf(path, sizeof(path), "%s/buddyinfo", dir);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	snprintf(want, sizeof(want), "heap %" PRIu64 " ", (uint64_t)info.heap_id);
 	CHECK(s && !strncmp(s, want, strlen(want)) &&
 	      count_fields(s) == 2 + (int)st.nr_orders,
@@ -152,7 +156,7 @@ void test_debugfs(void)
 	}
 
 	snprintf(path, sizeof(path), "%s/stats", dir);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	snprintf(want, sizeof(want), "live_blocks %" PRIu64 "\n",
 		 (uint64_t)st.live_blocks);
 	CHECK(s && strstr(s, want) && strstr(s, "heap_bytes ") &&
@@ -160,17 +164,17 @@ void test_debugfs(void)
 	      "debugfs stats: key value lines");
 
 	snprintf(path, sizeof(path), "%s/unusable_index", dir);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	CHECK(s && count_fields(s) == 2 + (int)st.nr_orders &&
 	      strstr(s, ".") && !strncmp(s, "heap ", 5),
 	      "debugfs unusable_index: one x.yyy per order");
 	snprintf(path, sizeof(path), "%s/extfrag_index", dir);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	CHECK(s && count_fields(s) == 2 + (int)st.nr_orders && strstr(s, "."),
 	      "debugfs extfrag_index: one x.yyy per order");
 
 	snprintf(path, sizeof(path), "%s/map", dir);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	lines = 0;
 	if (s)
 		for (; *s; s++)
@@ -190,7 +194,7 @@ void test_debugfs(void)
 	for (i = 0; i < 2000; i++)
 		heap_malloc(fd, 16, 0, &off, NULL);
 	st = get_stats(fd);
-	s = slurp(path);
+	s = slurp(path, file_buf, sizeof(file_buf));
 	lines = 0;
 	if (s)
 		for (; *s; s++)
@@ -232,6 +236,54 @@ void test_debugfs(void)
 }
 
 /* memcg */
+
+/* Pass @fd over a unix socket (SCM_RIGHTS): 0 or -errno. */
+static int send_fd(int sock, int fd)
+{
+	char data = 'f';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* The fd passed over @sock, or -errno. */
+static int recv_fd(int sock)
+{
+	char data;
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -errno;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
 
 static void memcg_child(void *arg)
 {
@@ -334,7 +386,8 @@ void test_memcg(void)
 {
 	char cg[128], path[200], *s;
 
-	s = slurp(CGROOT "/cgroup.subtree_control");
+	s = slurp(CGROOT "/cgroup.subtree_control", file_buf,
+		  sizeof(file_buf));
 	if (!s || !strstr(s, "memory")) {
 		CHECK(0, "memcg: memory controller enabled in " CGROOT);
 		return;
@@ -358,7 +411,6 @@ void test_memcg(void)
 
 /* The per-user bound (max_user_bytes) */
 
-#define USER_LIMIT	"/sys/module/buddy/parameters/max_user_bytes"
 #define NOBODY		65534
 
 static int set_user_limit(unsigned long long bytes)
@@ -366,7 +418,7 @@ static int set_user_limit(unsigned long long bytes)
 	char v[32];
 
 	snprintf(v, sizeof(v), "%llu", bytes);
-	return write_file(USER_LIMIT, v);
+	return write_file(USER_LIMIT_PARAM, v);
 }
 
 /* The child, as nobody: a heap of its own, and one passed by root. */
@@ -399,13 +451,13 @@ static void user_nobody_child(void *arg)
 
 void test_user_bound(void)
 {
-	long long saved = read_ll(USER_LIMIT, NULL);
+	long long saved = read_ll(USER_LIMIT_PARAM, NULL);
 	int fd1, fd2, fd3, clones[64], sv[2], n, i, ret;
 	struct buddy_clone_args c;
 	uint64_t off;
 
 	CHECK(saved > 0, "user bound: %s is %lld (half of RAM by default)",
-	      USER_LIMIT, saved);
+	      USER_LIMIT_PARAM, saved);
 	if (saved <= 0)
 		return;
 	CHECK_ERR(set_user_limit(8 * MiB), 0, "user bound: root sets it to 8 MiB");

@@ -58,9 +58,9 @@ void test_mmap(void)
 	      p == MAP_FAILED ? strerror(errno) : "grown");
 
 	/* SIGBUS outside live chunks */
-	sig = touch(base + info.window_bytes - 4096, false);
+	sig = guarded_touch(base + info.window_bytes - 4096, false, 0);
 	CHECK(sig == SIGBUS, "read outside the live chunks: SIGBUS (%d)", sig);
-	sig = touch(base + info.window_bytes / 2, true);
+	sig = guarded_touch(base + info.window_bytes / 2, true, 0x5a);
 	CHECK(sig == SIGBUS, "write outside the live chunks: SIGBUS (%d)", sig);
 
 	/* contents survive growth; offsets never move */
@@ -121,10 +121,10 @@ void test_mmap(void)
 		CHECK(get_stats(f2).nr_shrinks > st.nr_shrinks &&
 		      get_stats(f2).heap_bytes + 32 * MiB <= st.heap_bytes,
 		      "the free chunk went back to the kernel");
-		sig = touch(b2 + big, false);
+		sig = guarded_touch(b2 + big, false, 0);
 		CHECK(sig == SIGBUS,
 		      "a given-back chunk's page faults with SIGBUS (%d)", sig);
-		sig = touch(b2 + big + 32 * MiB - 1, true);
+		sig = guarded_touch(b2 + big + 32 * MiB - 1, true, 0x5a);
 		CHECK(sig == SIGBUS, "its last page too (%d)", sig);
 		CHECK(all_bytes(b2 + anchor, 0x24, 2 * MiB),
 		      "the rest of the heap is still mapped and intact");
@@ -141,7 +141,7 @@ void test_mmap(void)
 		      "MEMALIGN %llu: address %p absolutely aligned",
 		      (unsigned long long)al, (void *)(base + off));
 		if (!ret)
-			touch(base + off, true);
+			guarded_touch(base + off, true, 0x5a);
 	}
 
 	/* munmap and map again: the data is still there */
@@ -153,8 +153,8 @@ void test_mmap(void)
 
 	/* a partial mapping (prefix of the window) works */
 	p = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(p != MAP_FAILED && first < 64 * KiB && touch(p + first, false) == 0 &&
-	      p[first] == 0x11,
+	CHECK(p != MAP_FAILED && first < 64 * KiB &&
+	      guarded_touch(p + first, false, 0) == 0 && p[first] == 0x11,
 	      "a mapping shorter than the window works");
 	if (p != MAP_FAILED)
 		munmap(p, 64 * KiB);
@@ -311,9 +311,10 @@ void test_rdonly_map(void)
 	CHECK(p != MAP_FAILED, "rdonly: mmap PROT_READ MAP_SHARED of an O_RDONLY fd "
 	      "(%s)", p == MAP_FAILED ? strerror(errno) : "mapped");
 	if (p != MAP_FAILED) {
-		CHECK(touch(p + off, false) == 0 && p[off] == 0,
+		CHECK(guarded_touch(p + off, false, 0) == 0 && p[off] == 0,
 		      "rdonly: the block reads as zero");
-		CHECK(touch(p + off, true) == SIGSEGV, "rdonly: a write is SIGSEGV");
+		CHECK(guarded_touch(p + off, true, 0x5a) == SIGSEGV,
+		      "rdonly: a write is SIGSEGV");
 		int ret = mprotect(p, window, PROT_READ | PROT_WRITE) ? -errno : 0;
 
 		CHECK(ret == -EACCES, "rdonly: mprotect PROT_WRITE refused (%s)",

@@ -18,27 +18,6 @@
 
 /* Module: unload, parameters, caps */
 
-static int mod_delete(void)
-{
-	return syscall(SYS_delete_module, "buddy", O_NONBLOCK) ? -errno : 0;
-}
-
-static int mod_load(const char *ko, const char *params)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static long long refcnt(void)
-{
-	return read_ll("/sys/module/buddy/refcnt", NULL);
-}
-
 static void test_cap(uint64_t cap, bool aligned_to_window)
 {
 	struct buddy_info info;
@@ -87,7 +66,7 @@ static void test_cap(uint64_t cap, bool aligned_to_window)
 		base = map_window(fd, window);
 		ret = heap_memalign(fd, al, 16, &off);
 		CHECK(!ret && ((uintptr_t)(base + off) & (al - 1)) == 0 &&
-		      touch(base + off, true) == 0,
+		      guarded_touch(base + off, true, 0x5a) == 0,
 		      "cap: MEMALIGN %llu absolutely aligned (%s, %p)",
 		      (unsigned long long)al, ret ? strerror(-ret) : "ok",
 		      (void *)(base + off));
@@ -157,8 +136,8 @@ void test_module(const char *ko)
 	fd = open_heap();
 	window = get_info(fd).window_bytes;
 	base = map_window(fd, window);
-	CHECK(refcnt() > 0, "module: in use while a heap is open (refcnt %lld)",
-	      refcnt());
+	CHECK(mod_refcnt() > 0, "module: in use while a heap is open (refcnt %lld)",
+	      mod_refcnt());
 	ret = mod_delete();
 	CHECK(ret == -EBUSY || ret == -EAGAIN,
 	      "module: rmmod refused while a heap is open (%s)",
@@ -173,8 +152,8 @@ void test_module(const char *ko)
 	if (!ret)
 		return;
 	munmap(base, window);
-	CHECK(refcnt() == 0, "module: refcnt 0 once every heap is closed (%lld)",
-	      refcnt());
+	CHECK(mod_refcnt() == 0, "module: refcnt 0 once every heap is closed (%lld)",
+	      mod_refcnt());
 	CHECK_ERR(mod_delete(), 0, "module: rmmod after all heaps closed");
 	CHECK(access(DEV, F_OK) != 0, "module: " DEV " gone");
 
