@@ -89,7 +89,7 @@ static void isolated_child(void *arg)
 
 void test_processes(void)
 {
-	struct child_counts start = counts_now();
+	struct child_counts start;
 	struct buddy_info info;
 	uint64_t off, coff = 0;
 	int sp[2], fd, status;
@@ -106,6 +106,7 @@ void test_processes(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
 		die("socketpair");
 	fflush(stdout);
+	start = counts_now();	/* the child's results are those after this */
 	pid = fork();
 	if (pid < 0)
 		die("fork");
