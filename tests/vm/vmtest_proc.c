@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmtest_proc.c - buddy_vmtest's checks with several tasks: two processes
+ * with heaps of their own, threads sharing one heap, and tasks killed while
+ * copying a heap in CLONE or waiting behind one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmtest.h"
+
+/* Two processes */
+
+/*
+ * What a forked child's checks added to the counts it started with.  The
+ * two-process test runs its child by hand (they talk while it runs, which
+ * in_child() does not allow), so it counts the child's results itself.
+ */
+struct child_counts {
+	unsigned int passed, failed, skipped;
+};
+
+static struct child_counts counts_now(void)
+{
+	struct child_counts c = {
+		ktap_passed(), ktap_failed(), ktap_skipped(),
+	};
+
+	return c;
+}
+
+/*
+ * In a child: send the results printed since @start to the parent.  Only
+ * the child runs checks meanwhile, so its numbers follow the parent's.
+ */
+static bool send_counts(int fd, struct child_counts start)
+{
+	struct child_counts c = counts_now();
+
+	c.passed -= start.passed;
+	c.failed -= start.failed;
+	c.skipped -= start.skipped;
+	return write(fd, &c, sizeof(c)) == sizeof(c);
+}
+
+/* In the parent: count what the child printed (nothing if it died). */
+static void add_child_counts(int fd)
+{
+	struct child_counts c;
+
+	if (read(fd, &c, sizeof(c)) == sizeof(c))
+		ktap_add_counts(c.passed, c.failed, c.skipped);
+}
+
+static void isolated_child(void *arg)
+{
+	int pfd = *(int *)arg;
+	struct buddy_info info;
+	uint64_t off;
+	char *base, c = 0;
+	int fd;
+
+	fd = open_heap();
+	info = get_info(fd);
+	base = map_window(fd, info.window_bytes);
+	CHECK_ERR(heap_malloc(fd, 4096, 0, &off, NULL), 0, "child: MALLOC");
+	memset(base + off, 0xcc, 4096);
+	if (write(pfd, &off, sizeof(off)) != sizeof(off) ||
+	    read(pfd, &c, 1) != 1)
+		CHECK(0, "child: talks to the parent");
+	CHECK(all_bytes(base + off, 0xcc, 4096),
+	      "child: its block kept its contents while the parent wrote");
+	CHECK(get_stats(fd).live_blocks == 1, "child: its heap has one block");
+	munmap(base, info.window_bytes);
+	close(fd);
+}
+
+void test_processes(void)
+{
+	struct child_counts start;
+	struct buddy_info info;
+	uint64_t off, coff = 0;
+	int sp[2], fd, status;
+	bool heard, told;
+	char *base;
+	pid_t pid;
+
+	fd = open_heap();
+	info = get_info(fd);
+	base = map_window(fd, info.window_bytes);
+	CHECK_ERR(heap_malloc(fd, 4096, 0, &off, NULL), 0, "parent: MALLOC");
+	memset(base + off, 0xaa, 4096);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+		die("socketpair");
+	fflush(stdout);
+	start = counts_now();	/* the child's results are those after this */
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		close(sp[0]);
+		close(fd);	/* the child has only its own heap */
+		munmap(base, info.window_bytes);
+		isolated_child(&sp[1]);
+		ktap_diag("child: %u passed, %u failed",
+			  ktap_passed() - start.passed,
+			  ktap_failed() - start.failed);
+		_exit(send_counts(sp[1], start) &&
+		      ktap_failed() == start.failed ? 0 : 1);
+	}
+	close(sp[1]);
+	/*
+	 * The child numbers its results after ours: the parent's own checks
+	 * wait until the child has sent its counts back.
+	 */
+	heard = read(sp[0], &coff, sizeof(coff)) == sizeof(coff);
+	memset(base + off, 0xab, 4096);
+	told = write(sp[0], "x", 1) == 1;
+	add_child_counts(sp[0]);
+	waitpid(pid, &status, 0);
+	if (!heard)
+		CHECK(0, "parent: hears from the child");
+	CHECK(coff == off, "two heaps, independent offsets (both %#" PRIx64 ")",
+	      coff);
+	if (!told)
+		CHECK(0, "parent: talks to the child");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child process: its heap was its own");
+	CHECK(all_bytes(base + off, 0xab, 4096),
+	      "parent: its block untouched by the child");
+	CHECK(get_stats(fd).live_blocks == 1, "parent: its heap has one block");
+	close(sp[0]);
+	munmap(base, info.window_bytes);
+	close(fd);
+}
+
+/* Threads: allocations, frees, chunk give-backs and faults at once */
+
+struct thr {
+	int fd;
+	char *base;
+	unsigned int seed;
+	int errors;
+};
+
+static void *thread_fn(void *varg)
+{
+	struct thr *t = varg;
+	uint64_t offs[32], sz[32];
+	unsigned int i, j;
+
+	memset(offs, 0, sizeof(offs));
+	for (i = 0; i < 3000; i++) {
+		j = rand_r(&t->seed) % 32;
+		if (offs[j]) {
+			uint64_t o = offs[j] - 1;
+
+			if (t->base[o] != (char)j || t->base[o + sz[j] - 1] != (char)j)
+				t->errors++;
+			if (heap_free(t->fd, offs[j] - 1, NULL))
+				t->errors++;
+			offs[j] = 0;
+			continue;
+		}
+		sz[j] = 1 + rand_r(&t->seed) % (rand_r(&t->seed) % 8 ? 4096 : 2 * MiB);
+		if (heap_malloc(t->fd, sz[j], 0, &offs[j], NULL)) {
+			t->errors++;
+			continue;
+		}
+		t->base[offs[j]] = (char)j;
+		t->base[offs[j] + sz[j] - 1] = (char)j;
+		offs[j]++;	/* 0 means empty */
+	}
+	for (j = 0; j < 32; j++)
+		if (offs[j] && heap_free(t->fd, offs[j] - 1, NULL))
+			t->errors++;
+	return NULL;
+}
+
+void test_threads(void)
+{
+	struct thr t[4];
+	pthread_t tid[4];
+	struct buddy_info info;
+	char *base;
+	int fd, i, errors = 0;
+
+	fd = open_heap();
+	info = get_info(fd);
+	base = map_window(fd, info.window_bytes);
+	for (i = 0; i < 4; i++) {
+		t[i].fd = fd;
+		t[i].base = base;
+		t[i].seed = 1234 + i;
+		t[i].errors = 0;
+		pthread_create(&tid[i], NULL, thread_fn, &t[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(tid[i], NULL);
+		errors += t[i].errors;
+	}
+	CHECK(errors == 0, "4 threads x 3000 malloc/touch/free: %d errors",
+	      errors);
+	CHECK(get_stats(fd).live_blocks == 0, "threads: heap empty afterwards");
+	munmap(base, info.window_bytes);
+	close(fd);
+}
+
+/* SIGKILL while a heap is copied */
+
+static long long vmalloc_kib(void)
+{
+	return read_ll("/proc/meminfo", "VmallocUsed:");
+}
+
+/*
+ * CLONE @fd (holding @bytes) in a child.  The copy starts once the copy's
+ * chunk is allocated (VmallocUsed has grown by @bytes).  With @kill_after
+ * >= 0, SIGKILL the child that long into the copy and return how long it
+ * took to die, else return how long the copy took.  *@finished: the child
+ * completed its CLONE (was not killed in it).
+ */
+static double clone_copy(int fd, uint64_t bytes, double kill_after,
+			 bool *finished)
+{
+	struct buddy_clone_args c;
+	long long before = vmalloc_kib(), want = before + bytes / KiB * 15 / 16;
+	double t0, deadline = now_s() + 60;
+	int status = 0;
+	pid_t pid;
+	bool done = false;
+
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		memset(&c, 0, sizeof(c));
+		xioctl(fd, BUDDY_IOC_CLONE, &c);
+		_exit(0);
+	}
+	while (vmalloc_kib() < want && now_s() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			done = true;
+			break;
+		}
+		usleep(1000);
+	}
+	t0 = now_s();
+	if (!done && kill_after >= 0) {
+		usleep((useconds_t)(kill_after * 1e6));
+		t0 = now_s();
+		kill(pid, SIGKILL);
+	}
+	if (!done)
+		waitpid(pid, &status, 0);
+	*finished = WIFEXITED(status);
+	return now_s() - t0;
+}
+
+/*
+ * kill_lock_waiter() - time how long a task blocked on the heap's lock behind
+ * a CLONE takes to die on SIGKILL: a waiter loops on STATS, a holder loops on
+ * CLONE, and the waiter is killed a tenth of a CLONE after one began.
+ */
+static double kill_lock_waiter(int fd, double t_clone)
+{
+	struct buddy_clone_args c;
+	pid_t holder, waiter;
+	int status, pfd[2];
+	double t0, t_kill;
+	char ch;
+
+	waiter = fork();
+	if (waiter < 0)
+		die("fork");
+	if (!waiter) {
+		for (;;)
+			get_stats(fd);
+	}
+	if (pipe(pfd))
+		die("pipe");
+	holder = fork();
+	if (holder < 0)
+		die("fork");
+	if (!holder) {
+		close(pfd[0]);
+		for (;;) {
+			memset(&c, 0, sizeof(c));
+			c.flags = O_CLOEXEC;
+			if (write(pfd[1], "c", 1) != 1)
+				_exit(1);
+			if (!xioctl(fd, BUDDY_IOC_CLONE, &c))
+				close(c.fd);
+		}
+	}
+	close(pfd[1]);
+	for (int begun = 0; begun < 2; begun++)	/* the second CLONE has begun */
+		if (read(pfd[0], &ch, 1) != 1)
+			break;
+	usleep((useconds_t)(t_clone * 1e6 / 10));
+	t0 = now_s();
+	kill(waiter, SIGKILL);
+	waitpid(waiter, &status, 0);
+	t_kill = now_s() - t0;
+	close(pfd[0]);
+	kill(holder, SIGKILL);
+	waitpid(holder, &status, 0);
+	return t_kill;
+}
+
+/*
+ * A task copying a big heap in CLONE, or waiting for the heap's lock behind
+ * one, dies at once on SIGKILL.
+ */
+void test_killable(void)
+{
+	struct buddy_clone_args c;
+	double t_clone, t_kill, t0, t_alloc, t_copy, t_free = 0;
+	uint64_t off, size = 256 * MiB;
+	bool finished;
+	int fd, ret;
+
+	fd = open_heap();
+	t0 = now_s();
+	ret = heap_malloc(fd, size, 0, &off, NULL);
+	t_alloc = now_s() - t0;
+	CHECK(!ret, "killable: a %llu MiB heap in %.3f s (%s)",
+	      (unsigned long long)(size / MiB), t_alloc,
+	      ret ? strerror(-ret) : "ok");
+	if (ret) {
+		close(fd);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.flags = O_CLOEXEC;
+	t0 = now_s();
+	ret = xioctl(fd, BUDDY_IOC_CLONE, &c);
+	t_clone = now_s() - t0;
+	if (!ret) {
+		t0 = now_s();
+		close(c.fd);
+		t_free = now_s() - t0;
+	}
+	CHECK(!ret, "killable: CLONE takes %.3f s, closing the copy %.3f s",
+	      t_clone, t_free);
+	if (ret || t_clone < 0.05) {
+		ktap_diag("killable: CLONE too fast to time a kill in it");
+		close(fd);
+		return;
+	}
+
+	/* killed a quarter into the copy (vmalloc stops at a fatal signal anyway) */
+	t_copy = clone_copy(fd, size, -1, &finished);
+	if (!finished || t_copy < 0.05) {
+		ktap_diag("killable: the copy (%.3f s) is too short to kill in",
+			  t_copy);
+	} else {
+		/*
+		 * Dying includes freeing the partial copy: t_free.  On a busy
+		 * host the signal can land after this copy ended (it ran faster
+		 * than the timed one): that trial measured nothing, so try again.
+		 */
+		int tries = 0;
+
+		do
+			t_kill = clone_copy(fd, size, t_copy / 4, &finished);
+		while (finished && ++tries < 3);
+		if (tries)
+			ktap_diag("killable: %d kill(s) landed after the copy ended, retried",
+				  tries);
+		CHECK(!finished && t_kill < 1.5 * t_free + t_copy / 4 + 0.02,
+		      "killable: SIGKILL a quarter into CLONE's copy: dead in %.3f s "
+		      "(the copy takes %.3f s, freeing it %.3f s)", t_kill, t_copy,
+		      t_free);
+	}
+	/*
+	 * A waiter behind the lock, killed just after the holder began a CLONE.
+	 * One that could not be killed would wait out most of the CLONE
+	 * (~0.9 t_clone).  A killed waiter can still spin on the mutex while
+	 * the holder runs, and on a busy host the holder's vCPU is descheduled
+	 * at random: a trial over the bound is retried, the bound unchanged.
+	 */
+	for (int tries = 0; tries < 3; tries++) {
+		t_kill = kill_lock_waiter(fd, t_clone);
+		if (t_kill < t_clone / 2)
+			break;
+		ktap_diag("killable: the lock waiter took %.3f s to die, retried",
+			  t_kill);
+	}
+	CHECK(t_kill < t_clone / 2,
+	      "killable: SIGKILL while waiting for the heap behind a CLONE: dead "
+	      "in %.3f s (a CLONE takes %.3f s)", t_kill, t_clone);
+	CHECK(get_stats(fd).live_blocks == 1, "killable: the heap is intact");
+	close(fd);
+}
