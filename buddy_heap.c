@@ -455,36 +455,42 @@ static int buddy_kheap_offset_error(int err, struct buddy_op *op)
 	return err;
 }
 
-/* Is @op well formed?  Every field an operation does not use must be 0. */
+/* The fields each operation reads; every other one must be 0. */
+#define BUDDY_FIELD_OFFSET	BIT(0)
+#define BUDDY_FIELD_SIZE	BIT(1)
+#define BUDDY_FIELD_ARG		BIT(2)
+#define BUDDY_FIELD_FLAGS	BIT(3)
+
+static const u8 buddy_op_fields[] = {
+	[BUDDY_OP_MALLOC] = BUDDY_FIELD_SIZE | BUDDY_FIELD_FLAGS,
+	[BUDDY_OP_CALLOC] = BUDDY_FIELD_SIZE | BUDDY_FIELD_ARG |
+			    BUDDY_FIELD_FLAGS,
+	[BUDDY_OP_MEMALIGN] = BUDDY_FIELD_SIZE | BUDDY_FIELD_ARG |
+			      BUDDY_FIELD_FLAGS,
+	[BUDDY_OP_REALLOC] = BUDDY_FIELD_OFFSET | BUDDY_FIELD_SIZE |
+			     BUDDY_FIELD_FLAGS,
+	[BUDDY_OP_FREE] = BUDDY_FIELD_OFFSET,
+	[BUDDY_OP_USABLE_SIZE] = BUDDY_FIELD_OFFSET,
+};
+
+/* Is @op well formed?  A known operation, no field it does not read set. */
 static int buddy_kheap_op_check(const struct buddy_op *op)
 {
-	if (op->reason || (op->flags & ~BUDDY_ALLOC_ZERO))
-		return -EINVAL;
+	u8 fields;
 
-	switch (op->op) {
-	case BUDDY_OP_MALLOC:
-		if (op->offset || op->arg)
-			return -EINVAL;
-		return 0;
-	case BUDDY_OP_CALLOC:
-		if (op->offset)
-			return -EINVAL;
-		return 0;
-	case BUDDY_OP_MEMALIGN:
-		if (op->offset || !op->arg || !is_power_of_2(op->arg))
-			return -EINVAL;
-		return 0;
-	case BUDDY_OP_REALLOC:
-		if (op->arg)
-			return -EINVAL;
-		return 0;
-	case BUDDY_OP_FREE:
-	case BUDDY_OP_USABLE_SIZE:
-		if (op->size || op->flags || op->arg)
-			return -EINVAL;
-		return 0;
-	}
-	return -EINVAL;
+	if (op->op >= ARRAY_SIZE(buddy_op_fields) || !buddy_op_fields[op->op])
+		return -EINVAL;
+	fields = buddy_op_fields[op->op];
+	if (op->reason || (op->flags & ~BUDDY_ALLOC_ZERO) ||
+	    (op->offset && !(fields & BUDDY_FIELD_OFFSET)) ||
+	    (op->size && !(fields & BUDDY_FIELD_SIZE)) ||
+	    (op->arg && !(fields & BUDDY_FIELD_ARG)) ||
+	    (op->flags && !(fields & BUDDY_FIELD_FLAGS)))
+		return -EINVAL;
+	/* an alignment, unlike a calloc count, is never 0 */
+	if (op->op == BUDDY_OP_MEMALIGN && !is_power_of_2(op->arg))
+		return -EINVAL;
+	return 0;
 }
 
 /* Usable size of the block at @offset, or a core error about @offset. */
