@@ -246,6 +246,25 @@ kernel_source() {
 	echo "$tar"
 }
 
+# kernel_source_files LINE PATH...: those paths of the line's linux-source
+# tree (e.g. scripts/checkpatch.pl, tools/testing/kunit), unpacked from its
+# tarball into $cache_dir/tools/linux-source-LINE/ unless already there;
+# prints that directory.  For the kernel's own tools without a kernel build.
+kernel_source_files() {
+	local line=$1 dir=$cache_dir/tools/linux-source-$1 src_tar p todo=()
+	shift
+	for p in "$@"; do
+		[ -e "$dir/$p" ] || todo+=("linux-source-$line/$p")
+	done
+	if [ ${#todo[@]} -gt 0 ]; then
+		src_tar=$(kernel_source "$line") || return 1
+		mkdir -p "$cache_dir/tools"
+		echo "buddy: extracting ${todo[*]} from $src_tar" >&2
+		tar -C "$cache_dir/tools" -xJf "$src_tar" "${todo[@]}" >&2 || return 1
+	fi
+	echo "$dir"
+}
+
 # stock_dir LINE: the unpacked stock kernel (see kernel_fetch).
 stock_dir() { kernel_fetch "$1"; }
 
