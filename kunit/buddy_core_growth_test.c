@@ -2,8 +2,8 @@
 /*
  * KUnit suites for the buddy core (buddy_core.c), continued: chunks that
  * come and go while offsets stay (growth, shrinking, destroy, walk and
- * clone), and long random sequences checked against a model after every
- * step.  The rest of the core's suites are in buddy_core_test.c.
+ * clone), deferred coalescing, and long random sequences checked against a
+ * model after every step.  The rest of the core's suites are in buddy_core_test.c.
  *
  * The source under test is #included so the suites reach its static
  * functions; this module links nothing else.  Every case builds its heaps
@@ -476,6 +476,162 @@ static struct kunit_suite buddy_growth_suite = {
 	.test_cases = buddy_growth_cases,
 };
 
+/* Suite buddy_defer: freed blocks held back (buddy_heap_set_defer_depth()). */
+
+/* One 16 KiB chunk, kept when empty, holding back @depth blocks an order. */
+static struct tfix *theap_defer(struct kunit *test, unsigned int depth)
+{
+	struct tfix *f = theap(test, 10, 10, 0, osz(10));
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, depth), 0);
+	return f;
+}
+
+static void buddy_test_defer_depth_limits(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, 0);
+	struct buddy_stats *st;
+	u64 a, b;
+
+	KUNIT_EXPECT_EQ(test, buddy_heap_set_defer_depth(&f->heap,
+							 BUDDY_DEFER_DEPTH + 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_depth, 0);
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap,
+							 BUDDY_DEFER_DEPTH), 0);
+	a = talloc(test, f, 16);
+	b = talloc(test, f, 16);
+	tfree(test, f, a);
+	tfree(test, f, b);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 2);
+	/* lowering the depth merges what is held back: one free chunk */
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 1), 0);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 0);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_mask, 0);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[0], 0);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[10], 1);
+}
+
+static void buddy_test_defer_block_is_free(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, 2);
+	struct buddy_stats *st;
+	struct tsnap *before;
+	u64 a, b, off = 0, size = 0;
+
+	a = talloc(test, f, 16);
+	b = talloc(test, f, 16);
+	KUNIT_EXPECT_EQ(test, a, 0);
+	KUNIT_EXPECT_EQ(test, b, 16);
+	tfree(test, f, a);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 1);
+	/* held back, yet free in the statistics ... */
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[0], 1);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[1], 1);
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, 16);
+	KUNIT_EXPECT_EQ(test, st->bytes_free, osz(10) - 16);
+	KUNIT_EXPECT_EQ(test, st->live_blocks, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_frees, 1);
+	/* ... and to every offset check, which leaves the heap as it was */
+	before = tsnap(test, f);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, a), -BUDDY_ERR_FREE);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, a + 8), -BUDDY_ERR_FREE);
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, a, &size),
+			-BUDDY_ERR_FREE);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, a, 32, 0, &off),
+			-BUDDY_ERR_FREE);
+	expect_unchanged(test, f, before, 3);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 1);
+}
+
+static void buddy_test_defer_reuse_lifo(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, 2);
+	u64 a, b, d, off = U64_MAX;
+
+	a = talloc(test, f, 16);
+	b = talloc(test, f, 16);
+	tfree(test, f, a);
+	/* the next allocation of the order takes it back, whatever the size */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 10), a);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 0);
+	/* last in, first out */
+	tfree(test, f, a);
+	tfree(test, f, b);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), b);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), a);
+	/* a full row: the third free of the order merges for real */
+	d = talloc(test, f, 16);
+	KUNIT_EXPECT_EQ(test, d, 32);
+	tfree(test, f, d);
+	tfree(test, f, b);
+	tfree(test, f, a);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 2);
+	KUNIT_EXPECT_EQ(test, tstats(test, f)->free_blocks[0], 4);
+	/* an aligned allocation never takes a held-back block */
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 64, 0,
+						       &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 64);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 2);
+}
+
+static void buddy_test_defer_merged_before_growth(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, BUDDY_DEFER_DEPTH);
+	u64 off[BUDDY_DEFER_DEPTH], whole;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(off); i++)
+		off[i] = talloc(test, f, 16);
+	for (i = 0; i < ARRAY_SIZE(off); i++)
+		tfree(test, f, off[i]);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], BUDDY_DEFER_DEPTH);
+	/*
+	 * The whole window fits only once the held-back blocks merge: the
+	 * heap must merge them rather than fail (it cannot grow past its
+	 * one chunk).
+	 */
+	whole = talloc(test, f, osz(10));
+	KUNIT_EXPECT_EQ(test, whole, 0);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_mask, 0);
+	KUNIT_EXPECT_EQ(test, f->chunk_allocs, 1);
+}
+
+static void buddy_test_defer_clone_keeps_rows(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, 2);
+	struct tfix *g = tfix_new(test);
+	u64 a, b;
+
+	a = talloc(test, f, 16);
+	b = talloc(test, f, 16);
+	tfree(test, f, b);
+	KUNIT_ASSERT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), 0);
+	g->live = true;
+	HEAP_CHECK(test, &g->heap);
+	KUNIT_EXPECT_EQ(test, g->heap.defer_n[0], 1);
+	/* both hand the held-back block out next, each on its own */
+	KUNIT_EXPECT_EQ(test, talloc(test, g, 16), b);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), b);
+	KUNIT_EXPECT_EQ(test, a, 0);
+}
+
+static struct kunit_case buddy_defer_cases[] = {
+	KUNIT_CASE(buddy_test_defer_depth_limits),
+	KUNIT_CASE(buddy_test_defer_block_is_free),
+	KUNIT_CASE(buddy_test_defer_reuse_lifo),
+	KUNIT_CASE(buddy_test_defer_merged_before_growth),
+	KUNIT_CASE(buddy_test_defer_clone_keeps_rows),
+	{}
+};
+
+static struct kunit_suite buddy_defer_suite = {
+	.name = "buddy_defer",
+	.test_cases = buddy_defer_cases,
+};
+
 /* Suite buddy_random: random sequences, buddy_check() after each step. */
 
 /**
@@ -813,7 +969,7 @@ static struct kunit_suite buddy_random_suite = {
 };
 
 static struct kunit_suite *buddy_core_growth_test_suites[] = {
-	&buddy_growth_suite, &buddy_random_suite,
+	&buddy_growth_suite, &buddy_defer_suite, &buddy_random_suite,
 };
 
 /*
@@ -836,5 +992,5 @@ static void __exit buddy_core_growth_test_exit(void)
 }
 module_exit(buddy_core_growth_test_exit);
 
-MODULE_DESCRIPTION("KUnit tests for the buddy core: growth, clone and random sequences");
+MODULE_DESCRIPTION("KUnit tests for the buddy core: growth, clone, deferred coalescing, random sequences");
 MODULE_LICENSE("GPL");
