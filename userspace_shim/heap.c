@@ -134,7 +134,7 @@ void heap_unmap(struct buddy_handle *h)
 	close(h->fd);
 }
 
-/* ---- the registry --------------------------------------------------- */
+/* The registry */
 
 void heap_register(struct buddy_handle *h)
 {
@@ -158,7 +158,7 @@ void heap_unregister(struct buddy_handle *h)
 	pthread_mutex_unlock(&registry_lock);
 }
 
-/* ---- operations ------------------------------------------------------ */
+/* Operations */
 
 /*
  * Lock a heap for a change.  While a fork is pending the default heap's
@@ -324,7 +324,7 @@ int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st)
 	return err;
 }
 
-/* ---- fork (fork.c drives these) --------------------------------------- */
+/* Fork (fork.c drives these) */
 
 /* Whether a heap was ever opened: before that a fork has nothing to copy. */
 int heap_ever_registered(void)

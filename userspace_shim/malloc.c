@@ -50,7 +50,7 @@ static struct {
 	size_t (*usable)(void *);
 } libc;
 
-/* ---- statistics (BUDDY_STATS) ----------------------------------------- */
+/* Statistics (BUDDY_STATS) */
 
 enum {
 	C_MALLOC, C_FREE, C_CALLOC, C_REALLOC, C_MEMALIGN, C_USABLE,
@@ -89,7 +89,7 @@ static void read_stats_knob(void)
 	stats_level = s && *s && strcmp(s, "0") ? (s[0] == '2' ? 2 : 1) : 0;
 }
 
-/* ---- bootstrap arena -------------------------------------------------- */
+/* Bootstrap arena */
 
 #define BOOT_BYTES	(256 * 1024)
 
@@ -167,7 +167,7 @@ static void boot_free(void *p)
 	boot_unlock();
 }
 
-/* ---- initialisation --------------------------------------------------- */
+/* Initialisation */
 
 static void resolve_libc(void)
 {
@@ -238,7 +238,7 @@ static inline int get_state(void)
 	return likely(s != ST_UNINIT) ? s : slow_init();
 }
 
-/* ---- errors ----------------------------------------------------------- */
+/* Errors */
 
 /* The entry point a misused pointer was passed to: glibc's words differ. */
 enum misuse_in { IN_FREE, IN_REALLOC };
@@ -276,7 +276,7 @@ static void check_fd_err(int err)
 		lost_fd(err);
 }
 
-/* ---- the device paths ------------------------------------------------- */
+/* The device paths */
 
 static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 {
@@ -486,7 +486,7 @@ static void *mid_memalign(size_t align, size_t n)
 	return alloc_default(BUDDY_IOC_MEMALIGN, n, align);
 }
 
-/* ---- the exported family ---------------------------------------------- */
+/* The exported family */
 
 API void *malloc(size_t n)
 {
@@ -722,7 +722,7 @@ struct buddy_handle *malloc_default_heap(void)
 	return get_state() == ST_DEVICE ? &default_heap : NULL;
 }
 
-/* ---- fork (fork.c calls these) ----------------------------------------- */
+/* Fork (fork.c calls these) */
 
 /* The frees queued while a fork was pending, now carried out. */
 static void deferred_free(uint64_t offset)
@@ -749,7 +749,7 @@ void malloc_fork_child(void)
 	memset(counters, 0, sizeof(counters));
 }
 
-/* ---- start and exit --------------------------------------------------- */
+/* Start and exit */
 
 __attribute__((constructor)) static void shim_init(void)
 {

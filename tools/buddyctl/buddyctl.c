@@ -112,7 +112,7 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
-/* ---- info ---------------------------------------------------------- */
+/* buddyctl info */
 
 static void print_params(void)
 {
@@ -196,7 +196,7 @@ static int cmd_info(int argc, char **argv)
 	return 0;
 }
 
-/* ---- heaps in debugfs ---------------------------------------------- */
+/* Heaps in debugfs */
 
 struct heap_name {
 	long tgid;
@@ -348,7 +348,7 @@ static int cmd_list(int argc, char **argv)
 	return 0;
 }
 
-/* ---- stats --------------------------------------------------------- */
+/* buddyctl stats */
 
 #define MAX_VALS (HM_MAX_ORDER + 1)
 
@@ -499,7 +499,7 @@ static int cmd_stats(int argc, char **argv)
 	return rc;
 }
 
-/* ---- map ----------------------------------------------------------- */
+/* buddyctl map */
 
 static int term_columns(void)
 {
@@ -667,7 +667,7 @@ out:
 	return rc;
 }
 
-/* ---- main ---------------------------------------------------------- */
+/* Command line */
 
 static void print_usage(FILE *f)
 {
