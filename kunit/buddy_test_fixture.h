@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The test heap fixture of the buddy core's KUnit modules
- * (buddy_core_test.c, buddy_core_growth_test.c): a core heap whose embedder
+ * (buddy_core_test.c, buddy_core_errors_test.c, buddy_core_growth_test.c): a core heap whose embedder
  * callbacks count everything, the helpers the cases build on, and the
  * seed= module parameter of the randomized cases.
  *
@@ -11,7 +11,8 @@
  * Chunks come from vmalloc() and metadata from kvzalloc(), like the
  * module's, so KASAN watches every byte the core touches.
  *
- * Include it after ../buddy_core.c and buddy_test.h, once per module.
+ * Include it after ../buddy_core.c and buddy_test.h, once per module.  The
+ * helpers not every module needs are __maybe_unused.
  */
 #ifndef BUDDY_TEST_FIXTURE_H
 #define BUDDY_TEST_FIXTURE_H
@@ -50,6 +51,7 @@ static inline u64 osz(unsigned int order)
  * @chunk_allocs: successful chunk_alloc calls.
  * @chunk_frees: chunk_free calls.
  * @copies: copy calls.
+ * @copied_bytes: bytes the copy calls were asked to copy.
  * @chunk_budget: chunk_alloc calls that may still succeed (-1: any).
  * @chunk_max_bytes: chunk_alloc refuses chunks larger than this (0: none).
  * @meta_budget: meta_alloc calls that may still succeed (-1: any).
@@ -66,6 +68,7 @@ struct tfix {
 	unsigned long chunk_allocs;
 	unsigned long chunk_frees;
 	unsigned long copies;
+	u64 copied_bytes;
 	long chunk_budget;
 	u64 chunk_max_bytes;
 	long meta_budget;
@@ -137,6 +140,7 @@ static void tfix_copy(void *ctx, void *dst, const void *src, u64 bytes)
 	struct tfix *f = ctx;
 
 	f->copies++;
+	f->copied_bytes += bytes;
 	memcpy(dst, src, bytes);
 }
 
@@ -271,19 +275,19 @@ static u8 *tptr(struct kunit *test, struct tfix *f, u64 off, u64 len)
 	return p;
 }
 
-static void tfill(struct kunit *test, struct tfix *f, u64 off, u64 len, u8 pat)
+static void __maybe_unused tfill(struct kunit *test, struct tfix *f, u64 off, u64 len, u8 pat)
 {
 	memset(tptr(test, f, off, len), pat, len);
 }
 
-static bool tholds(struct kunit *test, struct tfix *f, u64 off, u64 len,
+static bool __maybe_unused tholds(struct kunit *test, struct tfix *f, u64 off, u64 len,
 		   u8 pat)
 {
 	return !memchr_inv(tptr(test, f, off, len), pat, len);
 }
 
 /* Size of the order-@k block holding @size bytes, per the header's rules. */
-static unsigned int ref_order(u64 size)
+static unsigned int __maybe_unused ref_order(u64 size)
 {
 	unsigned int k = 0;
 
@@ -406,7 +410,7 @@ static struct tsnap *tsnap(struct kunit *test, struct tfix *f)
 	return s;
 }
 
-static int buddy_seed_suite_init(struct kunit_suite *suite)
+static int __maybe_unused buddy_seed_suite_init(struct kunit_suite *suite)
 {
 	while (!seed)
 		seed = get_random_u32();
