@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suites for the buddy core (buddy_core.c): size to order,
- * allocation, split and merge, memalign, realloc, error paths and
- * statistics.  Growth, shrinking, cloning and the randomized sequences
- * are in buddy_core_growth_test.c; the device's heap glue is tested by
+ * allocation, split and merge, memalign, realloc and statistics.  Error
+ * paths and the checker are in buddy_core_errors_test.c; growth,
+ * shrinking, cloning, deferred coalescing and the randomized sequences in
+ * buddy_core_growth_test.c; the device's heap glue is tested by
  * buddy_heap_test.c.
  *
  * The source under test is #included so the suites reach its static
@@ -127,8 +128,10 @@ static void buddy_test_order_overflow(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		order = 999;
-		KUNIT_EXPECT_LT_MSG(test, buddy_size_to_order(sizes[i], &order),
-				    0, "size %llu", sizes[i]);
+		KUNIT_EXPECT_EQ_MSG(test, buddy_size_to_order(sizes[i], &order),
+				    -ENOMEM, "size %llu", sizes[i]);
+		/* a refusal leaves the output alone */
+		KUNIT_EXPECT_EQ_MSG(test, order, 999, "size %llu", sizes[i]);
 	}
 }
 
@@ -158,7 +161,7 @@ static void buddy_test_alloc_first_block(struct kunit *test)
 
 static void buddy_test_alloc_usable_size(struct kunit *test)
 {
-	static const u64 sizes[] = { 1, 15, 16, 17, 31, 32, 33, 100, 511, 512,
+	static const u64 sizes[] = { 0, 1, 15, 16, 17, 31, 32, 33, 100, 511, 512,
 				     513, 1000, 4095, 4096, 4097, 65536 };
 	struct tfix *f = theap_default(test);
 	unsigned int i;
@@ -209,6 +212,7 @@ static void buddy_test_alloc_split(struct kunit *test)
 {
 	u64 want[T_CHUNK_ORDER];
 	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
+	struct buddy_stats *st;
 	unsigned int k;
 
 	talloc(test, f, 1);
@@ -216,6 +220,17 @@ static void buddy_test_alloc_split(struct kunit *test)
 	for (k = 0; k < T_CHUNK_ORDER; k++)
 		want[k] = 1;
 	expect_buddyinfo(test, f, want, T_CHUNK_ORDER);
+	/* the first allocation grew the heap by one chunk at offset 0 */
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_chunks, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_grows, 1);
+	KUNIT_EXPECT_EQ(test, f->heap.chunks[0].offset, 0);
+	KUNIT_EXPECT_EQ(test, f->heap.chunks[0].order, T_CHUNK_ORDER);
+	KUNIT_EXPECT_EQ(test, st->heap_bytes, osz(T_CHUNK_ORDER));
+	KUNIT_EXPECT_EQ(test, f->chunk_bytes_live, osz(T_CHUNK_ORDER));
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, BUDDY_GRAIN);
+	KUNIT_EXPECT_EQ(test, st->live_blocks, 1);
+	KUNIT_EXPECT_EQ(test, st->largest_free_order, T_CHUNK_ORDER - 1);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -247,6 +262,62 @@ static void buddy_test_free_merge_needs_both_buddies(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->free_blocks[0], 0);
 	KUNIT_EXPECT_EQ(test, st->free_blocks[T_CHUNK_ORDER], 1);
 	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_alloc_smallest_order_first(struct kunit *test)
+{
+	static const u64 want[] = { 0, 0, 1, 0, 1, 1 };
+	struct tfix *f = theap_one_chunk(test, 6);
+
+	/* a 1 KiB chunk, split as the requests come */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1), 0);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), 16);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 20), 32);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 64), 64);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1), 128);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1), 144);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 17), 160);
+	/* left: o2@192, o4@256, o5@512 */
+	expect_buddyinfo(test, f, want, ARRAY_SIZE(want));
+	tfree(test, f, 32);
+	/* o1@32 is the only order-1 block: it wins over splitting o2@192 */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 32), 32);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 32), 192);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_free_any_order_merges_whole(struct kunit *test)
+{
+	const unsigned int n = 1 << 6;
+	u64 want[7] = { [6] = 1 };
+	struct tfix *f = theap_one_chunk(test, 6);
+	struct rnd_state rnd;
+	unsigned int round, i, j;
+	u64 off[1 << 6], tmp;
+
+	for (round = 0; round < 20; round++) {
+		/* fill the 64-grain chunk with grains of every size up to 16 */
+		for (i = 0; i < n; i++)
+			KUNIT_ASSERT_EQ(test, talloc(test, f, 1 + i % 16),
+					osz(0) * i);
+		KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &tmp),
+				-ENOMEM);
+		expect_buddyinfo(test, f, NULL, 0);
+		/* free them in a shuffled order: each free merges what it can */
+		for (i = 0; i < n; i++)
+			off[i] = osz(0) * i;
+		prandom_seed_state(&rnd, round);
+		for (i = n - 1; i > 0; i--) {
+			j = prandom_u32_state(&rnd) % (i + 1);
+			swap(off[i], off[j]);
+		}
+		for (i = 0; i < n; i++) {
+			tfree(test, f, off[i]);
+			HEAP_CHECK(test, &f->heap);
+		}
+		/* whatever the order, the chunk is one free block again */
+		expect_buddyinfo(test, f, want, ARRAY_SIZE(want));
+	}
 }
 
 static void buddy_test_alloc_optimistic(struct kunit *test)
@@ -388,9 +459,11 @@ static struct kunit_case buddy_alloc_cases[] = {
 	KUNIT_CASE(buddy_test_alloc_usable_size),
 	KUNIT_CASE(buddy_test_alloc_natural_alignment),
 	KUNIT_CASE(buddy_test_alloc_lowest_first),
+	KUNIT_CASE(buddy_test_alloc_smallest_order_first),
 	KUNIT_CASE(buddy_test_alloc_split),
 	KUNIT_CASE(buddy_test_free_merge),
 	KUNIT_CASE(buddy_test_free_merge_needs_both_buddies),
+	KUNIT_CASE(buddy_test_free_any_order_merges_whole),
 	KUNIT_CASE(buddy_test_alloc_optimistic),
 	KUNIT_CASE(buddy_test_alloc_pessimistic),
 	KUNIT_CASE(buddy_test_alloc_pathological),
@@ -461,6 +534,10 @@ static void buddy_test_memalign_tail_reusable(struct kunit *test)
 	/* the trimmed tail is free: the next grain is right behind it */
 	next = talloc(test, f, 1);
 	KUNIT_EXPECT_EQ(test, next, BUDDY_GRAIN);
+	/* and so is every other piece of it, each where it was split off */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 2048), 2048);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1024), 1024);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 32), 32);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -480,7 +557,8 @@ static void buddy_test_memalign_size_over_align(struct kunit *test)
 
 static void buddy_test_memalign_bad_alignment(struct kunit *test)
 {
-	static const u64 aligns[] = { 3, 24, 48, 1000, 4097, (1ULL << 40) + 16 };
+	static const u64 aligns[] = { 0, 3, 24, 48, 1000, 4097,
+				      (1ULL << 40) + 16, U64_MAX };
 	struct tfix *f = theap_default(test);
 	struct tsnap *before;
 	unsigned int i;
@@ -507,7 +585,13 @@ static void buddy_test_memalign_beyond_window(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16,
 						       osz(T_MAX_ORDER + 1), 0, &off),
 			-ENOMEM);
-	expect_unchanged(test, f, before, 1);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 1ULL << 63, 0,
+						       &off), -ENOMEM);
+	/* a size beyond the window, whatever the alignment */
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap,
+						       osz(T_MAX_ORDER + 1), 16, 0,
+						       &off), -ENOMEM);
+	expect_unchanged(test, f, before, 3);
 }
 
 static void buddy_test_memalign_small_align(struct kunit *test)
@@ -523,10 +607,47 @@ static void buddy_test_memalign_small_align(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 }
 
+static void buddy_test_memalign_trims_to_order(struct kunit *test)
+{
+	static const u64 want[] = { 2, 2, 2, 2, 0, 1, 1, 1 };
+	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
+	u64 off = U64_MAX, size;
+
+	/* free: o0@16 o1@32 o2@64 o3@128 o4@256 o5@512 o6@1024 o7@2048 */
+	talloc(test, f, 1);
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 256, 0, &off),
+			0);
+	KUNIT_EXPECT_EQ(test, off, 256);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 16);
+	/* o4@256 was cut down to a grain: o0@272 o1@288 o2@320 o3@384 */
+	expect_buddyinfo(test, f, want, ARRAY_SIZE(want));
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, 272, &size),
+			-EALREADY);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_memalign_zero_flag(struct kunit *test)
+{
+	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
+	u64 off = talloc(test, f, 256);
+
+	KUNIT_ASSERT_EQ(test, off, 0);
+	tfill(test, f, off, 256, 0x5a);
+	tfree(test, f, off);
+	KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 100, 128,
+						       BUDDY_ALLOC_ZERO, &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 0);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 128, 0));
+	/* only the block is zeroed, not the free memory after it */
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 128, 128, 0x5a));
+}
+
 static struct kunit_case buddy_memalign_cases[] = {
 	KUNIT_CASE_PARAM(buddy_test_memalign_every_alignment,
 			 memalign_gen_params),
 	KUNIT_CASE(buddy_test_memalign_tail_reusable),
+	KUNIT_CASE(buddy_test_memalign_trims_to_order),
+	KUNIT_CASE(buddy_test_memalign_zero_flag),
 	KUNIT_CASE(buddy_test_memalign_size_over_align),
 	KUNIT_CASE(buddy_test_memalign_bad_alignment),
 	KUNIT_CASE(buddy_test_memalign_beyond_window),
@@ -666,6 +787,8 @@ static void buddy_test_realloc_same_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 65, 0), off);
 	after = tstats(test, f);
 	KUNIT_EXPECT_EQ(test, after->bytes_in_use, before->bytes_in_use);
+	/* a realloc that moves nothing still counts */
+	KUNIT_EXPECT_EQ(test, after->nr_reallocs, before->nr_reallocs + 2);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 128);
 	HEAP_CHECK(test, &f->heap);
 }
@@ -721,7 +844,12 @@ static void buddy_test_realloc_failure_keeps_block(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, a, osz(T_CHUNK_ORDER), 0,
 						 &now), -ENOMEM);
 	expect_unchanged(test, f, before, 1);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, a), 16);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, a, 16, 0x99));
+	/* with its buddy free again, the same block grows in place */
+	tfree(test, f, BUDDY_GRAIN);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, a, 32, 0), a);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, a, 16, 0x99));
 }
 
@@ -744,6 +872,70 @@ static void buddy_test_realloc_grows_heap(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 }
 
+static void buddy_test_realloc_to_size_zero(struct kunit *test)
+{
+	struct tfix *f = theap_default(test);
+	struct buddy_stats *st;
+	u64 off = talloc(test, f, 256);
+
+	/* size 0 is order 0, like an allocation of 0: shrinks in place */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 0, 0), off);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, off), BUDDY_GRAIN);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, BUDDY_GRAIN);
+	KUNIT_EXPECT_EQ(test, st->live_blocks, 1);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_realloc_move_copies_old_size(struct kunit *test)
+{
+	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
+	u64 a = talloc(test, f, 256);
+	u64 b = talloc(test, f, 256);
+	u64 now;
+
+	KUNIT_ASSERT_EQ(test, a, 0);
+	KUNIT_ASSERT_EQ(test, b, 256);
+	tfill(test, f, a, 256, 0x17);
+	/* b blocks growth in place: to the lowest free order-5 block */
+	now = trealloc(test, f, a, 300, 0);
+	KUNIT_EXPECT_EQ(test, now, 512);
+	/* one ->copy call, of the old block's usable size */
+	KUNIT_EXPECT_EQ(test, f->copies, 1);
+	KUNIT_EXPECT_EQ(test, f->copied_bytes, 256);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 256, 0x17));
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 512);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static const struct buddy_ops tfix_ops_no_copy = {
+	.chunk_alloc = tfix_chunk_alloc,
+	.chunk_free = tfix_chunk_free,
+	.meta_alloc = tfix_meta_alloc,
+	.meta_free = tfix_meta_free,
+};
+
+static void buddy_test_realloc_without_copy_op(struct kunit *test)
+{
+	struct buddy_config cfg = { .max_order = T_MAX_ORDER,
+				    .min_chunk_order = T_CHUNK_ORDER };
+	struct tfix *f = tfix_new(test);
+	u64 a, now;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_init(&f->heap, &cfg, &tfix_ops_no_copy,
+					      f), 0);
+	f->live = true;
+	a = talloc(test, f, 16);
+	talloc(test, f, 16);		/* a's buddy: no growth in place */
+	tfill(test, f, a, 16, 0x33);
+	/* ->copy is optional: the core copies itself */
+	now = trealloc(test, f, a, 17, 0);
+	KUNIT_EXPECT_EQ(test, now, 32);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0x33));
+	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	HEAP_CHECK(test, &f->heap);
+}
+
 static struct kunit_case buddy_realloc_cases[] = {
 	KUNIT_CASE(buddy_test_realloc_shrink_in_place),
 	KUNIT_CASE(buddy_test_realloc_grow_in_place),
@@ -751,6 +943,9 @@ static struct kunit_case buddy_realloc_cases[] = {
 	KUNIT_CASE(buddy_test_realloc_grow_needs_every_buddy),
 	KUNIT_CASE(buddy_test_realloc_right_half_moves),
 	KUNIT_CASE(buddy_test_realloc_same_order),
+	KUNIT_CASE(buddy_test_realloc_to_size_zero),
+	KUNIT_CASE(buddy_test_realloc_move_copies_old_size),
+	KUNIT_CASE(buddy_test_realloc_without_copy_op),
 	KUNIT_CASE(buddy_test_realloc_zero_in_place),
 	KUNIT_CASE(buddy_test_realloc_zero_on_move),
 	KUNIT_CASE(buddy_test_realloc_failure_keeps_block),
@@ -761,238 +956,6 @@ static struct kunit_case buddy_realloc_cases[] = {
 static struct kunit_suite buddy_realloc_suite = {
 	.name = "buddy_heap_realloc",
 	.test_cases = buddy_realloc_cases,
-};
-
-/* Suite buddy_errors: every refusal leaves the heap exactly as it was. */
-
-/* A heap with some allocated and some free blocks to aim at. */
-static struct tfix *theap_busy(struct kunit *test, u64 *blk64)
-{
-	struct tfix *f = theap_default(test);
-
-	talloc(test, f, 16);			/* 0 */
-	*blk64 = talloc(test, f, 64);		/* 64 */
-	talloc(test, f, 256);			/* 256 */
-	return f;
-}
-
-static void buddy_test_free_outside(struct kunit *test)
-{
-	const u64 offs[] = { osz(T_CHUNK_ORDER), osz(T_CHUNK_ORDER + 1),
-			     osz(T_MAX_ORDER) - BUDDY_GRAIN, osz(T_MAX_ORDER),
-			     osz(T_MAX_ORDER + 4), U64_MAX - 15, U64_MAX };
-	struct tsnap *before;
-	struct tfix *f;
-	unsigned int i;
-	u64 blk;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	for (i = 0; i < ARRAY_SIZE(offs); i++)
-		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_free(&f->heap, offs[i]), -ENXIO,
-				    "offset %llu", offs[i]);
-	expect_unchanged(test, f, before, ARRAY_SIZE(offs));
-}
-
-static void buddy_test_free_not_block_start(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 16), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 32), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 48), -EINVAL);
-	expect_unchanged(test, f, before, 3);
-}
-
-static void buddy_test_free_unaligned(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 1), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk + 15), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 1), -EINVAL);
-	expect_unchanged(test, f, before, 3);
-}
-
-static void buddy_test_free_double(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk;
-
-	f = theap_busy(test, &blk);
-	tfree(test, f, blk);
-	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, blk), -EALREADY);
-	expect_unchanged(test, f, before, 1);
-}
-
-static void buddy_test_free_inside_free_block(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	/* 16..63 and 128..255 are free blocks; 1024 inside a free 1 KiB block */
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 16), -EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 160), -EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, 1024 + 512), -EALREADY);
-	expect_unchanged(test, f, before, 3);
-}
-
-static void buddy_test_usable_size_errors(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk, size = 12345;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, osz(T_MAX_ORDER),
-						     &size), -ENXIO);
-	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, blk + 16, &size),
-			-EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&f->heap, 16, &size),
-			-EALREADY);
-	/* usable_size is const: it does not count as a failed call */
-	expect_unchanged(test, f, before, 0);
-}
-
-static void buddy_test_realloc_errors(struct kunit *test)
-{
-	struct tsnap *before;
-	struct tfix *f;
-	u64 blk, now = U64_MAX;
-
-	f = theap_busy(test, &blk);
-	before = tsnap(test, f);
-	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, osz(T_MAX_ORDER), 16, 0,
-						 &now), -ENXIO);
-	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk + 16, 16, 0, &now),
-			-EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 16, 16, 0, &now),
-			-EALREADY);
-	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk, 16,
-						 ~BUDDY_ALLOC_FLAGS, &now), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, blk,
-						 osz(T_MAX_ORDER) + 1, 0, &now),
-			-ENOMEM);
-	expect_unchanged(test, f, before, 5);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, blk), 64);
-}
-
-static void buddy_test_init_bad_config(struct kunit *test)
-{
-	struct tfix *f = tfix_new(test);
-
-	KUNIT_EXPECT_EQ(test, tfix_init(f, BUDDY_MAX_ORDER + 1, T_CHUNK_ORDER,
-					0, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, tfix_init(f, 10, 11, 0, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, buddy_heap_init(&f->heap, &(struct buddy_config){
-						.max_order = 10 }, NULL, f),
-			-EINVAL);
-	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
-	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
-}
-
-static void buddy_test_init_no_memory(struct kunit *test)
-{
-	struct tfix *f = tfix_new(test);
-
-	f->chunk_budget = 0;
-	f->meta_budget = 0;
-	/* either init allocates nothing, or it fails cleanly */
-	if (tfix_init(f, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0) == 0) {
-		u64 off;
-
-		KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off),
-				-ENOMEM);
-		HEAP_CHECK(test, &f->heap);
-		tfix_destroy(f);
-	}
-	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
-	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
-	KUNIT_EXPECT_FALSE(test, f->bad_free);
-}
-
-static void buddy_test_grow_chunk_failure(struct kunit *test)
-{
-	struct tfix *f = theap_default(test);
-	struct tsnap *before;
-	u64 off;
-
-	talloc(test, f, osz(T_CHUNK_ORDER - 1));
-	f->chunk_budget = 0;
-	before = tsnap(test, f);
-	/* needs a new chunk, which cannot be had */
-	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
-					       &off), -ENOMEM);
-	expect_unchanged(test, f, before, 1);
-	/* what is left still serves smaller requests */
-	talloc(test, f, 16);
-}
-
-static void buddy_test_grow_meta_failure(struct kunit *test)
-{
-	struct tfix *f = theap_default(test);
-	struct tsnap *before;
-	u64 off;
-
-	talloc(test, f, osz(T_CHUNK_ORDER - 1));
-	f->meta_budget = 0;
-	before = tsnap(test, f);
-	/* the chunk comes, its metadata does not: the chunk must go back */
-	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0,
-					       &off), -ENOMEM);
-	expect_unchanged(test, f, before, 1);
-	KUNIT_EXPECT_FALSE(test, f->bad_free);
-}
-
-static void buddy_test_check_detects_corruption(struct kunit *test)
-{
-	struct tfix *f = theap_default(test);
-	struct buddy_violation v = { };
-
-	talloc(test, f, 1);
-	HEAP_CHECK(test, &f->heap);
-	/* a lying free count is found... */
-	f->heap.free_blocks[0]++;
-	KUNIT_EXPECT_NE(test, buddy_check(&f->heap, &v), 0);
-	KUNIT_EXPECT_NOT_NULL(test, v.what);
-	/* ...and the heap is whole again once it is put right */
-	f->heap.free_blocks[0]--;
-	HEAP_CHECK(test, &f->heap);
-}
-
-static struct kunit_case buddy_errors_cases[] = {
-	KUNIT_CASE(buddy_test_free_outside),
-	KUNIT_CASE(buddy_test_free_not_block_start),
-	KUNIT_CASE(buddy_test_free_unaligned),
-	KUNIT_CASE(buddy_test_free_double),
-	KUNIT_CASE(buddy_test_free_inside_free_block),
-	KUNIT_CASE(buddy_test_usable_size_errors),
-	KUNIT_CASE(buddy_test_realloc_errors),
-	KUNIT_CASE(buddy_test_init_bad_config),
-	KUNIT_CASE(buddy_test_init_no_memory),
-	KUNIT_CASE(buddy_test_grow_chunk_failure),
-	KUNIT_CASE(buddy_test_grow_meta_failure),
-	KUNIT_CASE(buddy_test_check_detects_corruption),
-	{}
-};
-
-static struct kunit_suite buddy_errors_suite = {
-	.name = "buddy_errors",
-	.test_cases = buddy_errors_cases,
 };
 
 /* Suite buddy_stats: counters, buddyinfo and fragmentation indices. */
@@ -1246,6 +1209,116 @@ static void buddy_test_stats_indices_full_heap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->bytes_free, 0);
 }
 
+static void buddy_test_stats_realloc_in_totals(struct kunit *test)
+{
+	struct tfix *f = theap(test, 4, 4, 0, osz(4));
+	struct buddy_stats *st;
+	u64 a = talloc(test, f, 10);
+
+	/* grows in place to 64 bytes; then a free and a double free */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, a, 40, 0), a);
+	tfree(test, f, a);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, a), -EALREADY);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_allocs, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_reallocs, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_frees, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_failed, 1);
+	/* a realloc adds its request and its block to the life-time sums */
+	KUNIT_EXPECT_EQ(test, st->bytes_requested_total, 10 + 40);
+	KUNIT_EXPECT_EQ(test, st->bytes_granted_total, 16 + 64);
+	KUNIT_EXPECT_EQ(test, st->peak_bytes_in_use, 64);
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st->live_blocks, 0);
+	KUNIT_EXPECT_EQ(test, st->meta_bytes, f->meta_bytes_live);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[4], 1);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[4], 0);
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[4], -1000);
+}
+
+static void buddy_test_stats_indices_small_window(struct kunit *test)
+{
+	/*
+	 * A 256-byte window, one grain in use: 15 free grains in 4 blocks,
+	 * o0@16 o1@32 o2@64 o3@128.  Unusable, e.g. order 1:
+	 * (15 - 7 * 2) * 1000 / 15 = 66; extfrag of order 4:
+	 * 1000 - (1000 + 15 * 1000 / 16) / 4 = 516.
+	 */
+	static const int unusable[] = { 0, 66, 200, 466, 1000 };
+	static const int extfrag[] = { -1000, -1000, -1000, -1000, 516 };
+	struct tfix *f = theap(test, 4, 4, 0, osz(4));
+	struct buddy_stats *st;
+	unsigned int k;
+
+	talloc(test, f, 10);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_orders, 5);
+	KUNIT_EXPECT_EQ(test, st->heap_bytes, 256);
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, 16);
+	KUNIT_EXPECT_EQ(test, st->bytes_free, 240);
+	KUNIT_EXPECT_EQ(test, st->largest_free_order, 3);
+	for (k = 0; k < 5; k++) {
+		KUNIT_EXPECT_EQ_MSG(test, st->free_blocks[k], k < 4, "order %u", k);
+		KUNIT_EXPECT_EQ_MSG(test, st->unusable_index[k], unusable[k],
+				    "order %u", k);
+		KUNIT_EXPECT_EQ_MSG(test, st->extfrag_index[k], extfrag[k],
+				    "order %u", k);
+	}
+	/* past nr_orders everything is 0 */
+	for (k = 5; k <= BUDDY_MAX_ORDER; k++) {
+		KUNIT_EXPECT_EQ_MSG(test, st->free_blocks[k], 0, "order %u", k);
+		KUNIT_EXPECT_EQ_MSG(test, st->unusable_index[k], 0, "order %u", k);
+		KUNIT_EXPECT_EQ_MSG(test, st->extfrag_index[k], 0, "order %u", k);
+	}
+}
+
+static void buddy_test_stats_indices_two_grains(struct kunit *test)
+{
+	struct tfix *f = theap(test, 1, 1, 0, osz(1));
+	struct buddy_stats *st;
+
+	/* one free grain of two: order 1 fails, 1000 - (1000 + 500) / 1 */
+	talloc(test, f, 16);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[0], 0);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[1], 1000);
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[0], -1000);
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[1], -500);
+	/* full: no free memory at all */
+	talloc(test, f, 16);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[0], 1000);
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[1], 0);
+	KUNIT_EXPECT_EQ(test, st->largest_free_order, -1);
+}
+
+static void buddy_test_stats_indices_mixed_fragments(struct kunit *test)
+{
+	struct tfix *f = theap(test, 6, 6, 0, osz(6));
+	struct buddy_stats *st;
+	unsigned int k;
+
+	for (k = 0; k < 64; k++)
+		talloc(test, f, 16);
+	for (k = 0; k < 16; k += 2)
+		tfree(test, f, osz(0) * k);		/* 8 lone grains */
+	for (k = 32; k < 40; k++)
+		tfree(test, f, osz(0) * k);		/* one order-3 block */
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[0], 8);
+	KUNIT_EXPECT_EQ(test, st->free_blocks[3], 1);
+	/* 16 free grains in 9 blocks; order 1: (16 - 4 * 2) * 1000 / 16 */
+	KUNIT_EXPECT_EQ(test, st->unusable_index[1], 500);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[3], 500);
+	KUNIT_EXPECT_EQ(test, st->unusable_index[4], 1000);
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[3], -1000);
+	/* order 4: 1000 - (1000 + 16000 / 16) / 9 = 1000 - 222 */
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[4], 778);
+	/* order 6: 1000 - (1000 + 16000 / 64) / 9 = 1000 - 138 */
+	KUNIT_EXPECT_EQ(test, st->extfrag_index[6], 862);
+	HEAP_CHECK(test, &f->heap);
+}
+
 static void buddy_test_stats_indices_reference(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
@@ -1273,6 +1346,26 @@ static void buddy_test_stats_meta_budget(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, st->heap_bytes, osz(14));
 	KUNIT_EXPECT_LE(test, st->meta_bytes * 100, st->heap_bytes * 3);
 	KUNIT_EXPECT_GT(test, st->meta_bytes, 0);
+	/* what a chunk gets is what meta_words() says, which the next case uses */
+	KUNIT_EXPECT_EQ(test, st->meta_bytes, meta_words(&f->heap, 14) * sizeof(u64));
+}
+
+static void buddy_test_stats_meta_budget_every_order(struct kunit *test)
+{
+	/* a 256 MiB window: metadata sizes of every chunk up to it, no chunk */
+	struct tfix *f = theap(test, 24, 12, 0, 0);
+	unsigned int k;
+	u64 bytes;
+
+	for (k = 12; k <= 24; k++) {
+		bytes = meta_words(&f->heap, k) * sizeof(u64);
+		/* at most 3% of the chunk, and about 2.4% for big chunks */
+		KUNIT_EXPECT_LE_MSG(test, bytes * 1000, osz(k) * 30, "order %u", k);
+		if (k >= 18)
+			KUNIT_EXPECT_LE_MSG(test, bytes * 1000, osz(k) * 24,
+					    "order %u", k);
+	}
+	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
 }
 
 static void buddy_test_stats_max_window(struct kunit *test)
@@ -1294,6 +1387,7 @@ static void buddy_test_stats_max_window(struct kunit *test)
 static struct kunit_case buddy_stats_cases[] = {
 	KUNIT_CASE(buddy_test_stats_counters),
 	KUNIT_CASE(buddy_test_stats_requested_granted),
+	KUNIT_CASE(buddy_test_stats_realloc_in_totals),
 	KUNIT_CASE(buddy_test_stats_peaks),
 	KUNIT_CASE(buddy_test_stats_failed_calls),
 	KUNIT_CASE(buddy_test_stats_buddyinfo_fragmented),
@@ -1301,8 +1395,12 @@ static struct kunit_case buddy_stats_cases[] = {
 	KUNIT_CASE(buddy_test_stats_extfrag_fragmented),
 	KUNIT_CASE(buddy_test_stats_indices_one_free_chunk),
 	KUNIT_CASE(buddy_test_stats_indices_full_heap),
+	KUNIT_CASE(buddy_test_stats_indices_small_window),
+	KUNIT_CASE(buddy_test_stats_indices_two_grains),
+	KUNIT_CASE(buddy_test_stats_indices_mixed_fragments),
 	KUNIT_CASE(buddy_test_stats_indices_reference),
 	KUNIT_CASE(buddy_test_stats_meta_budget),
+	KUNIT_CASE(buddy_test_stats_meta_budget_every_order),
 	KUNIT_CASE(buddy_test_stats_max_window),
 	{}
 };
@@ -1315,7 +1413,7 @@ static struct kunit_suite buddy_stats_suite = {
 
 static struct kunit_suite *buddy_core_test_suites[] = {
 	&buddy_order_suite, &buddy_alloc_suite, &buddy_memalign_suite,
-	&buddy_realloc_suite, &buddy_errors_suite, &buddy_stats_suite,
+	&buddy_realloc_suite, &buddy_stats_suite,
 };
 
 /*
@@ -1338,5 +1436,5 @@ static void __exit buddy_core_test_exit(void)
 }
 module_exit(buddy_core_test_exit);
 
-MODULE_DESCRIPTION("KUnit tests for the buddy core: allocation, realloc, errors, stats");
+MODULE_DESCRIPTION("KUnit tests for the buddy core: allocation, memalign, realloc, stats");
 MODULE_LICENSE("GPL");
