@@ -173,6 +173,120 @@ static void buddy_test_grow_min_chunk_order_zero(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 }
 
+static void buddy_test_grow_chunk_layout(struct kunit *test)
+{
+	static const u64 chunk_off[] = { 0, 256, 512, 1024, 2048 };
+	static const unsigned int chunk_order[] = { 4, 4, 5, 6, 7 };
+	struct tfix *f = theap(test, 10, 4, 0, osz(10));
+	struct buddy_heap *h = &f->heap;
+	struct buddy_stats *st;
+	unsigned int i;
+	u64 off;
+
+	/* 256-byte chunks, a 16 KiB window; each growth doubles the heap */
+	for (i = 0; i < 5; i++)
+		KUNIT_EXPECT_EQ(test, talloc(test, f, 256), 256 * i);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 4);
+	KUNIT_EXPECT_EQ(test, h->heap_bytes, 2048);
+	/* a block larger than the heap gets a chunk of its own size */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 2048), 2048);
+	KUNIT_ASSERT_EQ(test, h->nr_chunks, 5);
+	for (i = 0; i < 5; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, h->chunks[i].offset, chunk_off[i],
+				    "chunk %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, h->chunks[i].order, chunk_order[i],
+				    "chunk %u", i);
+	}
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_grows, 5);
+	KUNIT_EXPECT_EQ(test, st->heap_bytes, 4096);
+	KUNIT_EXPECT_EQ(test, st->peak_heap_bytes, 4096);
+	KUNIT_EXPECT_EQ(test, st->meta_bytes, f->meta_bytes_live);
+	KUNIT_EXPECT_EQ(test, f->chunk_bytes_live, 4096);
+	/* the next growth doubles again: a 4 KiB chunk at 4096 */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1024), 4096);
+	KUNIT_EXPECT_EQ(test, h->chunks[5].order, 8);
+	HEAP_CHECK(test, h);
+	/* the window is full at 16 KiB: 8 KiB more, then nothing */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 8192), 8192);
+	KUNIT_EXPECT_EQ(test, h->heap_bytes, 16384);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(h, 8192, 0, &off), -ENOMEM);
+	HEAP_CHECK(test, h);
+}
+
+static void buddy_test_grow_cap_above_window(struct kunit *test)
+{
+	struct tfix *f = theap(test, 8, 8, 1ULL << 40, osz(8));
+	u64 off;
+
+	/* a cap beyond the window is the window */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, osz(8)), 0);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, f->chunk_bytes_live, osz(8));
+}
+
+/* Grain-sized chunks: the embedder refuses anything bigger. */
+static struct tfix *theap_grain_chunks(struct kunit *test, u64 low_water)
+{
+	struct tfix *f = theap(test, 12, 0, 0, low_water);
+	unsigned int i;
+
+	f->chunk_max_bytes = BUDDY_GRAIN;
+	for (i = 0; i < BUDDY_MAX_CHUNKS; i++)
+		KUNIT_EXPECT_EQ(test, talloc(test, f, 16), osz(0) * i);
+	KUNIT_EXPECT_EQ(test, f->heap.nr_chunks, BUDDY_MAX_CHUNKS);
+	return f;
+}
+
+static void buddy_test_grow_grain_chunks_up_to_limit(struct kunit *test)
+{
+	struct tfix *f = theap_grain_chunks(test, osz(12));
+	unsigned int i;
+	u64 off;
+
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, 0, &off), -ENOMEM);
+	HEAP_CHECK(test, &f->heap);
+	/* every other chunk falls empty, the low-water mark keeps them all */
+	for (i = 0; i < BUDDY_MAX_CHUNKS; i += 2)
+		tfree(test, f, osz(0) * i);
+	KUNIT_EXPECT_EQ(test, f->heap.nr_chunks, BUDDY_MAX_CHUNKS);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_grow_reuses_holes_lowest_first(struct kunit *test)
+{
+	struct tfix *f = theap_grain_chunks(test, 0);
+	unsigned int i;
+
+	/* without a low-water mark every emptied chunk goes back */
+	for (i = 0; i < BUDDY_MAX_CHUNKS; i += 2)
+		tfree(test, f, osz(0) * i);
+	KUNIT_EXPECT_EQ(test, f->heap.nr_chunks, BUDDY_MAX_CHUNKS / 2);
+	HEAP_CHECK(test, &f->heap);
+	/* and their holes in the window are filled again, lowest first */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), 0);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), 32);
+	HEAP_CHECK(test, &f->heap);
+}
+
+/* Regression (found by the fuzzer): growth failing at order 0. */
+static void buddy_test_grow_full_tiny_window(struct kunit *test)
+{
+	struct tfix *f = theap(test, 2, 0, 0, osz(2));
+	struct tsnap *before;
+	unsigned int i;
+	u64 off;
+
+	/* a 64-byte window, full of grains */
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, talloc(test, f, 16), osz(0) * i);
+	KUNIT_EXPECT_EQ(test, f->heap.heap_bytes, 64);
+	before = tsnap(test, f);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 1, 0, &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 64, 0, &off), -ENOMEM);
+	expect_unchanged(test, f, before, 2);
+}
+
 static void buddy_test_shrink_returns_chunks(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0,
@@ -246,6 +360,68 @@ static void buddy_test_shrink_at_exact_low_water(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 }
 
+static void buddy_test_shrink_to_empty_without_low_water(struct kunit *test)
+{
+	struct tfix *f = theap(test, 12, 4, 0, 0);
+	struct buddy_stats *st;
+
+	/* low water 0: the last chunk goes too, with its metadata */
+	tfree(test, f, talloc(test, f, 256));
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_chunks, 0);
+	KUNIT_EXPECT_EQ(test, st->heap_bytes, 0);
+	KUNIT_EXPECT_EQ(test, st->nr_shrinks, 1);
+	KUNIT_EXPECT_EQ(test, st->meta_bytes, 0);
+	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
+	HEAP_CHECK(test, &f->heap);
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 16), 0);
+}
+
+static void buddy_test_grow_into_released_hole(struct kunit *test)
+{
+	struct tfix *f = theap(test, 12, 4, 1024, 256);
+	struct buddy_heap *h = &f->heap;
+	u64 a, b, c, d, e;
+
+	a = talloc(test, f, 256);
+	b = talloc(test, f, 256);
+	c = talloc(test, f, 256);
+	d = talloc(test, f, 256);
+	KUNIT_EXPECT_EQ(test, a, 0);
+	KUNIT_EXPECT_EQ(test, b, 256);
+	KUNIT_EXPECT_EQ(test, c, 512);
+	KUNIT_EXPECT_EQ(test, d, 768);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 3);
+	/* the chunk at 256 is wholly free: it goes, leaving a hole */
+	tfree(test, f, b);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 2);
+	KUNIT_EXPECT_EQ(test, h->heap_bytes, 768);
+	KUNIT_EXPECT_EQ(test, f->chunk_bytes_live, 768);
+	HEAP_CHECK(test, h);
+	/* a 512-byte doubling step no longer fits the cap: the hole is reused */
+	e = talloc(test, f, 200);
+	KUNIT_EXPECT_EQ(test, e, 256);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 3);
+	KUNIT_EXPECT_EQ(test, h->chunks[1].offset, 256);
+	KUNIT_EXPECT_EQ(test, h->chunks[1].order, 4);
+	HEAP_CHECK(test, h);
+	/* the 512-byte chunk empties only when both its blocks go */
+	tfree(test, f, c);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 3);
+	tfree(test, f, d);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 2);
+	tfree(test, f, a);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 1);
+	/* the last 256 bytes stay: the low-water mark */
+	tfree(test, f, e);
+	KUNIT_EXPECT_EQ(test, h->nr_chunks, 1);
+	KUNIT_EXPECT_EQ(test, h->heap_bytes, 256);
+	KUNIT_EXPECT_EQ(test, tstats(test, f)->nr_shrinks, 3);
+	KUNIT_EXPECT_EQ(test, tstats(test, f)->free_blocks[4], 1);
+	HEAP_CHECK(test, h);
+}
+
 static void buddy_test_destroy_then_reuse(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
@@ -255,6 +431,11 @@ static void buddy_test_destroy_then_reuse(struct kunit *test)
 	talloc(test, f, osz(T_CHUNK_ORDER + 1));
 	buddy_heap_destroy(&f->heap);
 	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->heap_bytes, 0);
+	KUNIT_EXPECT_EQ(test, st->bytes_in_use, 0);
+	KUNIT_EXPECT_EQ(test, st->live_blocks, 0);
 	/* an emptied heap grows again from nothing */
 	HEAP_CHECK(test, &f->heap);
 	KUNIT_EXPECT_EQ(test, talloc(test, f, 1), 0);
@@ -262,6 +443,11 @@ static void buddy_test_destroy_then_reuse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->live_blocks, 1);
 	KUNIT_EXPECT_EQ(test, st->heap_bytes, osz(T_CHUNK_ORDER));
 	HEAP_CHECK(test, &f->heap);
+	/* destroying twice is harmless */
+	buddy_heap_destroy(&f->heap);
+	buddy_heap_destroy(&f->heap);
+	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
+	KUNIT_EXPECT_FALSE(test, f->bad_free);
 }
 
 static void buddy_test_shrink_then_regrow(struct kunit *test)
@@ -306,6 +492,31 @@ static void buddy_test_chunk_address(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, buddy_chunk_address(&f->heap, U64_MAX, &left));
 }
 
+static void buddy_test_chunk_address_across_chunks(struct kunit *test)
+{
+	struct tfix *f = theap(test, 12, 4, 0, osz(12));
+	struct buddy_heap *h = &f->heap;
+	u64 left = 0;
+
+	KUNIT_EXPECT_NULL(test, buddy_chunk_address(h, 0, &left));
+	talloc(test, f, 256);
+	talloc(test, f, 256);
+	talloc(test, f, 512);
+	/* chunks 0 (256 B), 256 (256 B), 512 (512 B): each maps its own part */
+	KUNIT_ASSERT_EQ(test, h->nr_chunks, 3);
+	KUNIT_EXPECT_PTR_EQ(test, buddy_chunk_address(h, 0, &left),
+			    (u8 *)h->chunks[0].mem);
+	KUNIT_EXPECT_EQ(test, left, 256);
+	KUNIT_EXPECT_PTR_EQ(test, buddy_chunk_address(h, 300, &left),
+			    (u8 *)h->chunks[1].mem + 44);
+	KUNIT_EXPECT_EQ(test, left, 212);
+	/* the bytes left are optional */
+	KUNIT_EXPECT_PTR_EQ(test, buddy_chunk_address(h, 1023, NULL),
+			    (u8 *)h->chunks[2].mem + 511);
+	KUNIT_EXPECT_NULL(test, buddy_chunk_address(h, 1024, &left));
+	KUNIT_EXPECT_NULL(test, buddy_chunk_address(h, U64_MAX, &left));
+}
+
 static void buddy_test_destroy_returns_everything(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0,
@@ -340,6 +551,54 @@ static void buddy_test_walk_tiles_heap(struct kunit *test)
 			st->heap_bytes);
 	KUNIT_EXPECT_EQ(test, w->bytes_allocated, st->bytes_in_use);
 	KUNIT_EXPECT_EQ(test, w->nr_allocated, st->live_blocks);
+}
+
+/* The blocks a walk reports, in the order it reports them. */
+struct walk_rec {
+	u64 off[16];
+	unsigned int order[16];
+	enum buddy_block_state state[16];
+	unsigned int n;
+};
+
+static int walk_rec_fn(void *arg, u64 off, unsigned int order,
+		       enum buddy_block_state state)
+{
+	struct walk_rec *r = arg;
+
+	if (r->n < ARRAY_SIZE(r->off)) {
+		r->off[r->n] = off;
+		r->order[r->n] = order;
+		r->state[r->n] = state;
+	}
+	r->n++;
+	return 0;
+}
+
+static void buddy_test_walk_lists_blocks_in_order(struct kunit *test)
+{
+	static const u64 off[] = { 0, 16, 32, 64, 128, 256, 512, 768 };
+	static const unsigned int order[] = { 0, 0, 1, 2, 3, 4, 4, 4 };
+	static const bool allocated[] = { 1, 0, 0, 0, 0, 0, 1, 0 };
+	struct tfix *f = theap(test, 12, 4, 0, osz(12));
+	struct walk_rec r = { };
+	unsigned int i;
+
+	KUNIT_EXPECT_EQ(test, buddy_walk(&f->heap, walk_rec_fn, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.n, 0);
+	talloc(test, f, 16);		/* chunk 0 (256 B) */
+	talloc(test, f, 256);		/* chunk 256 */
+	talloc(test, f, 256);		/* chunk 512 (512 B) */
+	tfree(test, f, 256);		/* its chunk kept (low water) */
+	KUNIT_EXPECT_EQ(test, buddy_walk(&f->heap, walk_rec_fn, &r), 0);
+	KUNIT_ASSERT_EQ(test, r.n, ARRAY_SIZE(off));
+	for (i = 0; i < ARRAY_SIZE(off); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, r.off[i], off[i], "block %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, r.order[i], order[i], "block %u", i);
+		KUNIT_EXPECT_EQ_MSG(test, r.state[i], allocated[i] ?
+				    BUDDY_BLOCK_ALLOCATED : BUDDY_BLOCK_FREE,
+				    "block %u", i);
+	}
 }
 
 static int walk_stop_fn(void *arg, u64 off, unsigned int order,
@@ -383,7 +642,20 @@ static void buddy_test_clone_same_contents(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, a->hash, b->hash);
 	KUNIT_EXPECT_EQ(test, a->st.bytes_in_use, b->st.bytes_in_use);
 	KUNIT_EXPECT_EQ(test, a->st.heap_bytes, b->st.heap_bytes);
+	/* every counter too, failed calls aside */
+	b->st.nr_failed = a->st.nr_failed;
+	KUNIT_EXPECT_EQ(test, memcmp(&a->st, &b->st, sizeof(a->st)), 0);
 	KUNIT_EXPECT_EQ(test, g->chunks_live, f->chunks_live);
+	KUNIT_EXPECT_EQ(test, g->chunk_bytes_live, f->chunk_bytes_live);
+	KUNIT_EXPECT_EQ(test, g->meta_bytes_live, f->meta_bytes_live);
+	/* each chunk copied once through ->copy, into memory of its own */
+	KUNIT_EXPECT_EQ(test, g->copies, f->heap.nr_chunks);
+	for (i = 0; i < f->heap.nr_chunks; i++) {
+		KUNIT_EXPECT_PTR_NE(test, g->heap.chunks[i].mem,
+				    f->heap.chunks[i].mem);
+		KUNIT_EXPECT_PTR_NE(test, g->heap.chunks[i].meta,
+				    f->heap.chunks[i].meta);
+	}
 	for (i = 0; i < ARRAY_SIZE(off); i++) {
 		if (i == 1)
 			continue;
@@ -392,6 +664,23 @@ static void buddy_test_clone_same_contents(struct kunit *test)
 		KUNIT_EXPECT_PTR_NE(test, (u8 *)tptr(test, g, off[i], 1),
 				    (u8 *)tptr(test, f, off[i], 1));
 	}
+	tfix_destroy(g);
+	KUNIT_EXPECT_EQ(test, g->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, g->metas_live, 0);
+	KUNIT_EXPECT_FALSE(test, g->bad_free);
+}
+
+static void buddy_test_clone_empty(struct kunit *test)
+{
+	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
+	struct tfix *g = tfix_new(test);
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), 0);
+	g->live = true;
+	HEAP_CHECK(test, &g->heap);
+	KUNIT_EXPECT_EQ(test, g->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, g->metas_live, 0);
+	KUNIT_EXPECT_EQ(test, talloc(test, g, 16), 0);
 }
 
 static void buddy_test_clone_independent(struct kunit *test)
@@ -443,6 +732,14 @@ static void buddy_test_clone_failure_is_clean(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, g->metas_live, 0, "budget %ld",
 				    budget);
 		KUNIT_EXPECT_FALSE(test, g->bad_free);
+		/* the failed clone is an empty heap, whole and usable */
+		KUNIT_EXPECT_EQ(test, g->heap.nr_chunks, 0);
+		KUNIT_EXPECT_EQ(test, g->heap.heap_bytes, 0);
+		HEAP_CHECK(test, &g->heap);
+		g->live = true;
+		g->chunk_budget = -1;
+		g->meta_budget = -1;
+		talloc(test, g, 16);
 	}
 	HEAP_CHECK(test, &f->heap);
 }
@@ -456,15 +753,25 @@ static struct kunit_case buddy_growth_cases[] = {
 	KUNIT_CASE(buddy_test_grow_falls_back),
 	KUNIT_CASE(buddy_test_grow_chunk_limit),
 	KUNIT_CASE(buddy_test_grow_min_chunk_order_zero),
+	KUNIT_CASE(buddy_test_grow_chunk_layout),
+	KUNIT_CASE(buddy_test_grow_cap_above_window),
+	KUNIT_CASE(buddy_test_grow_grain_chunks_up_to_limit),
+	KUNIT_CASE(buddy_test_grow_reuses_holes_lowest_first),
+	KUNIT_CASE(buddy_test_grow_full_tiny_window),
 	KUNIT_CASE(buddy_test_shrink_returns_chunks),
 	KUNIT_CASE(buddy_test_shrink_respects_low_water),
 	KUNIT_CASE(buddy_test_shrink_at_exact_low_water),
 	KUNIT_CASE(buddy_test_shrink_then_regrow),
+	KUNIT_CASE(buddy_test_shrink_to_empty_without_low_water),
+	KUNIT_CASE(buddy_test_grow_into_released_hole),
 	KUNIT_CASE(buddy_test_chunk_address),
+	KUNIT_CASE(buddy_test_chunk_address_across_chunks),
 	KUNIT_CASE(buddy_test_destroy_returns_everything),
 	KUNIT_CASE(buddy_test_destroy_then_reuse),
 	KUNIT_CASE(buddy_test_walk_tiles_heap),
+	KUNIT_CASE(buddy_test_walk_lists_blocks_in_order),
 	KUNIT_CASE(buddy_test_walk_stops_early),
+	KUNIT_CASE(buddy_test_clone_empty),
 	KUNIT_CASE(buddy_test_clone_same_contents),
 	KUNIT_CASE(buddy_test_clone_independent),
 	KUNIT_CASE(buddy_test_clone_failure_is_clean),
@@ -516,6 +823,7 @@ static void buddy_test_defer_depth_limits(struct kunit *test)
 static void buddy_test_defer_block_is_free(struct kunit *test)
 {
 	struct tfix *f = theap_defer(test, 2);
+	struct walk_rec r = { };
 	struct buddy_stats *st;
 	struct tsnap *before;
 	u64 a, b, off = 0, size = 0;
@@ -544,6 +852,12 @@ static void buddy_test_defer_block_is_free(struct kunit *test)
 			-BUDDY_ERR_FREE);
 	expect_unchanged(test, f, before, 3);
 	KUNIT_EXPECT_EQ(test, f->heap.defer_n[0], 1);
+	/* ... and to a walk */
+	KUNIT_EXPECT_EQ(test, buddy_walk(&f->heap, walk_rec_fn, &r), 0);
+	KUNIT_EXPECT_EQ(test, r.off[0], a);
+	KUNIT_EXPECT_EQ(test, r.state[0], BUDDY_BLOCK_FREE);
+	KUNIT_EXPECT_EQ(test, r.off[1], b);
+	KUNIT_EXPECT_EQ(test, r.state[1], BUDDY_BLOCK_ALLOCATED);
 }
 
 static void buddy_test_defer_reuse_lifo(struct kunit *test)
@@ -618,12 +932,42 @@ static void buddy_test_defer_clone_keeps_rows(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, a, 0);
 }
 
+static void buddy_test_defer_chunk_order_never_held(struct kunit *test)
+{
+	struct tfix *f = theap_defer(test, 2);
+
+	/* a block as big as its chunk has no buddy to wait for */
+	tfree(test, f, talloc(test, f, osz(10)));
+	KUNIT_EXPECT_EQ(test, f->heap.defer_mask, 0);
+	KUNIT_EXPECT_EQ(test, tstats(test, f)->free_blocks[10], 1);
+}
+
+static void buddy_test_defer_chunk_released_after_merge(struct kunit *test)
+{
+	struct tfix *f = theap(test, 12, 4, 0, 0);
+	struct buddy_stats *st;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 4), 0);
+	/* the only block of a 256-byte chunk, held back: the chunk stays */
+	tfree(test, f, talloc(test, f, 16));
+	KUNIT_EXPECT_EQ(test, f->heap.nr_chunks, 1);
+	/* a request that needs more merges it: the chunk goes, a bigger comes */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 512), 0);
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->nr_shrinks, 1);
+	KUNIT_EXPECT_EQ(test, st->nr_grows, 2);
+	KUNIT_EXPECT_EQ(test, f->heap.nr_chunks, 1);
+	KUNIT_EXPECT_EQ(test, f->heap.chunks[0].order, 5);
+}
+
 static struct kunit_case buddy_defer_cases[] = {
 	KUNIT_CASE(buddy_test_defer_depth_limits),
 	KUNIT_CASE(buddy_test_defer_block_is_free),
 	KUNIT_CASE(buddy_test_defer_reuse_lifo),
 	KUNIT_CASE(buddy_test_defer_merged_before_growth),
 	KUNIT_CASE(buddy_test_defer_clone_keeps_rows),
+	KUNIT_CASE(buddy_test_defer_chunk_order_never_held),
+	KUNIT_CASE(buddy_test_defer_chunk_released_after_merge),
 	{}
 };
 
