@@ -127,7 +127,9 @@ static void buddy_test_grow_falls_back(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
 	struct buddy_stats *st;
+	struct tsnap *before;
 	unsigned int i;
+	u64 off;
 
 	/* the embedder refuses big chunks: growth takes what is needed */
 	f->chunk_max_bytes = osz(T_CHUNK_ORDER);
@@ -137,6 +139,12 @@ static void buddy_test_grow_falls_back(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->nr_chunks, 6);
 	KUNIT_EXPECT_EQ(test, st->heap_bytes, 6 * osz(T_CHUNK_ORDER));
 	HEAP_CHECK(test, &f->heap);
+	/* refusing even the chunk the block needs is a clean -ENOMEM */
+	f->chunk_max_bytes = osz(T_CHUNK_ORDER - 1);
+	before = tsnap(test, f);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, osz(T_CHUNK_ORDER), 0, &off),
+			-ENOMEM);
+	expect_unchanged(test, f, before, 1);
 }
 
 static void buddy_test_grow_chunk_limit(struct kunit *test)
