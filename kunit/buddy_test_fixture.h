@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The test heap fixture of the buddy core's KUnit modules
- * (buddy_core_test.c, buddy_core_errors_test.c, buddy_core_growth_test.c): a core heap whose embedder
- * callbacks count everything, the helpers the cases build on, and the
- * seed= module parameter of the randomized cases.
+ * (buddy_core_test.c, buddy_core_errors_test.c, buddy_core_growth_test.c):
+ * a core heap whose embedder callbacks count everything, the helpers the
+ * cases build on, and the seed= module parameter of the randomized cases.
  *
  * Every heap comes from tfix_new() and is a kunit resource of its case:
  * when the case ends, however it ends, a heap it left live is checked with
@@ -275,13 +275,14 @@ static u8 *tptr(struct kunit *test, struct tfix *f, u64 off, u64 len)
 	return p;
 }
 
-static void __maybe_unused tfill(struct kunit *test, struct tfix *f, u64 off, u64 len, u8 pat)
+static void __maybe_unused tfill(struct kunit *test, struct tfix *f, u64 off,
+				 u64 len, u8 pat)
 {
 	memset(tptr(test, f, off, len), pat, len);
 }
 
-static bool __maybe_unused tholds(struct kunit *test, struct tfix *f, u64 off, u64 len,
-		   u8 pat)
+static bool __maybe_unused tholds(struct kunit *test, struct tfix *f, u64 off,
+				  u64 len, u8 pat)
 {
 	return !memchr_inv(tptr(test, f, off, len), pat, len);
 }
