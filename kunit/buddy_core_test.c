@@ -675,6 +675,7 @@ static u64 trealloc(struct kunit *test, struct tfix *f, u64 off, u64 size,
 
 static void buddy_test_realloc_shrink_in_place(struct kunit *test)
 {
+	static const u64 want[] = { 1, 1, 1, 1, 1, 1, 1, 1 };
 	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
 	struct buddy_stats *st;
 	u64 off = talloc(test, f, 2048);
@@ -691,11 +692,14 @@ static void buddy_test_realloc_shrink_in_place(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->free_blocks[0], 1);
 	KUNIT_EXPECT_EQ(test, st->free_blocks[6], 1);
 	KUNIT_EXPECT_EQ(test, st->free_blocks[7], 1);
+	/* orders 0..6 from the tail, 7 the chunk's other half; nothing else */
+	expect_buddyinfo(test, f, want, ARRAY_SIZE(want));
 	HEAP_CHECK(test, &f->heap);
 }
 
 static void buddy_test_realloc_grow_in_place(struct kunit *test)
 {
+	static const u64 want[] = { 0, 0, 0, 0, 0, 0, 0, 1 };
 	struct tfix *f = theap_one_chunk(test, T_CHUNK_ORDER);
 	struct buddy_stats *st;
 	u64 off = talloc(test, f, 16);
@@ -711,6 +715,8 @@ static void buddy_test_realloc_grow_in_place(struct kunit *test)
 	st = tstats(test, f);
 	KUNIT_EXPECT_EQ(test, st->bytes_in_use, 2048);
 	KUNIT_EXPECT_EQ(test, st->free_blocks[7], 1);
+	/* the absorbed buddies are gone from every list */
+	expect_buddyinfo(test, f, want, ARRAY_SIZE(want));
 	HEAP_CHECK(test, &f->heap);
 }
 
