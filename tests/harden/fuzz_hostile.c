@@ -909,52 +909,6 @@ static void hostile_pipes(struct hthread *t)
 	}
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'f';
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_DONTWAIT) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock)
-{
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return -errno;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -EBADMSG;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /*
  * Heaps passed around in SCM_RIGHTS messages: park a heap (or a fresh
  * CLONE of one) in this process's socket and close our copy, take one
@@ -995,14 +949,14 @@ static void hostile_scm(struct hthread *t)
 			ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
 			if (ret && ret != -ENOMEM)
 				violation(t, "MALLOC in a heap to park", BUDDY_IOC_MALLOC, ret);
-			if (!send_fd(p->park[0], fd)) {
+			if (!send_fd(p->park[0], fd, MSG_DONTWAIT)) {
 				p->parked++;
 				atomic_fetch_add(&sh->fds_parked, 1);
 			}
 			close(fd);
 		}
 	} else if (r < 85 && p->parked) {
-		fd = recv_fd(p->park[1]);
+		fd = recv_fd(p->park[1], MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (fd >= 0) {
 			p->parked--;
 			atomic_fetch_add(&sh->fds_received, 1);
@@ -1011,7 +965,7 @@ static void hostile_scm(struct hthread *t)
 			ret = xioctl(fd, BUDDY_IOC_MALLOC, &a);
 			if (ret && ret != -ENOMEM)
 				violation(t, "MALLOC in a received heap", BUDDY_IOC_MALLOC, ret);
-			if (chance(s, 50) && !send_fd(p->park[0], fd))
+			if (chance(s, 50) && !send_fd(p->park[0], fd, MSG_DONTWAIT))
 				p->parked++;
 			close(fd);
 		}

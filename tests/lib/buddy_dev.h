@@ -113,6 +113,15 @@ int mod_load(const char *ko, const char *params);
 long long mod_refcnt(void);
 
 /*
+ * Pass an fd over a unix socket (SCM_RIGHTS) and take one back; @flags
+ * go to sendmsg()/recvmsg() (MSG_DONTWAIT, MSG_CMSG_CLOEXEC).  send_fd()
+ * returns 0 or -errno, recv_fd() the new fd or -errno (-EBADMSG: the
+ * message carried no fd).
+ */
+int send_fd(int sock, int fd, int flags);
+int recv_fd(int sock, int flags);
+
+/*
  * Run @fn in a child process: its results print directly (numbered on
  * from ours) and are counted here once it ends; one more check says the
  * child exited normally.

@@ -237,54 +237,6 @@ void test_debugfs(void)
 
 /* memcg */
 
-/* Pass @fd over a unix socket (SCM_RIGHTS): 0 or -errno. */
-static int send_fd(int sock, int fd)
-{
-	char data = 'f';
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-/* The fd passed over @sock, or -errno. */
-static int recv_fd(int sock)
-{
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	int fd = -1;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -errno;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -EBADMSG;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 static void memcg_child(void *arg)
 {
 	const char *cg = arg;
@@ -353,11 +305,11 @@ static void memcg_owner(const char *cg)
 		if (write_file(path, "0"))
 			_exit(1);
 		fd = open(DEV, O_RDWR);
-		if (fd < 0 || send_fd(sv[0], fd))
+		if (fd < 0 || send_fd(sv[0], fd, 0))
 			_exit(1);
 		_exit(0);
 	}
-	fd = recv_fd(sv[1]);
+	fd = recv_fd(sv[1], 0);
 	waitpid(pid, &status, 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -431,7 +383,7 @@ static void user_nobody_child(void *arg)
 		CHECK(0, "user bound: setuid(nobody): %s", strerror(errno));
 		return;
 	}
-	rfd = recv_fd(sock);
+	rfd = recv_fd(sock, 0);
 	CHECK(rfd >= 0, "user bound: nobody receives root's heap (%s)",
 	      rfd < 0 ? strerror(-rfd) : "ok");
 	if (rfd >= 0) {
@@ -475,7 +427,7 @@ void test_user_bound(void)
 	/* fd passing: growth is charged to the opener, not the grower */
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		die("socketpair");
-	CHECK_ERR(send_fd(sv[0], fd1), 0, "user bound: send heap 1 to nobody");
+	CHECK_ERR(send_fd(sv[0], fd1, 0), 0, "user bound: send heap 1 to nobody");
 	in_child("user bound, nobody", user_nobody_child, &sv[1]);
 	close(sv[0]);
 	close(sv[1]);
@@ -487,7 +439,7 @@ void test_user_bound(void)
 		  "user bound: 2 MiB in heap 3");
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
 		die("socketpair");
-	CHECK_ERR(send_fd(sv[0], fd3), 0, "user bound: heap 3 parked in a message");
+	CHECK_ERR(send_fd(sv[0], fd3, 0), 0, "user bound: heap 3 parked in a message");
 	close(fd3);
 	fd2 = open_heap();
 	CHECK_ERR(heap_malloc(fd2, 2 * MiB, 0, &off, NULL), ENOMEM,
