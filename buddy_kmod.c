@@ -155,8 +155,13 @@ static int buddy_mmap(struct file *file, struct vm_area_struct *vma)
 	/*
 	 * VM_DONTEXPAND: mremap() may not grow it.  VM_MIXEDMAP: the fault
 	 * handler inserts refcounted pages itself, under the heap's lock.
+	 * VM_DONTCOPY: a child forked without asking for a copy of the heap
+	 * (BUDDY_IOC_CLONE) must not silently allocate in and write to its
+	 * parent's; it inherits the fd and may map the heap again on purpose
+	 * (or the owner may madvise(MADV_DOFORK) the window).
 	 */
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_MIXEDMAP |
+		     VM_DONTCOPY);
 	vm_flags_clear(vma, VM_MAYEXEC);
 	vma->vm_ops = &buddy_vm_ops;
 	atomic_inc(&kh->nr_vmas);

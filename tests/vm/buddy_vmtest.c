@@ -54,6 +54,7 @@ int main(int argc, char **argv)
 	test_mmap();
 	test_clone();
 	test_processes();
+	test_fork_no_clone();
 	test_threads();
 	test_debugfs();
 	test_memcg();

@@ -49,6 +49,7 @@ void test_batch(void);
 void test_mmap(void);
 void test_clone(void);
 void test_processes(void);
+void test_fork_no_clone(void);
 void test_threads(void);
 void test_debugfs(void);
 void test_memcg(void);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmtest_proc.c - buddy_vmtest's checks with several tasks: two processes
- * with heaps of their own, threads sharing one heap, and tasks killed while
- * copying a heap in CLONE or waiting behind one.
+ * with heaps of their own, a child forked without CLONE, threads sharing
+ * one heap, and tasks killed while copying a heap in CLONE or waiting
+ * behind one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -145,6 +146,121 @@ void test_processes(void)
 	close(sp[0]);
 	munmap(base, info.window_bytes);
 	close(fd);
+}
+
+/* A child forked without BUDDY_IOC_CLONE */
+
+struct nocopy {
+	int fd;
+	char *base;
+	uint64_t off;
+	uint64_t window;
+};
+
+/* Whether the kernel can read @p in this process (no SIGSEGV taken). */
+static bool kernel_can_read(const void *p)
+{
+	int pfd[2];
+	bool ok;
+
+	if (pipe(pfd))
+		die("pipe");
+	ok = write(pfd[1], p, 1) == 1;
+	close(pfd[0]);
+	close(pfd[1]);
+	return ok;
+}
+
+/* Whether the VMA holding @addr shows @flag in /proc/self/smaps. */
+static bool vma_has_flag(const void *addr, const char *flag)
+{
+	unsigned long start, end, a = (unsigned long)addr;
+	bool in_vma = false, found = false;
+	char line[512], *p;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		die("/proc/self/smaps");
+	while (fgets(line, sizeof(line), f)) {
+		/* a VMA's first line: "start-end perms offset dev inode path" */
+		start = strtoul(line, &p, 16);
+		if (p != line && *p == '-') {
+			end = strtoul(p + 1, &p, 16);
+			if (*p == ' ') {
+				in_vma = start <= a && a < end;
+				continue;
+			}
+		}
+		if (in_vma && !strncmp(line, "VmFlags:", 8)) {
+			char *tok, *save = NULL;
+
+			for (tok = strtok_r(line + 8, " \n", &save); tok;
+			     tok = strtok_r(NULL, " \n", &save))
+				found |= !strcmp(tok, flag);
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void raw_child(void *arg)
+{
+	struct nocopy *nc = arg;
+	char *mine;
+
+	CHECK(!kernel_can_read(nc->base + nc->off),
+	      "raw child: the parent's window is not inherited");
+	/* the fd is: mapping it again shares the parent's heap on purpose */
+	mine = map_window(nc->fd, nc->window);
+	CHECK(all_bytes(mine + nc->off, 0x5a, 64),
+	      "raw child: its own mapping of the inherited fd shows the parent's block");
+	memset(mine + nc->off, 0x5b, 64);
+	munmap(mine, nc->window);
+}
+
+static void dofork_child(void *arg)
+{
+	struct nocopy *nc = arg;
+
+	CHECK(kernel_can_read(nc->base + nc->off) &&
+	      all_bytes(nc->base + nc->off, 0x5b, 64),
+	      "MADV_DOFORK child: inherits the window, the parent's heap");
+}
+
+/*
+ * The window is VM_DONTCOPY: a child forked without asking for a copy
+ * (a raw fork(), _Fork(), clone()) does not silently share the parent's
+ * heap through an inherited mapping.  It keeps the fd and may map the heap
+ * on purpose, and MADV_DOFORK opts the window into being inherited.
+ */
+void test_fork_no_clone(void)
+{
+	struct buddy_info info;
+	struct nocopy nc;
+
+	nc.fd = open_heap();
+	info = get_info(nc.fd);
+	nc.window = info.window_bytes;
+	nc.base = map_window(nc.fd, nc.window);
+	CHECK_ERR(heap_malloc(nc.fd, 4096, 0, &nc.off, NULL), 0,
+		  "fork without CLONE: MALLOC");
+	memset(nc.base + nc.off, 0x5a, 4096);
+	CHECK(vma_has_flag(nc.base, "dc"),
+	      "the window is VM_DONTCOPY (smaps VmFlags dc)");
+
+	in_child("raw fork", raw_child, &nc);
+	CHECK(all_bytes(nc.base + nc.off, 0x5b, 64),
+	      "parent: sees what the child wrote through its own mapping");
+
+	CHECK(!madvise(nc.base, nc.window, MADV_DOFORK) &&
+	      !vma_has_flag(nc.base, "dc"), "MADV_DOFORK clears it");
+	in_child("fork after MADV_DOFORK", dofork_child, &nc);
+	CHECK(get_stats(nc.fd).live_blocks == 1,
+	      "fork without CLONE: the parent's heap has its one block");
+	munmap(nc.base, nc.window);
+	close(nc.fd);
 }
 
 /* Threads: allocations, frees, chunk give-backs and faults at once */
