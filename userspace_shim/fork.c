@@ -50,13 +50,14 @@ static __thread int fork_clone_err;
 static __thread int t_fork_wrapped;
 
 /*
- * Why MADV_DONTFORK and a SIGSEGV handler: in a multi-threaded process
+ * Why the window is not inherited (the driver maps it VM_DONTCOPY) and a
+ * SIGSEGV handler is needed: in a multi-threaded process
  * glibc's fork() writes to heap memory in the child *before* any atfork
  * child handler runs (fresetlockfiles() re-initialises the lock of every
  * FILE, and nss state is reset).  Had the child inherited the window, it
  * would still be the parent's shared mapping then, and those writes would
- * reset locks that the parent's threads hold.  So the window is not
- * inherited at all, and from prepare until the fork is over a SIGSEGV
+ * reset locks that the parent's threads hold.  So the child starts with
+ * no window at all, and from prepare until the fork is over a SIGSEGV
  * handler is in place: the child's first touch of a window maps its copy
  * there (mmap is async-signal-safe) and the access is retried.  Any other
  * fault goes to the handler the program had.

@@ -112,8 +112,7 @@ int heap_open(struct buddy_handle *h, const char *path)
 		munmap(res, (size_t)(base - res));
 	if (res + 2 * w > base + w)
 		munmap(base + w, (size_t)(res + 2 * w - (base + w)));
-	/* Children do not inherit the window: see fork.c. */
-	madvise(base, w, MADV_DONTFORK);
+	/* The driver maps it VM_DONTCOPY: children do not inherit it (fork.c). */
 
 	h->fd = fd;
 	h->clone_fd = -1;
@@ -428,7 +427,6 @@ int heap_fork_map_copies(void)
 		    mmap(h->base, h->window, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, h->clone_fd, 0) == MAP_FAILED)
 			return -1;
-		madvise(h->base, h->window, MADV_DONTFORK);
 	}
 	return 0;
 }
