@@ -622,21 +622,24 @@ static int take_block(struct buddy_heap *heap, unsigned int order,
 	return alloc_from_bitmaps(heap, order, search, offset);
 }
 
-/* Copy block contents: through ops->copy if the embedder has one. */
-static void copy_memory(const struct buddy_ops *ops, void *ctx, void *dst,
-			const void *src, u64 bytes)
+/* Copy chunk contents: through ops->copy if the embedder has one. */
+static int copy_memory(const struct buddy_ops *ops, void *ctx, void *dst,
+		       u64 dst_off, const void *src, u64 src_off, u64 bytes)
 {
 	if (ops->copy)
-		ops->copy(ctx, dst, src, bytes);
-	else
-		memcpy(dst, src, bytes);
+		return ops->copy(ctx, dst, dst_off, src, src_off, bytes);
+	memcpy((u8 *)dst + dst_off, (const u8 *)src + src_off, bytes);
+	return 0;
 }
 
-static void *host_address(const struct buddy_heap *heap, u64 offset)
+/* Copy @bytes from window offset @src to @dst, both inside live blocks. */
+static int copy_range(struct buddy_heap *heap, u64 dst, u64 src, u64 bytes)
 {
-	const struct buddy_chunk *c = &heap->chunks[find_chunk(heap, offset)];
+	const struct buddy_chunk *d = &heap->chunks[find_chunk(heap, dst)];
+	const struct buddy_chunk *s = &heap->chunks[find_chunk(heap, src)];
 
-	return (u8 *)c->mem + (offset - c->offset);
+	return copy_memory(heap->ops, heap->ctx, d->mem, dst - d->offset,
+			   s->mem, src - s->offset, bytes);
 }
 
 /*
@@ -644,22 +647,29 @@ static void *host_address(const struct buddy_heap *heap, u64 offset)
  * the heap counted @grows chunk additions: such memory came zeroed from
  * ops->chunk_alloc and nothing was handed out of it before.
  */
-static void zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
-		       u64 bytes)
+static int zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
+		      u64 bytes)
 {
-	const struct buddy_chunk *c;
-	void *p;
+	const struct buddy_chunk *c = &heap->chunks[find_chunk(heap, offset)];
 
-	if (heap->counters.nr_grows != grows) {
-		c = &heap->chunks[find_chunk(heap, offset)];
-		if (c->offset == heap->fresh_offset)
-			return;
-	}
-	p = host_address(heap, offset);
+	if (heap->counters.nr_grows != grows &&
+	    c->offset == heap->fresh_offset)
+		return 0;
 	if (heap->ops->zero)
-		heap->ops->zero(heap->ctx, p, bytes);
-	else
-		memset(p, 0, bytes);
+		return heap->ops->zero(heap->ctx, c->mem, offset - c->offset,
+				       bytes);
+	memset((u8 *)c->mem + (offset - c->offset), 0, bytes);
+	return 0;
+}
+
+/* Give back a block just taken, when filling it failed: as if never taken. */
+static void untake_block(struct buddy_heap *heap, u64 offset)
+{
+	unsigned int ci, k;
+	u64 i;
+
+	locate(heap, offset, &ci, &k, &i);
+	release_block(heap, ci, k, i);
 }
 
 static void account_alloc(struct buddy_heap *heap, u64 requested,
@@ -769,7 +779,8 @@ int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth)
  * @src: heap to copy
  * @ctx: callback context for @dst (the ops are @src's)
  *
- * Contents are copied with ops->copy (memcpy when NULL).
+ * Chunk memory comes from ops->chunk_clone, or from ops->chunk_alloc
+ * filled by ops->copy (memcpy when NULL).
  *
  * Return: 0, or -ENOMEM; on failure @dst is an empty heap holding no memory.
  */
@@ -786,7 +797,16 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		struct buddy_chunk *d = &dst->chunks[i];
 		u64 bytes = chunk_bytes(s);
 
-		d->mem = ops->chunk_alloc(ctx, bytes);
+		if (ops->chunk_clone) {
+			d->mem = ops->chunk_clone(ctx, s->mem, bytes);
+		} else {
+			d->mem = ops->chunk_alloc(ctx, bytes);
+			if (d->mem &&
+			    copy_memory(ops, ctx, d->mem, 0, s->mem, 0, bytes)) {
+				ops->chunk_free(ctx, d->mem, bytes);
+				d->mem = NULL;
+			}
+		}
 		d->meta = d->mem ? ops->meta_alloc(ctx, s->meta_bytes) : NULL;
 		if (!d->meta) {
 			if (d->mem)
@@ -798,7 +818,6 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 		}
 		memcpy(d->meta, s->meta, s->meta_bytes);
 		set_areas(dst, d);
-		copy_memory(ops, ctx, d->mem, s->mem, bytes);
 	}
 	return 0;
 }
@@ -842,6 +861,11 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 	int ret;
 
 	ret = take_block(heap, order, search, offset);
+	if (!ret && (flags & BUDDY_ALLOC_ZERO)) {
+		ret = zero_range(heap, grows, *offset, order_bytes(order));
+		if (ret)
+			untake_block(heap, *offset);
+	}
 	if (ret) {
 		heap->counters.nr_failed++;
 		return ret;
@@ -851,8 +875,6 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 	heap->counters.nr_allocs++;
 	heap->hint_offset = *offset;
 	heap->hint_order = order;
-	if (flags & BUDDY_ALLOC_ZERO)
-		zero_range(heap, grows, *offset, order_bytes(order));
 	return 0;
 }
 
@@ -994,11 +1016,12 @@ static void grow_in_place(struct buddy_heap *heap, unsigned int ci,
 
 /*
  * Move the block of order @k at @offset into a new block of order @n at
- * *@dst: take the new one, copy the old contents, release the old one.
- * On failure the old block is untouched.
+ * *@dst: take the new one, copy the old contents (and zero the rest with
+ * @zero, for a heap that had counted @grows chunk additions), release the
+ * old one.  On failure the old block is untouched.
  */
 static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
-		      unsigned int n, u64 *dst)
+		      unsigned int n, bool zero, u64 grows, u64 *dst)
 {
 	unsigned int ci;
 	u64 i;
@@ -1007,9 +1030,15 @@ static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
 	ret = take_block(heap, n, n, dst);
 	if (ret)
 		return ret;
-	copy_memory(heap->ops, heap->ctx, host_address(heap, *dst),
-		    host_address(heap, offset), order_bytes(k));
 	/* the chunk array may have moved under alloc_from_bitmaps() */
+	ret = copy_range(heap, *dst, offset, order_bytes(k));
+	if (!ret && zero)
+		ret = zero_range(heap, grows, *dst + order_bytes(k),
+				 order_bytes(n) - order_bytes(k));
+	if (ret) {
+		untake_block(heap, *dst);
+		return ret;
+	}
 	locate(heap, offset, &ci, &k, &i);
 	release_block(heap, ci, k, i);
 	return 0;
@@ -1038,6 +1067,7 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	u64 i, old_bytes, new_bytes, dst;
 	const struct buddy_chunk *c;
 	unsigned int ci, k, n;
+	bool zero;
 	int ret;
 
 	if (flags & ~BUDDY_ALLOC_FLAGS) {
@@ -1053,14 +1083,22 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	c = &heap->chunks[ci];
 	old_bytes = order_bytes(k);
 	new_bytes = order_bytes(n);
+	zero = flags & BUDDY_ALLOC_ZERO;
 	dst = offset;
 
 	if (n < k) {
 		shrink_in_place(heap, ci, k, i, n);
 	} else if (n > k && can_grow_in_place(heap, c, k, i, n)) {
+		/* the buddies are free: zeroing them first changes nothing */
+		if (zero) {
+			ret = zero_range(heap, grows, offset + old_bytes,
+					 new_bytes - old_bytes);
+			if (ret)
+				goto fail;
+		}
 		grow_in_place(heap, ci, k, i, n);
 	} else if (n > k) {
-		ret = move_block(heap, offset, k, n, &dst);
+		ret = move_block(heap, offset, k, n, zero, grows, &dst);
 		if (ret)
 			goto fail;
 	}
@@ -1069,8 +1107,6 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 				      new_bytes;
 	if (heap->counters.bytes_in_use > heap->counters.peak_bytes_in_use)
 		heap->counters.peak_bytes_in_use = heap->counters.bytes_in_use;
-	if ((flags & BUDDY_ALLOC_ZERO) && new_bytes > old_bytes)
-		zero_range(heap, grows, dst + old_bytes, new_bytes - old_bytes);
 	heap->counters.bytes_requested_total += size;
 	heap->counters.bytes_granted_total += new_bytes;
 	heap->counters.nr_reallocs++;
@@ -1104,22 +1140,39 @@ int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
 }
 
 /**
+ * buddy_chunk_at() - the live chunk holding a window offset
+ * @heap: the heap
+ * @offset: any window offset
+ *
+ * The chunk is valid until the heap next changes.
+ *
+ * Return: the chunk, or NULL if @offset is in no live chunk.
+ */
+const struct buddy_chunk *buddy_chunk_at(const struct buddy_heap *heap,
+					 u64 offset)
+{
+	int ci = find_chunk(heap, offset);
+
+	return ci == BUDDY_NO_CHUNK ? NULL : &heap->chunks[ci];
+}
+
+/**
  * buddy_chunk_address() - host address of the byte at @offset
  * @heap: the heap
  * @offset: any window offset
  * @bytes_left: if not NULL, bytes from @offset to the end of its chunk
+ *
+ * For embedders whose chunk memory is addressable (see struct buddy_ops).
  *
  * Return: the address, or NULL if @offset is in no live chunk.
  */
 void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left)
 {
-	const struct buddy_chunk *c;
-	int ci = find_chunk(heap, offset);
+	const struct buddy_chunk *c = buddy_chunk_at(heap, offset);
 
-	if (ci == BUDDY_NO_CHUNK)
+	if (!c)
 		return NULL;
-	c = &heap->chunks[ci];
 	if (bytes_left)
 		*bytes_left = chunk_bytes(c) - (offset - c->offset);
 	return (u8 *)c->mem + (offset - c->offset);

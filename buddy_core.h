@@ -164,19 +164,32 @@
  * @chunk_free: give back memory from @chunk_alloc.
  * @meta_alloc: return @bytes of zeroed memory for metadata, or NULL.
  * @meta_free: give back memory from @meta_alloc.
- * @copy: optional; copy block contents when realloc moves a block or a
- *	heap is cloned (memcpy when NULL).
- * @zero: optional; zero block contents for BUDDY_ALLOC_ZERO (memset when
- *	NULL).  Blocks of a chunk added by the same call are not zeroed
- *	again: @chunk_alloc memory is zero.
+ * @copy: optional; copy @bytes from byte @src_off of chunk memory @src to
+ *	byte @dst_off of chunk memory @dst, when realloc moves a block or a
+ *	heap is cloned without @chunk_clone (memcpy when NULL).
+ * @zero: optional; zero @bytes at byte @off of chunk memory @mem for
+ *	BUDDY_ALLOC_ZERO (memset when NULL).  Blocks of a chunk added by the
+ *	same call are not zeroed again: @chunk_alloc memory is zero.
+ * @chunk_clone: optional; return chunk memory of @bytes with the contents
+ *	of @mem, for buddy_heap_clone(), or NULL; it goes back through
+ *	@chunk_free.  Without it a clone uses @chunk_alloc and @copy.
+ *
+ * Chunk memory is opaque to the core when @copy and @zero are given (the
+ * embedder may back a chunk with anything, e.g. an array of pages); only
+ * buddy_chunk_address() and the NULL defaults treat it as an address.
+ * @copy and @zero may fail with -ENOMEM (the embedder may need memory to
+ * write, e.g. to break a page's sharing): the operation is then undone
+ * and fails with -ENOMEM, the heap as it was.
  */
 struct buddy_ops {
 	void *(*chunk_alloc)(void *ctx, u64 bytes);
 	void (*chunk_free)(void *ctx, void *mem, u64 bytes);
 	void *(*meta_alloc)(void *ctx, size_t bytes);
 	void (*meta_free)(void *ctx, void *mem, size_t bytes);
-	void (*copy)(void *ctx, void *dst, const void *src, u64 bytes);
-	void (*zero)(void *ctx, void *dst, u64 bytes);
+	int (*copy)(void *ctx, void *dst, u64 dst_off, const void *src,
+		    u64 src_off, u64 bytes);
+	int (*zero)(void *ctx, void *mem, u64 off, u64 bytes);
+	void *(*chunk_clone)(void *ctx, const void *mem, u64 bytes);
 };
 
 /**
@@ -361,6 +374,8 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset,
 			   u64 *size);
 
+const struct buddy_chunk *buddy_chunk_at(const struct buddy_heap *heap,
+					u64 offset);
 void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left);
 void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st);

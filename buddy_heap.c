@@ -216,8 +216,11 @@ static void buddy_kheap_meta_free(void *ctx, void *mem, size_t bytes)
  * fatal signal and is thrown away; a realloc always completes, since other
  * holders of the heap's fd may own the block.
  */
-static void buddy_kheap_copy(void *ctx, void *dst, const void *src, u64 bytes)
+static int buddy_kheap_copy(void *ctx, void *dst_mem, u64 dst_off,
+			    const void *src_mem, u64 src_off, u64 bytes)
 {
+	const u8 *src = (const u8 *)src_mem + src_off;
+	u8 *dst = (u8 *)dst_mem + dst_off;
 	struct buddy_kheap *kh = ctx;
 
 	while (bytes) {
@@ -225,7 +228,7 @@ static void buddy_kheap_copy(void *ctx, void *dst, const void *src, u64 bytes)
 
 		if (kh->cloning && fatal_signal_pending(current)) {
 			kh->clone_aborted = true;
-			return;
+			return 0;
 		}
 		memcpy(dst, src, n);
 		dst += n;
@@ -234,11 +237,14 @@ static void buddy_kheap_copy(void *ctx, void *dst, const void *src, u64 bytes)
 		if (bytes)
 			cond_resched();
 	}
+	return 0;
 }
 
 /* calloc and realloc zeroing: the same, but never cut short. */
-static void buddy_kheap_zero(void *ctx, void *dst, u64 bytes)
+static int buddy_kheap_zero(void *ctx, void *mem, u64 off, u64 bytes)
 {
+	u8 *dst = (u8 *)mem + off;
+
 	while (bytes) {
 		size_t n = min_t(u64, bytes, SZ_1M);
 
@@ -248,6 +254,7 @@ static void buddy_kheap_zero(void *ctx, void *dst, u64 bytes)
 		if (bytes)
 			cond_resched();
 	}
+	return 0;
 }
 
 static const struct buddy_ops buddy_kheap_ops = {

@@ -342,11 +342,12 @@ static void kwrap_meta_free(void *ctx, void *mem, size_t bytes)
 	w->inner->meta_free(w->inner_ctx, mem, bytes);
 }
 
-static void kwrap_copy(void *ctx, void *dst, const void *src, u64 bytes)
+static int kwrap_copy(void *ctx, void *dst, u64 dst_off, const void *src,
+		      u64 src_off, u64 bytes)
 {
 	struct kwrap *w = ctx;
 
-	w->inner->copy(w->inner_ctx, dst, src, bytes);
+	return w->inner->copy(w->inner_ctx, dst, dst_off, src, src_off, bytes);
 }
 
 static const struct buddy_ops kwrap_ops = {

@@ -69,6 +69,8 @@ struct tfix {
 	unsigned long chunk_frees;
 	unsigned long copies;
 	u64 copied_bytes;
+	unsigned long zeroes;
+	long write_budget;
 	long chunk_budget;
 	u64 chunk_max_bytes;
 	long meta_budget;
@@ -135,13 +137,38 @@ static void tfix_meta_free(void *ctx, void *mem, size_t bytes)
 	kvfree(mem);
 }
 
-static void tfix_copy(void *ctx, void *dst, const void *src, u64 bytes)
+/* Copies and zeroing fail with -ENOMEM once @write_budget is used up. */
+static int tfix_write(struct tfix *f)
+{
+	if (!f->write_budget)
+		return -ENOMEM;
+	if (f->write_budget > 0)
+		f->write_budget--;
+	return 0;
+}
+
+static int tfix_copy(void *ctx, void *dst, u64 dst_off, const void *src,
+		     u64 src_off, u64 bytes)
 {
 	struct tfix *f = ctx;
 
+	if (tfix_write(f))
+		return -ENOMEM;
 	f->copies++;
 	f->copied_bytes += bytes;
-	memcpy(dst, src, bytes);
+	memcpy((u8 *)dst + dst_off, (const u8 *)src + src_off, bytes);
+	return 0;
+}
+
+static int tfix_zero(void *ctx, void *mem, u64 off, u64 bytes)
+{
+	struct tfix *f = ctx;
+
+	if (tfix_write(f))
+		return -ENOMEM;
+	f->zeroes++;
+	memset((u8 *)mem + off, 0, bytes);
+	return 0;
 }
 
 static const struct buddy_ops tfix_ops = {
@@ -150,6 +177,7 @@ static const struct buddy_ops tfix_ops = {
 	.meta_alloc = tfix_meta_alloc,
 	.meta_free = tfix_meta_free,
 	.copy = tfix_copy,
+	.zero = tfix_zero,
 };
 
 /* Check what is left of @f's heap, if any, and destroy it. */
@@ -190,6 +218,7 @@ static struct tfix *tfix_new(struct kunit *test)
 	f->test = test;
 	f->chunk_budget = -1;
 	f->meta_budget = -1;
+	f->write_budget = -1;
 	if (!kunit_alloc_resource(test, tfix_res_init, tfix_res_free,
 				  GFP_KERNEL, f)) {
 		kfree(f);

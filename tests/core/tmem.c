@@ -4,6 +4,7 @@
  * aligned_alloc or mmap, metadata from calloc), with failure injection,
  * heap snapshots and small helpers shared by the tests and the fuzzer.
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "tutil.h"
@@ -73,13 +74,34 @@ static void tmem_meta_free(void *ctx, void *mem, size_t bytes)
 	m->metas--;
 }
 
-static void tmem_copy(void *ctx, void *dst, const void *src, u64 bytes)
+/* Whether the write (copy or zero) about to be made is to fail. */
+static bool tmem_write_fails(struct tmem *m)
+{
+	return m->fail_write_in > 0 && --m->fail_write_in == 0;
+}
+
+static int tmem_copy(void *ctx, void *dst, u64 dst_off, const void *src,
+		     u64 src_off, u64 bytes)
 {
 	struct tmem *m = ctx;
 
+	if (tmem_write_fails(m))
+		return -ENOMEM;
 	m->copies++;
 	m->copied += bytes;
-	memcpy(dst, src, bytes);
+	memcpy((u8 *)dst + dst_off, (const u8 *)src + src_off, bytes);
+	return 0;
+}
+
+static int tmem_zero(void *ctx, void *mem, u64 off, u64 bytes)
+{
+	struct tmem *m = ctx;
+
+	if (tmem_write_fails(m))
+		return -ENOMEM;
+	m->zeroes++;
+	memset((u8 *)mem + off, 0, bytes);
+	return 0;
 }
 
 const struct buddy_ops tmem_ops = {
@@ -88,6 +110,7 @@ const struct buddy_ops tmem_ops = {
 	.meta_alloc = tmem_meta_alloc,
 	.meta_free = tmem_meta_free,
 	.copy = tmem_copy,
+	.zero = tmem_zero,
 };
 
 const struct buddy_ops tmem_ops_nocopy = {

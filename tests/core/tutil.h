@@ -76,9 +76,11 @@ struct tmem {
 	u64 chunk_limit;	/* refuse chunks larger than this (0: off) */
 	long copies;		/* ops->copy calls */
 	u64 copied;		/* bytes copied */
+	long zeroes;		/* ops->zero calls */
+	long fail_write_in;	/* fail the n-th next copy or zero (1: next), 0: off */
 };
 
-extern const struct buddy_ops tmem_ops;		/* with ->copy */
+extern const struct buddy_ops tmem_ops;		/* with ->copy and ->zero */
 extern const struct buddy_ops tmem_ops_nocopy;	/* ->copy == NULL */
 
 /* snapshots for "state unchanged" checks */
