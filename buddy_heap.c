@@ -23,6 +23,7 @@
 
 #include "buddy_debugfs.h"
 #include "buddy_heap.h"
+#include "buddy_pages.h"
 
 /* Heaps are numbered for debugfs: buddy/<tgid>-<id>. */
 static atomic64_t buddy_kheap_next_id = ATOMIC64_INIT(0);
@@ -131,20 +132,48 @@ s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh)
 	return kh->user ? atomic64_read(&kh->user->bytes) : -1;
 }
 
+/* What a chunk of @bytes costs its user: its pages and its page array. */
+static u64 buddy_kheap_chunk_charge(u64 bytes)
+{
+	return bytes + buddy_pages_array_bytes(bytes >> PAGE_SHIFT);
+}
+
+/* A chunk is an array of pages (buddy_pages.c), so that clones share it. */
 static void *buddy_kheap_chunk_alloc(void *ctx, u64 bytes)
 {
+	u64 charge = buddy_kheap_chunk_charge(bytes);
 	struct buddy_kheap *kh = ctx;
-	struct mem_cgroup *old;
-	void *mem;
+	struct buddy_pages *bp;
 
-	if (bytes > ULONG_MAX || buddy_kheap_charge(kh, bytes))
+	if (bytes > ULONG_MAX || buddy_kheap_charge(kh, charge))
 		return NULL;
-	old = set_active_memcg(kh->memcg);
-	mem = __vmalloc(bytes, BUDDY_KHEAP_GFP | __GFP_ZERO);
-	set_active_memcg(old);
-	if (!mem)
-		buddy_kheap_uncharge(kh, bytes);
-	return mem;
+	bp = buddy_pages_alloc(bytes >> PAGE_SHIFT, kh->memcg);
+	if (!bp)
+		buddy_kheap_uncharge(kh, charge);
+	return bp;
+}
+
+/*
+ * A clone's chunk shares the source's pages (the source's window was
+ * unmapped first: buddy_kheap_clone()).  It is charged to the clone's user
+ * in full, as if copied, since either side may come to own every page.  A
+ * fatal signal stops the clone, which is then thrown away.
+ */
+static void *buddy_kheap_chunk_clone(void *ctx, const void *mem, u64 bytes)
+{
+	u64 charge = buddy_kheap_chunk_charge(bytes);
+	struct buddy_kheap *kh = ctx;
+	struct buddy_pages *bp;
+
+	if (buddy_kheap_charge(kh, charge))
+		return NULL;
+	bp = buddy_pages_share(mem, kh->memcg);
+	if (!bp) {
+		buddy_kheap_uncharge(kh, charge);
+		if (fatal_signal_pending(current))
+			kh->clone_aborted = true;
+	}
+	return bp;
 }
 
 /*
@@ -175,8 +204,8 @@ static void buddy_kheap_chunk_free(void *ctx, void *mem, u64 bytes)
 	struct buddy_kheap *kh = ctx;
 
 	buddy_kheap_unmap_chunk(kh, mem, bytes);
-	vfree(mem);
-	buddy_kheap_uncharge(kh, bytes);
+	buddy_pages_free(mem);
+	buddy_kheap_uncharge(kh, buddy_kheap_chunk_charge(bytes));
 }
 
 /*
@@ -211,50 +240,24 @@ static void buddy_kheap_meta_free(void *ctx, void *mem, size_t bytes)
 }
 
 /*
- * Blocks moved by realloc and the chunks of a clone can be large: copy in
- * pieces and let others run.  A clone (@ctx is the new heap) stops at a
- * fatal signal and is thrown away; a realloc always completes, since other
- * holders of the heap's fd may own the block.
+ * realloc's copies and calloc's zeroing write to pages a clone may share:
+ * those are copied first, charged to this heap's memcg (-ENOMEM undoes the
+ * operation).  A realloc always completes otherwise, since other holders
+ * of the heap's fd may own the block.
  */
-static int buddy_kheap_copy(void *ctx, void *dst_mem, u64 dst_off,
-			    const void *src_mem, u64 src_off, u64 bytes)
+static int buddy_kheap_copy(void *ctx, void *dst, u64 dst_off,
+			    const void *src, u64 src_off, u64 bytes)
 {
-	const u8 *src = (const u8 *)src_mem + src_off;
-	u8 *dst = (u8 *)dst_mem + dst_off;
 	struct buddy_kheap *kh = ctx;
 
-	while (bytes) {
-		size_t n = min_t(u64, bytes, SZ_1M);
-
-		if (kh->cloning && fatal_signal_pending(current)) {
-			kh->clone_aborted = true;
-			return 0;
-		}
-		memcpy(dst, src, n);
-		dst += n;
-		src += n;
-		bytes -= n;
-		if (bytes)
-			cond_resched();
-	}
-	return 0;
+	return buddy_pages_copy(dst, dst_off, src, src_off, bytes, kh->memcg);
 }
 
-/* calloc and realloc zeroing: the same, but never cut short. */
 static int buddy_kheap_zero(void *ctx, void *mem, u64 off, u64 bytes)
 {
-	u8 *dst = (u8 *)mem + off;
+	struct buddy_kheap *kh = ctx;
 
-	while (bytes) {
-		size_t n = min_t(u64, bytes, SZ_1M);
-
-		memset(dst, 0, n);
-		dst += n;
-		bytes -= n;
-		if (bytes)
-			cond_resched();
-	}
-	return 0;
+	return buddy_pages_zero(mem, off, bytes, kh->memcg);
 }
 
 static const struct buddy_ops buddy_kheap_ops = {
@@ -264,6 +267,7 @@ static const struct buddy_ops buddy_kheap_ops = {
 	.meta_free	= buddy_kheap_meta_free,
 	.copy		= buddy_kheap_copy,
 	.zero		= buddy_kheap_zero,
+	.chunk_clone	= buddy_kheap_chunk_clone,
 };
 
 /**
@@ -375,6 +379,12 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
  * the same contents; afterwards the two heaps are independent.  It is
  * charged to the calling task's user.  A fatal signal stops the copy.
  *
+ * No byte is copied: the copy shares @src's pages until either side
+ * writes to one, or maps it (buddy_pages.h).  Its contents are @src's when
+ * the lock was taken: @src's window is unmapped first, so a write by
+ * another thread after that faults, waits for the lock and then goes to a
+ * page of @src's own.
+ *
  * Return: the new heap, or an ERR_PTR() (-EINTR for a fatal signal).
  */
 struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
@@ -391,11 +401,12 @@ struct buddy_kheap *buddy_kheap_clone(struct buddy_kheap *src,
 		buddy_kheap_free(kh);
 		return ERR_PTR(-EINTR);
 	}
-	kh->cloning = true;
+	if (src->inode)
+		unmap_mapping_range(src->inode->i_mapping, 0,
+				    src->window_bytes, 1);
 	ret = buddy_heap_clone(&kh->core, &src->core, kh);
-	kh->cloning = false;
 	mutex_unlock(&src->lock);
-	if (!ret && kh->clone_aborted)
+	if (kh->clone_aborted)
 		ret = -EINTR;
 	if (ret) {
 		buddy_heap_destroy(&kh->core);
@@ -774,6 +785,25 @@ int buddy_kheap_clone_check(const struct buddy_clone_args *args)
 	return 0;
 }
 
+/*
+ * The page array of the live chunk holding window @offset and, in *@index,
+ * the index of @offset's page in it; NULL if no live chunk holds @offset.
+ */
+static struct buddy_pages *buddy_kheap_pages_at(struct buddy_kheap *kh,
+						u64 offset,
+						unsigned long *index)
+{
+	const struct buddy_chunk *c;
+
+	if (offset >= kh->window_bytes)
+		return NULL;
+	c = buddy_chunk_at(&kh->core, offset);
+	if (!c)
+		return NULL;
+	*index = (offset - c->offset) >> PAGE_SHIFT;
+	return c->mem;
+}
+
 /**
  * buddy_kheap_page() - the page backing a window offset
  * @kh: the heap; the caller holds @kh->lock
@@ -783,23 +813,22 @@ int buddy_kheap_clone_check(const struct buddy_clone_args *args)
  */
 struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
 {
-	void *addr;
-	u64 left;
+	struct buddy_pages *bp;
+	unsigned long i;
 
 	lockdep_assert_held(&kh->lock);
 
-	if (offset >= kh->window_bytes || !PAGE_ALIGNED(offset))
+	if (!PAGE_ALIGNED(offset))
 		return NULL;
-	addr = buddy_chunk_address(&kh->core, offset, &left);
-	if (!addr || left < PAGE_SIZE)
-		return NULL;
-	return vmalloc_to_page(addr);
+	bp = buddy_kheap_pages_at(kh, offset, &i);
+	return bp ? bp->pages[i] : NULL;
 }
 
 /*
  * Pages mapped per fault: the faulting one and the rest of its aligned
  * group of BUDDY_FAULT_AROUND pages that lie in live chunks (like the page
- * cache's fault-around; the memory is there anyway, only PTEs are added).
+ * cache's fault-around; the memory is there anyway, only PTEs are added),
+ * except pages a clone shares: those are copied only when touched.
  */
 #define BUDDY_FAULT_AROUND	16
 
@@ -810,7 +839,8 @@ static void buddy_kheap_fault_around(struct buddy_kheap *kh,
 {
 	pgoff_t vma_first = vma->vm_pgoff;
 	pgoff_t vma_last = vma_first + vma_pages(vma);
-	struct page *page;
+	struct buddy_pages *bp;
+	unsigned long i;
 	pgoff_t pg;
 
 	first = max(first, vma_first);
@@ -818,12 +848,12 @@ static void buddy_kheap_fault_around(struct buddy_kheap *kh,
 	for (pg = first; pg < last; pg++) {
 		if (pg == skip)
 			continue;
-		page = buddy_kheap_page(kh, (u64)pg << PAGE_SHIFT);
-		if (!page)
+		bp = buddy_kheap_pages_at(kh, (u64)pg << PAGE_SHIFT, &i);
+		if (!bp || buddy_pages_shared(bp, i))
 			continue;
 		if (vm_insert_page(vma, vma->vm_start +
 				   ((pg - vma_first) << PAGE_SHIFT),
-				   page) == -ENOMEM)
+				   bp->pages[i]) == -ENOMEM)
 			break;
 	}
 }
@@ -836,21 +866,31 @@ static void buddy_kheap_fault_around(struct buddy_kheap *kh,
  * The page is inserted with vm_insert_page() (refcounted, so get_user_pages
  * works on it) with the heap's lock held, so a chunk cannot be released
  * between finding its page and mapping it: chunk_free zaps the chunk's
- * range under the same lock before vfree().  Neighbouring pages of the
+ * range under the same lock before freeing it.  Neighbouring pages of the
  * same live chunks are mapped too (BUDDY_FAULT_AROUND).
+ *
+ * A page shared with a clone is never mapped: the faulting heap first
+ * swaps in a copy of its own, charged to its memcg, whether the access
+ * reads or writes.  Copying on reads too costs memory only while a clone
+ * lives; in exchange no page is ever mapped read-only, so the window needs
+ * no write-notify (page_mkwrite), which would cost every heap, forked or
+ * not, a second fault per page, and mprotect() cannot make a shared page
+ * writable.  When the copy fails (the memcg at its limit) the fault gives
+ * VM_FAULT_SIGBUS: VM_FAULT_OOM would retry the fault for ever.
  *
  * A fatal signal while waiting for the heap's lock gives VM_FAULT_SIGBUS:
  * the task is dying anyway (a kernel access gets -EFAULT), and returning
  * VM_FAULT_RETRY would mean dropping the mmap or VMA lock ourselves.
  *
  * Return: VM_FAULT_NOPAGE once mapped, VM_FAULT_SIGBUS for offsets outside
- * live chunks or a fatal signal, VM_FAULT_OOM.
+ * live chunks, a fatal signal or a failed copy, VM_FAULT_OOM.
  */
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 {
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	pgoff_t pgoff = vmf->pgoff;
-	struct page *page;
+	struct buddy_pages *bp;
+	unsigned long i;
 	int err;
 
 	if (pgoff >= kh->window_bytes >> PAGE_SHIFT)
@@ -858,9 +898,9 @@ vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 
 	if (mutex_lock_killable(&kh->lock))
 		return VM_FAULT_SIGBUS;
-	page = buddy_kheap_page(kh, (u64)pgoff << PAGE_SHIFT);
-	if (page) {
-		err = vm_insert_page(vmf->vma, vmf->address, page);
+	bp = buddy_kheap_pages_at(kh, (u64)pgoff << PAGE_SHIFT, &i);
+	if (bp && !buddy_pages_unshare(bp, i, kh->memcg)) {
+		err = vm_insert_page(vmf->vma, vmf->address, bp->pages[i]);
 		if (!err || err == -EBUSY)	/* -EBUSY: another thread won */
 			ret = VM_FAULT_NOPAGE;
 		else if (err == -ENOMEM)

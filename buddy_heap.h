@@ -3,9 +3,10 @@
  * buddy_heap - the kernel side of one /dev/buddy heap.
  *
  * A struct buddy_kheap wraps a struct buddy_heap from the core with what the
- * kernel needs around it: a mutex, vmalloc'd chunks charged to the caller's
- * memcg, the address_space whose user mappings are zapped before a chunk
- * goes back, and a debugfs directory (buddy_debugfs.c).  Every request is
+ * kernel needs around it: a mutex, chunks of pages (buddy_pages.c, shared
+ * with clones) charged to the caller's memcg, the address_space whose user
+ * mappings are zapped before a chunk goes back or a clone shares it, and a
+ * debugfs directory (buddy_debugfs.c).  Every request is
  * a plain function here taking kernel copies of the uapi structs, so the
  * KUnit suites can drive the device logic without a file.  The heap knows
  * operations, not ioctl commands: buddy_kmod.c decodes each command once,
@@ -61,7 +62,7 @@ struct buddy_user;
 /**
  * struct buddy_kheap - one heap, the private data of one /dev/buddy file
  * @lock: serialises every use of @core (ioctls, faults, debugfs).
- * @core: the allocator; its chunks are vmalloc'd, its metadata kvmalloc'd.
+ * @core: the allocator; its chunks are page arrays, its metadata kvmalloc'd.
  * @params: the limits it was made with.
  * @window_bytes: size of the mmap window (BUDDY_GRAIN << max_order).
  * @id: unique number, names the debugfs directory.
@@ -75,9 +76,8 @@ struct buddy_user;
  *	that opened or cloned the heap), NULL without per-user accounting.
  * @memcg: the memory cgroup every chunk and its metadata are charged to
  *	(the opener's or cloner's, referenced; NULL without memcg).
- * @cloning: set while the heap is being filled by buddy_kheap_clone(): a
- *	fatal signal then stops the copy.
- * @clone_aborted: the copy was stopped; the clone is discarded.
+ * @clone_aborted: a fatal signal stopped buddy_kheap_clone() filling the
+ *	heap; it is discarded.
  */
 struct buddy_kheap {
 	struct mutex lock;		/* serialises core, faults, debugfs */
@@ -91,7 +91,6 @@ struct buddy_kheap {
 	struct dentry *debugfs;
 	struct buddy_user *user;
 	struct mem_cgroup *memcg;
-	bool cloning;
 	bool clone_aborted;
 };
 

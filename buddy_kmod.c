@@ -5,7 +5,7 @@
  * Each open of /dev/buddy makes a heap (buddy_heap.c); release gives every
  * page and all metadata back.  The process maps the heap's window once with
  * MAP_SHARED at offset 0; pages are inserted lazily by the fault handler
- * from the heap's vmalloc'd chunks, so the heap can grow without remapping
+ * from the heap's chunks of pages, so the heap can grow without remapping
  * and an offset outside the live chunks raises SIGBUS.  The ioctls of
  * include/uapi/linux/buddy.h speak in window offsets.
  *

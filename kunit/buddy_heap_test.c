@@ -30,201 +30,11 @@
 
 #include "../buddy_core.c"
 #include "../buddy_heap.c"
+#include "../buddy_pages.c"
 #include "../buddy_debugfs.c"
 
 #include "buddy_test.h"
-
-/* Suite buddy_kheap: the device's heap glue (buddy_heap.c), in-kernel. */
-
-#define KT_MIN_CHUNK	SZ_64K
-#define KT_CAP		SZ_16M
-
-/* debugfs directory the suite's heaps hang their files under */
-static struct dentry *kt_debugfs;
-/* the memory cgroup insmod ran in (kunit/run makes one), or NULL */
-static struct mem_cgroup *kt_memcg;
-
-static int buddy_kheap_suite_init(struct kunit_suite *suite)
-{
-	struct mem_cgroup *memcg;
-
-	kt_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
-	/* .suite_init runs in insmod's context: remember its memcg */
-	memcg = current->mm ? get_mem_cgroup_from_mm(current->mm) : NULL;
-	if (memcg && !memcg->css.parent) {
-		mem_cgroup_put(memcg);	/* the root: nothing is charged */
-		memcg = NULL;
-	}
-	kt_memcg = memcg;
-	kunit_log(KERN_INFO, suite, KUNIT_SUBTEST_INDENT
-		  "# %s: %s memory cgroup, fault injection %s", suite->name,
-		  kt_memcg ? "in a" : "no",
-		  IS_ENABLED(CONFIG_FAULT_INJECTION) ? "built in" : "missing");
-	return 0;
-}
-
-static void buddy_kheap_suite_exit(struct kunit_suite *suite)
-{
-	debugfs_remove_recursive(kt_debugfs);
-	kt_debugfs = NULL;
-	if (kt_memcg)
-		mem_cgroup_put(kt_memcg);
-	kt_memcg = NULL;
-}
-
-/* Fail @test, without aborting it, if @kh's core heap is inconsistent. */
-static void kheap_expect_whole(struct kunit *test, struct buddy_kheap *kh)
-{
-	mutex_lock(&kh->lock);
-	buddy_test_expect_whole(test, &kh->core);
-	mutex_unlock(&kh->lock);
-}
-
-/* A heap of the case's: checked and destroyed when the case ends. */
-struct kheap_ref {
-	struct kunit *test;
-	struct buddy_kheap *kh;
-};
-
-static int kheap_res_init(struct kunit_resource *res, void *context)
-{
-	res->data = context;
-	return 0;
-}
-
-/*
- * Runs when the case ends, however it ends: the heap must pass
- * buddy_check(), and nothing may leak into kmemleak.
- */
-static void kheap_res_free(struct kunit_resource *res)
-{
-	struct kheap_ref *ref = res->data;
-
-	kheap_expect_whole(ref->test, ref->kh);
-	buddy_kheap_destroy(ref->kh);
-	kfree(ref);
-}
-
-/* Make @kh the case's, or destroy it and fail the case. */
-static void tkheap_adopt(struct kunit *test, struct buddy_kheap *kh)
-{
-	struct kheap_ref *ref = kzalloc(sizeof(*ref), GFP_KERNEL);
-
-	if (ref) {
-		ref->test = test;
-		ref->kh = kh;
-		if (kunit_alloc_resource(test, kheap_res_init, kheap_res_free,
-					 GFP_KERNEL, ref))
-			return;
-		kfree(ref);
-	}
-	buddy_kheap_destroy(kh);
-	KUNIT_ASSERT_TRUE_MSG(test, false, "kunit_alloc_resource failed");
-}
-
-static struct buddy_kheap *tkheap_params(struct kunit *test,
-					 const struct buddy_kheap_params *p)
-{
-	struct buddy_kheap *kh = buddy_kheap_create(p, NULL);
-
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, kh);
-	tkheap_adopt(test, kh);
-	return kh;
-}
-
-/* A heap like the module makes, destroyed when the case ends. */
-static struct buddy_kheap *tkheap(struct kunit *test, u64 cap)
-{
-	struct buddy_kheap_params p = {
-		.cap_bytes = cap,
-		.min_chunk_bytes = KT_MIN_CHUNK,
-		.low_water_bytes = KT_MIN_CHUNK,
-		.debugfs_root = kt_debugfs,
-	};
-
-	return tkheap_params(test, &p);
-}
-
-/* MALLOC, CALLOC (@arg: count) or MEMALIGN (@arg: alignment). */
-static int kalloc_op(struct buddy_kheap *kh, u32 opcode, u64 size, u64 arg,
-		     u64 *off)
-{
-	struct buddy_op op = {
-		.op = opcode,
-		.size = size,
-		.arg = arg,
-	};
-	int ret = buddy_kheap_op(kh, &op);
-
-	if (off)
-		*off = ret ? U64_MAX : op.offset;
-	return ret;
-}
-
-static int kmalloc_op(struct buddy_kheap *kh, u64 size, u64 *off)
-{
-	return kalloc_op(kh, BUDDY_OP_MALLOC, size, 0, off);
-}
-
-/* FREE, REALLOC or USABLE_SIZE; @new_offset: REALLOC's block, 0 on error. */
-static int kblock_op(struct buddy_kheap *kh, u32 opcode, u64 offset,
-		     u64 size, u32 *reason, u64 *new_offset)
-{
-	struct buddy_op op = {
-		.op = opcode,
-		.offset = offset,
-		.size = size,
-	};
-	int ret = buddy_kheap_op(kh, &op);
-
-	if (reason)
-		*reason = op.reason;
-	if (new_offset)
-		*new_offset = ret ? 0 : op.offset;
-	return ret;
-}
-
-static int kfree_op(struct buddy_kheap *kh, u64 offset, u32 *reason)
-{
-	return kblock_op(kh, BUDDY_OP_FREE, offset, 0, reason, NULL);
-}
-
-/*
- * HEAP_CHECK() on @kh's core, asserting only once the lock is dropped: an
- * assertion ends the case's thread, and the heap's release takes the lock.
- */
-static void kheap_check(struct kunit *test, struct buddy_kheap *kh)
-{
-	struct buddy_violation v = { };
-	int ret;
-
-	mutex_lock(&kh->lock);
-	ret = buddy_check(&kh->core, &v);
-	mutex_unlock(&kh->lock);
-	KUNIT_ASSERT_EQ_MSG(test, ret, 0,
-			    "buddy_check: %s (offset %llu order %u)",
-			    v.what ? v.what : "?", v.offset, v.order);
-}
-
-static void kheap_stats(struct kunit *test, struct buddy_kheap *kh,
-			struct buddy_stats *st)
-{
-	mutex_lock(&kh->lock);
-	buddy_get_stats(&kh->core, st);
-	mutex_unlock(&kh->lock);
-}
-
-/* Kernel address of @off in @kh's chunks. */
-static u8 *kheap_ptr(struct kunit *test, struct buddy_kheap *kh, u64 off)
-{
-	u8 *p;
-
-	mutex_lock(&kh->lock);
-	p = buddy_chunk_address(&kh->core, off, NULL);
-	mutex_unlock(&kh->lock);
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	return p;
-}
+#include "buddy_kheap_fixture.h"
 
 /* buddy_kheap_check_params() rejections, each also refused by create. */
 struct kparams_case {
@@ -318,7 +128,7 @@ static void kwrap_chunk_free(void *ctx, void *mem, u64 bytes)
 {
 	struct kwrap *w = ctx;
 
-	if (!is_vmalloc_addr(mem))
+	if (!mem || ((struct buddy_pages *)mem)->nr != bytes >> PAGE_SHIFT)
 		w->bad = true;
 	w->chunks--;
 	w->inner->chunk_free(w->inner_ctx, mem, bytes);
@@ -350,12 +160,20 @@ static int kwrap_copy(void *ctx, void *dst, u64 dst_off, const void *src,
 	return w->inner->copy(w->inner_ctx, dst, dst_off, src, src_off, bytes);
 }
 
+static int kwrap_zero(void *ctx, void *mem, u64 off, u64 bytes)
+{
+	struct kwrap *w = ctx;
+
+	return w->inner->zero(w->inner_ctx, mem, off, bytes);
+}
+
 static const struct buddy_ops kwrap_ops = {
 	.chunk_alloc = kwrap_chunk_alloc,
 	.chunk_free = kwrap_chunk_free,
 	.meta_alloc = kwrap_meta_alloc,
 	.meta_free = kwrap_meta_free,
 	.copy = kwrap_copy,
+	.zero = kwrap_zero,
 };
 
 static void buddy_test_kheap_destroy_leaves_nothing(struct kunit *test)
@@ -528,19 +346,19 @@ static void buddy_test_kheap_alloc_ops(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
 	struct buddy_op op = { .op = BUDDY_OP_MALLOC, .size = 100 };
-	u8 *p;
+	u64 dirty;
 
 	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
 	KUNIT_EXPECT_EQ(test, op.usable, 128);
 	/* dirty the block, free it: calloc gets it back zeroed */
-	p = kheap_ptr(test, kh, op.offset);
-	memset(p, 0xff, 128);
+	dirty = op.offset;
+	kheap_fill(test, kh, dirty, 0xff, 128);
 	KUNIT_ASSERT_EQ(test, kfree_op(kh, op.offset, NULL), 0);
 	op = (struct buddy_op){ .op = BUDDY_OP_CALLOC, .size = 10, .arg = 10 };
 	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
 	KUNIT_EXPECT_EQ(test, op.usable, 128);
-	KUNIT_EXPECT_PTR_EQ(test, kheap_ptr(test, kh, op.offset), p);
-	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0, 128));
+	KUNIT_EXPECT_EQ(test, op.offset, dirty);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, dirty, 0, 128));
 	op = (struct buddy_op){
 		.op = BUDDY_OP_MEMALIGN,
 		.size = 16,
@@ -651,17 +469,16 @@ static void buddy_test_kheap_realloc(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &x), 0);
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &y), 0);
-	memset(kheap_ptr(test, kh, x), 0x3c, 16);
+	kheap_fill(test, kh, x, 0x3c, 16);
 	op.offset = x;
 	op.size = 1000;
 	op.flags = BUDDY_ALLOC_ZERO;
 	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
 	KUNIT_EXPECT_NE(test, op.offset, x);
 	KUNIT_EXPECT_EQ(test, op.usable, 1024);
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, op.offset),
-					   0x3c, 16));
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, op.offset + 16),
-					   0, 1024 - 16));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, op.offset, 0x3c, 16));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, op.offset + 16, 0,
+					  1024 - 16));
 	op = (struct buddy_op){ .op = BUDDY_OP_USABLE_SIZE, .offset = y };
 	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
 	KUNIT_EXPECT_EQ(test, op.usable, 16);
@@ -867,19 +684,16 @@ static void buddy_test_kheap_clone(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 300, &a), 0);
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_256K, &b), 0);
-	memset(kheap_ptr(test, kh, a), 0x5e, 300);
-	memset(kheap_ptr(test, kh, b), 0xe5, SZ_256K);
+	kheap_fill(test, kh, a, 0x5e, 300);
+	kheap_fill(test, kh, b, 0xe5, SZ_256K);
 	copy = buddy_kheap_clone(kh, NULL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, copy);
 	tkheap_adopt(test, copy);
 	KUNIT_EXPECT_NE(test, copy->id, kh->id);
 	KUNIT_EXPECT_EQ(test, copy->window_bytes, kh->window_bytes);
 	kheap_check(test, copy);
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, copy, a), 0x5e, 300));
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, copy, b), 0xe5,
-					   SZ_256K));
-	KUNIT_EXPECT_PTR_NE(test, kheap_ptr(test, copy, b),
-			    kheap_ptr(test, kh, b));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, a, 0x5e, 300));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b, 0xe5, SZ_256K));
 	/* afterwards each goes its own way */
 	KUNIT_EXPECT_EQ(test, kfree_op(copy, a, NULL), 0);
 	KUNIT_EXPECT_EQ(test, kmalloc_op(kh, 16, &c), 0);
@@ -890,7 +704,7 @@ static void buddy_test_kheap_clone(struct kunit *test)
 	kheap_check(test, copy);
 }
 
-static void buddy_test_kheap_page_is_vmalloc_page(struct kunit *test)
+static void buddy_test_kheap_page_is_chunk_page(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
 	unsigned int i, pages = 0;
@@ -904,13 +718,14 @@ static void buddy_test_kheap_page_is_vmalloc_page(struct kunit *test)
 	KUNIT_EXPECT_GE(test, kh->core.nr_chunks, 3);
 	for (i = 0; i < kh->core.nr_chunks; i++) {
 		const struct buddy_chunk *c = &kh->core.chunks[i];
+		const struct buddy_pages *bp = c->mem;
 		u64 bytes = BUDDY_GRAIN << c->order;
 
-		KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(c->mem));
+		KUNIT_EXPECT_EQ(test, bp->nr, bytes >> PAGE_SHIFT);
 		for (pg = 0; pg < bytes; pg += PAGE_SIZE, pages++)
 			KUNIT_EXPECT_PTR_EQ(test,
 					    buddy_kheap_page(kh, c->offset + pg),
-					    vmalloc_to_page((u8 *)c->mem + pg));
+					    bp->pages[pg >> PAGE_SHIFT]);
 	}
 	mutex_unlock(&kh->lock);
 	KUNIT_EXPECT_EQ(test, pages, (SZ_64K + SZ_64K + SZ_256K) / PAGE_SIZE);
@@ -1097,44 +912,13 @@ static void buddy_test_kheap_memcg_limit(struct kunit *test)
 	kheap_check(test, kh);
 }
 
-/* -- fault injection (failslab + fail_page_alloc, armed by kunit/run) -- */
-
-/*
- * Make every allocation of this thread fail.  kunit/run arms failslab and
- * fail_page_alloc with task-filter, probability 100 and no gfp exemptions;
- * the flag picks this thread.  Skips the case if injection is not armed.
- */
-static void inject_begin(struct kunit *test)
-{
-#ifdef CONFIG_FAULT_INJECTION
-	void *probe;
-
-	current->make_it_fail = 1;
-	probe = kmalloc(64, GFP_KERNEL | __GFP_NOWARN);
-	if (probe) {
-		current->make_it_fail = 0;
-		kfree(probe);
-		kunit_skip(test, "failslab is not armed (kunit/run arms it)");
-	}
-#else
-	kunit_skip(test, "no CONFIG_FAULT_INJECTION");
-#endif
-}
-
-static void inject_end(void)
-{
-#ifdef CONFIG_FAULT_INJECTION
-	current->make_it_fail = 0;
-#endif
-}
-
 /* A heap with one live block and room left in its only chunk. */
 static struct buddy_kheap *tkheap_injectable(struct kunit *test, u64 *blk)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
 
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, blk), 0);
-	memset(kheap_ptr(test, kh, *blk), 0x6b, 16);
+	kheap_fill(test, kh, *blk, 0x6b, 16);
 	return kh;
 }
 
@@ -1152,7 +936,7 @@ static void expect_kheap_unchanged(struct kunit *test, struct buddy_kheap *kh,
 	KUNIT_EXPECT_EQ(test, now->bytes_in_use, before->bytes_in_use);
 	KUNIT_EXPECT_EQ(test, now->live_blocks, before->live_blocks);
 	KUNIT_EXPECT_EQ(test, now->nr_failed, before->nr_failed + failed);
-	KUNIT_EXPECT_NULL(test, memchr_inv(kheap_ptr(test, kh, blk), 0x6b, 16));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, blk, 0x6b, 16));
 }
 
 static void buddy_test_inject_create(struct kunit *test)
@@ -1328,7 +1112,7 @@ static struct kunit_case buddy_kheap_cases[] = {
 	KUNIT_CASE(buddy_test_kheap_batch_stop_on_error),
 	KUNIT_CASE(buddy_test_kheap_clone_args),
 	KUNIT_CASE(buddy_test_kheap_clone),
-	KUNIT_CASE(buddy_test_kheap_page_is_vmalloc_page),
+	KUNIT_CASE(buddy_test_kheap_page_is_chunk_page),
 	KUNIT_CASE(buddy_test_kheap_page_outside),
 	KUNIT_CASE(buddy_test_kheap_fault_sigbus),
 	KUNIT_CASE(buddy_test_kheap_cap),

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite buddy_cow: clones of a kernel heap share its pages
+ * copy-on-write (buddy_pages.c, buddy_kheap_clone()).  No byte is copied
+ * by the clone; a write by either side, from the kernel (calloc, realloc)
+ * or through the window, copies the page it touches, and the other side
+ * keeps its bytes; pages go back to being one heap's alone when the other
+ * heaps drop them; a copy that cannot be made fails the request with
+ * -ENOMEM and leaves the heap as it was.  The user side (faults, fork,
+ * GUP) is tested in the guest by tests/vm.
+ */
+
+#include <kunit/test.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sizes.h>
+
+#include "../buddy_core.c"
+#include "../buddy_heap.c"
+#include "../buddy_pages.c"
+#include "../buddy_debugfs.c"
+
+#include "buddy_test.h"
+#include "buddy_kheap_fixture.h"
+
+/* The page under window @off of @kh and whether another heap shares it. */
+static struct page *cow_page(struct buddy_kheap *kh, u64 off, bool *shared)
+{
+	struct buddy_pages *bp;
+	struct page *page;
+	unsigned long i;
+
+	mutex_lock(&kh->lock);
+	bp = buddy_kheap_pages_at(kh, round_down(off, PAGE_SIZE), &i);
+	page = bp ? bp->pages[i] : NULL;
+	if (shared)
+		*shared = bp && buddy_pages_shared(bp, i);
+	mutex_unlock(&kh->lock);
+	return page;
+}
+
+/* Pages of [@off, @off + @len) that @a and @b both list. */
+static unsigned long cow_common_pages(struct buddy_kheap *a,
+				      struct buddy_kheap *b, u64 off, u64 len)
+{
+	unsigned long n = 0;
+	u64 pg;
+
+	for (pg = round_down(off, PAGE_SIZE); pg < off + len; pg += PAGE_SIZE)
+		n += cow_page(a, pg, NULL) == cow_page(b, pg, NULL);
+	return n;
+}
+
+/* A heap with a 300-byte block at *@a (0x5e) and a 256 KiB one at *@b (0xe5). */
+static struct buddy_kheap *cow_heap(struct kunit *test, u64 *a, u64 *b)
+{
+	struct buddy_kheap *kh = tkheap(test, KT_CAP);
+
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 300, a), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_256K, b), 0);
+	kheap_fill(test, kh, *a, 0x5e, 300);
+	kheap_fill(test, kh, *b, 0xe5, SZ_256K);
+	return kh;
+}
+
+static struct buddy_kheap *cow_clone(struct kunit *test,
+				     struct buddy_kheap *kh)
+{
+	struct buddy_kheap *copy = buddy_kheap_clone(kh, NULL);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, copy);
+	tkheap_adopt(test, copy);
+	return copy;
+}
+
+static void buddy_test_cow_clone_shares_pages(struct kunit *test)
+{
+	u64 a, b, pages = SZ_256K / PAGE_SIZE;
+	struct buddy_kheap *kh = cow_heap(test, &a, &b);
+	struct buddy_kheap *copy = cow_clone(test, kh);
+	struct page *before;
+	bool shared;
+
+	/* every page is listed by both, marked shared on both sides */
+	KUNIT_EXPECT_EQ(test, cow_common_pages(kh, copy, b, SZ_256K), pages);
+	before = cow_page(kh, b, &shared);
+	KUNIT_EXPECT_TRUE(test, shared);
+	cow_page(copy, b, &shared);
+	KUNIT_EXPECT_TRUE(test, shared);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, a, 0x5e, 300));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b, 0xe5, SZ_256K));
+
+	/* the copy writes 16 bytes: only that page is copied, for the copy */
+	kheap_fill(test, copy, b, 0x11, 16);
+	KUNIT_EXPECT_PTR_EQ(test, cow_page(kh, b, &shared), before);
+	KUNIT_EXPECT_FALSE(test, shared);
+	KUNIT_EXPECT_PTR_NE(test, cow_page(copy, b, &shared), before);
+	KUNIT_EXPECT_FALSE(test, shared);
+	KUNIT_EXPECT_EQ(test, cow_common_pages(kh, copy, b, SZ_256K),
+			pages - 1);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, SZ_256K));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b, 0x11, 16));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b + 16, 0xe5,
+					  SZ_256K - 16));
+
+	/* and the source writing leaves the copy alone */
+	kheap_fill(test, kh, b + SZ_128K, 0x22, 16);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b + SZ_128K, 0xe5, 16));
+	KUNIT_EXPECT_EQ(test, cow_common_pages(kh, copy, b, SZ_256K),
+			pages - 2);
+}
+
+static void buddy_test_cow_kernel_writes_copy(struct kunit *test)
+{
+	u64 a, b, c, moved;
+	struct buddy_kheap *kh = cow_heap(test, &a, &b);
+	struct buddy_kheap *copy = cow_clone(test, kh);
+	struct buddy_op op;
+
+	/* calloc in the copy, on the block the source still holds */
+	KUNIT_ASSERT_EQ(test, kfree_op(copy, a, NULL), 0);
+	op = (struct buddy_op){ .op = BUDDY_OP_CALLOC, .size = 30, .arg = 10 };
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(copy, &op), 0);
+	c = op.offset;
+	KUNIT_EXPECT_EQ(test, c, a);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, c, 0, 300));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, a, 0x5e, 300));
+
+	/* realloc the shared 256 KiB block to 1 MiB, zeroing the rest */
+	op = (struct buddy_op){
+		.op = BUDDY_OP_REALLOC, .offset = b, .size = SZ_1M,
+		.flags = BUDDY_ALLOC_ZERO,
+	};
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(copy, &op), 0);
+	moved = op.offset;
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, moved, 0xe5, SZ_256K));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, moved + SZ_256K, 0,
+					  SZ_1M - SZ_256K));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, SZ_256K));
+	/* the source's heap did not change */
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, b, 0, NULL,
+					NULL), 0);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, a, 0, NULL,
+					NULL), 0);
+}
+
+static void buddy_test_cow_drop_unshares(struct kunit *test)
+{
+	u64 a, b;
+	struct buddy_kheap *kh = cow_heap(test, &a, &b);
+	struct buddy_kheap *child, *grandchild;
+	bool shared;
+
+	child = buddy_kheap_clone(kh, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, child);
+	grandchild = buddy_kheap_clone(child, NULL);
+	if (IS_ERR(grandchild))
+		buddy_kheap_destroy(child);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, grandchild);
+	tkheap_adopt(test, grandchild);
+
+	/* three heaps list the page: two others share it with each */
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 2);
+	/* the child writes: it has its own page, the other two still share */
+	kheap_fill(test, child, b, 0x33, 8);
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 1);
+	KUNIT_EXPECT_PTR_EQ(test, cow_page(kh, b, NULL),
+			    cow_page(grandchild, b, NULL));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, grandchild, b, 0xe5, 8));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, 8));
+
+	/* the child goes: the pages only it shared are the others' */
+	kheap_expect_whole(test, child);
+	buddy_kheap_destroy(child);
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b + PAGE_SIZE, NULL)),
+			1);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, grandchild, a, 0x5e, 300));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, a, 0x5e, 300));
+
+	/* and when the grandchild writes, the source's page is its own */
+	kheap_fill(test, grandchild, b, 0x44, 8);
+	cow_page(kh, b, &shared);
+	KUNIT_EXPECT_FALSE(test, shared);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, 8));
+}
+
+/* A copy that cannot be made: -ENOMEM, the heap and both sides as before. */
+static void buddy_test_cow_write_enomem(struct kunit *test)
+{
+	u64 a, b, c, moved;
+	struct buddy_kheap *kh = cow_heap(test, &a, &b);
+	struct buddy_kheap *copy = cow_clone(test, kh);
+	struct buddy_stats *before, *now;
+	struct buddy_op zalloc, grow;
+	int ret_zalloc, ret_grow;
+
+	before = kunit_kzalloc(test, sizeof(*before), GFP_KERNEL);
+	now = kunit_kzalloc(test, sizeof(*now), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, before);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, now);
+	kheap_stats(test, copy, before);
+
+	/* every page of a cloned chunk is shared, free blocks' too */
+	zalloc = (struct buddy_op){ .op = BUDDY_OP_CALLOC, .size = 100,
+				    .arg = 1 };
+	grow = (struct buddy_op){ .op = BUDDY_OP_REALLOC, .offset = a,
+				  .size = 2000, .flags = BUDDY_ALLOC_ZERO };
+	inject_begin(test);
+	ret_zalloc = buddy_kheap_op(copy, &zalloc);
+	ret_grow = buddy_kheap_op(copy, &grow);
+	inject_end();
+
+	KUNIT_EXPECT_EQ(test, ret_zalloc, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, ret_grow, -ENOMEM);
+	kheap_check(test, copy);
+	kheap_stats(test, copy, now);
+	KUNIT_EXPECT_EQ(test, now->heap_bytes, before->heap_bytes);
+	KUNIT_EXPECT_EQ(test, now->bytes_in_use, before->bytes_in_use);
+	KUNIT_EXPECT_EQ(test, now->live_blocks, before->live_blocks);
+	KUNIT_EXPECT_EQ(test, now->nr_failed, before->nr_failed + 2);
+	KUNIT_EXPECT_EQ(test, cow_common_pages(kh, copy, a, 300), 1);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, a, 0x5e, 300));
+	/* the same requests succeed once memory can be had */
+	KUNIT_EXPECT_EQ(test, kalloc_op(copy, BUDDY_OP_CALLOC, 100, 1, &c), 0);
+	grow.offset = a;
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(copy, &grow), 0);
+	moved = grow.offset;
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, c, 0, 100));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, moved, 0x5e, 300));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, moved + 512, 0,
+					  2048 - 512));
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, a, 0x5e, 300));
+}
+
+/*
+ * Pages stay charged where they were allocated: a clone's memcg pays for
+ * its page arrays and for what it copies, and gets it back when it goes.
+ * Both heaps are made with the test cgroup active, so both belong to it.
+ */
+static void buddy_test_cow_memcg(struct kunit *test)
+{
+	unsigned long before, cloned, written, gone;
+	struct buddy_kheap *kh, *copy;
+	struct mem_cgroup *old;
+	u64 off;
+
+	if (!kt_memcg)
+		kunit_skip(test, "insmod did not run in a memory cgroup");
+	old = set_active_memcg(kt_memcg);
+	kh = tkheap(test, SZ_32M);
+	set_active_memcg(old);
+	KUNIT_ASSERT_PTR_EQ(test, kh->memcg, kt_memcg);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_16M, &off), 0);
+	kheap_fill(test, kh, off, 0x77, SZ_16M);
+
+	before = page_counter_read(&kt_memcg->memory);
+	old = set_active_memcg(kt_memcg);
+	copy = buddy_kheap_clone(kh, NULL);
+	set_active_memcg(old);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, copy);
+	cloned = page_counter_read(&kt_memcg->memory);
+	kheap_fill(test, copy, off, 0x88, SZ_4M);
+	written = page_counter_read(&kt_memcg->memory);
+	kheap_expect_whole(test, copy);
+	buddy_kheap_destroy(copy);
+	gone = page_counter_read(&kt_memcg->memory);
+
+	/* sharing 16 MiB costs the clone its metadata, well under 1 MiB */
+	KUNIT_EXPECT_LT(test, cloned, before + SZ_1M / PAGE_SIZE);
+	/* 4 MiB written, 4 MiB charged (charge stocks blur it a little) */
+	KUNIT_EXPECT_GE(test, written + 2 * MEMCG_CHARGE_BATCH,
+			cloned + SZ_4M / PAGE_SIZE);
+	KUNIT_EXPECT_LE(test, gone, before + 2 * MEMCG_CHARGE_BATCH);
+	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, off, 0x77, SZ_16M));
+}
+
+static struct kunit_case buddy_cow_cases[] = {
+	KUNIT_CASE(buddy_test_cow_clone_shares_pages),
+	KUNIT_CASE(buddy_test_cow_kernel_writes_copy),
+	KUNIT_CASE(buddy_test_cow_drop_unshares),
+	KUNIT_CASE(buddy_test_cow_write_enomem),
+	KUNIT_CASE(buddy_test_cow_memcg),
+	{}
+};
+
+static struct kunit_suite buddy_cow_suite = {
+	.name = "buddy_cow",
+	.suite_init = buddy_kheap_suite_init,
+	.suite_exit = buddy_kheap_suite_exit,
+	.test_cases = buddy_cow_cases,
+};
+
+static struct kunit_suite *buddy_cow_test_suites[] = { &buddy_cow_suite };
+
+/* As buddy_heap_test.c: run in insmod's context, for the memcg case. */
+static int __init buddy_cow_test_init(void)
+{
+	return __kunit_test_suites_init(buddy_cow_test_suites,
+					ARRAY_SIZE(buddy_cow_test_suites));
+}
+module_init(buddy_cow_test_init);
+
+static void __exit buddy_cow_test_exit(void)
+{
+	__kunit_test_suites_exit(buddy_cow_test_suites,
+				 ARRAY_SIZE(buddy_cow_test_suites));
+}
+module_exit(buddy_cow_test_exit);
+
+MODULE_DESCRIPTION("KUnit tests for buddy-kmod's copy-on-write clones");
+MODULE_LICENSE("GPL");
