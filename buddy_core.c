@@ -662,7 +662,7 @@ static int zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
 	return 0;
 }
 
-/* Give back a block just taken, when filling it failed: as if never taken. */
+/* Give back a block just taken, when filling it failed: a free block again. */
 static void untake_block(struct buddy_heap *heap, u64 offset)
 {
 	unsigned int ci, k;
@@ -857,14 +857,14 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 			     unsigned int order, unsigned int search,
 			     unsigned int flags, u64 *offset)
 {
-	u64 grows = heap->counters.nr_grows;
+	u64 grows = heap->counters.nr_grows, off;
 	int ret;
 
-	ret = take_block(heap, order, search, offset);
+	ret = take_block(heap, order, search, &off);
 	if (!ret && (flags & BUDDY_ALLOC_ZERO)) {
-		ret = zero_range(heap, grows, *offset, order_bytes(order));
+		ret = zero_range(heap, grows, off, order_bytes(order));
 		if (ret)
-			untake_block(heap, *offset);
+			untake_block(heap, off);
 	}
 	if (ret) {
 		heap->counters.nr_failed++;
@@ -873,8 +873,9 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 	account_alloc(heap, size, order_bytes(order));
 	heap->counters.live_blocks++;
 	heap->counters.nr_allocs++;
-	heap->hint_offset = *offset;
+	heap->hint_offset = off;
 	heap->hint_order = order;
+	*offset = off;
 	return 0;
 }
 

@@ -178,8 +178,10 @@
  * embedder may back a chunk with anything, e.g. an array of pages); only
  * buddy_chunk_address() and the NULL defaults treat it as an address.
  * @copy and @zero may fail with -ENOMEM (the embedder may need memory to
- * write, e.g. to break a page's sharing): the operation is then undone
- * and fails with -ENOMEM, the heap as it was.
+ * write, e.g. to break a page's sharing): the operation then fails with
+ * -ENOMEM and every block is as it was (offsets, sizes, contents; outputs
+ * not written).  Like any failed request it may leave free memory arranged
+ * differently: deferred blocks merged, a chunk added or given back.
  */
 struct buddy_ops {
 	void *(*chunk_alloc)(void *ctx, u64 bytes);
@@ -375,7 +377,7 @@ int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset,
 			   u64 *size);
 
 const struct buddy_chunk *buddy_chunk_at(const struct buddy_heap *heap,
-					u64 offset);
+					 u64 offset);
 void *buddy_chunk_address(const struct buddy_heap *heap, u64 offset,
 			  u64 *bytes_left);
 void buddy_get_stats(const struct buddy_heap *heap, struct buddy_stats *st);
