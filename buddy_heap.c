@@ -15,6 +15,7 @@
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -154,6 +155,17 @@ static void *buddy_kheap_chunk_alloc(void *ctx, u64 bytes)
 }
 
 /*
+ * Whether a page of a heap being cloned may be pinned for DMA: pins are
+ * taken through a mapping, and the cloning task's is the one that matters
+ * (the shim clones at fork).  A pin through another process's mapping of
+ * the same heap is not seen; the clone then shares that page like any.
+ */
+static bool buddy_kheap_may_be_pinned(void)
+{
+	return current->mm && test_bit(MMF_HAS_PINNED, &current->mm->flags);
+}
+
+/*
  * A clone's chunk shares the source's pages (the source's window was
  * unmapped first: buddy_kheap_clone()).  It is charged to the clone's user
  * in full, as if copied, since either side may come to own every page.  A
@@ -167,7 +179,7 @@ static void *buddy_kheap_chunk_clone(void *ctx, const void *mem, u64 bytes)
 
 	if (buddy_kheap_charge(kh, charge))
 		return NULL;
-	bp = buddy_pages_share(mem, kh->memcg);
+	bp = buddy_pages_share(mem, buddy_kheap_may_be_pinned(), kh->memcg);
 	if (!bp) {
 		buddy_kheap_uncharge(kh, charge);
 		if (fatal_signal_pending(current))
@@ -821,7 +833,7 @@ struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
 	if (!PAGE_ALIGNED(offset))
 		return NULL;
 	bp = buddy_kheap_pages_at(kh, offset, &i);
-	return bp ? bp->pages[i] : NULL;
+	return bp ? bp->array->pages[i] : NULL;
 }
 
 /*
@@ -853,7 +865,7 @@ static void buddy_kheap_fault_around(struct buddy_kheap *kh,
 			continue;
 		if (vm_insert_page(vma, vma->vm_start +
 				   ((pg - vma_first) << PAGE_SHIFT),
-				   bp->pages[i]) == -ENOMEM)
+				   bp->array->pages[i]) == -ENOMEM)
 			break;
 	}
 }
@@ -900,7 +912,7 @@ vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	bp = buddy_kheap_pages_at(kh, (u64)pgoff << PAGE_SHIFT, &i);
 	if (bp && !buddy_pages_unshare(bp, i, kh->memcg)) {
-		err = vm_insert_page(vmf->vma, vmf->address, bp->pages[i]);
+		err = vm_insert_page(vmf->vma, vmf->address, bp->array->pages[i]);
 		if (!err || err == -EBUSY)	/* -EBUSY: another thread won */
 			ret = VM_FAULT_NOPAGE;
 		else if (err == -ENOMEM)

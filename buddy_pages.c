@@ -2,13 +2,15 @@
 /*
  * buddy_pages - chunk memory as arrays of pages shared copy-on-write
  * between a heap and its clones; see buddy_pages.h for the rules.  The
- * callers serialise all use of one array (the heap's lock); the share
- * counts of pages listed by several arrays are under buddy_share_lock.
+ * callers serialise all use of one heap's struct buddy_pages (the heap's
+ * lock); an array's users are a refcount, the share counts of pages
+ * listed by several arrays are under buddy_share_lock.
  */
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
@@ -25,51 +27,67 @@
  */
 #define BUDDY_PAGES_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 
-/* Pages shared per hold of buddy_share_lock when a chunk is cloned. */
+/* Pages handled per hold of buddy_share_lock, and between reschedules. */
 #define BUDDY_SHARE_BATCH	256
 
 /* Guards page->private, the number of other arrays listing a page. */
 static DEFINE_SPINLOCK(buddy_share_lock);
 
-static struct buddy_pages *buddy_pages_array(unsigned long nr)
+/* An array for @nr pages, its one user the caller; charged to @memcg. */
+static struct buddy_page_array *buddy_page_array_new(unsigned long nr,
+						     struct mem_cgroup *memcg)
 {
-	size_t bytes = buddy_pages_array_bytes(nr);
-	struct buddy_pages *bp;
+	size_t bytes = struct_size((struct buddy_page_array *)NULL, pages, nr);
+	struct mem_cgroup *old = set_active_memcg(memcg);
+	struct buddy_page_array *arr;
 
 	/* like the heap's metadata: no high-order kmalloc retried hard */
 	if (bytes > PAGE_SIZE)
-		bp = __vmalloc(bytes, BUDDY_PAGES_GFP);
+		arr = __vmalloc(bytes, BUDDY_PAGES_GFP);
 	else
-		bp = kmalloc(bytes, BUDDY_PAGES_GFP);
-	if (bp)
-		bp->nr = nr;
-	return bp;
-}
-
-/* Drop this array's hold on @page: one sharer fewer, one reference less. */
-static void buddy_page_release(struct page *page)
-{
-	spin_lock(&buddy_share_lock);
-	if (page_private(page))
-		set_page_private(page, page_private(page) - 1);
-	spin_unlock(&buddy_share_lock);
-	put_page(page);
-}
-
-/* Release pages [0, @n) of @bp and the array itself. */
-static void buddy_pages_release(struct buddy_pages *bp, unsigned long n)
-{
-	unsigned long i;
-
-	for (i = 0; i < n; i++) {
-		buddy_page_release(bp->pages[i]);
-		if (!(i % BUDDY_SHARE_BATCH))
-			cond_resched();
+		arr = kmalloc(bytes, BUDDY_PAGES_GFP);
+	set_active_memcg(old);
+	if (arr) {
+		refcount_set(&arr->users, 1);
+		arr->nr = nr;
 	}
-	kvfree(bp);
+	return arr;
 }
 
-/* A zeroed page charged to @memcg, or NULL. */
+/*
+ * Drop the array's hold on pages [0, @n): one sharer fewer, one reference
+ * less each; then free the array.
+ */
+static void buddy_page_array_release(struct buddy_page_array *arr,
+				     unsigned long n)
+{
+	unsigned long start, end, i;
+	struct page *page;
+
+	for (start = 0; start < n; start = end) {
+		end = min(n, start + BUDDY_SHARE_BATCH);
+		spin_lock(&buddy_share_lock);
+		for (i = start; i < end; i++) {
+			page = arr->pages[i];
+			if (page_private(page))
+				set_page_private(page, page_private(page) - 1);
+		}
+		spin_unlock(&buddy_share_lock);
+		for (i = start; i < end; i++)
+			put_page(arr->pages[i]);
+		cond_resched();
+	}
+	kvfree(arr);
+}
+
+/* Drop a user of @arr; the last one releases it. */
+static void buddy_page_array_put(struct buddy_page_array *arr)
+{
+	if (refcount_dec_and_test(&arr->users))
+		buddy_page_array_release(arr, arr->nr);
+}
+
+/* A page charged to @memcg, or NULL. */
 static struct page *buddy_page_new(struct mem_cgroup *memcg, gfp_t extra)
 {
 	struct mem_cgroup *old = set_active_memcg(memcg);
@@ -79,141 +97,196 @@ static struct page *buddy_page_new(struct mem_cgroup *memcg, gfp_t extra)
 	return page;
 }
 
-/**
- * buddy_pages_alloc() - zeroed pages for a new chunk
- * @nr: number of pages
- * @memcg: the memory cgroup to charge them and the array to (NULL: the
- *	current task's)
- *
- * Return: the array, or NULL.
+/*
+ * A new array listing @src's pages, with one more reference and one more
+ * sharer each; but a page that may be pinned for DMA (@pinned_copy and
+ * folio_maybe_dma_pinned()) is copied at once.  A fatal signal stops it.
  */
-struct buddy_pages *buddy_pages_alloc(unsigned long nr,
-				      struct mem_cgroup *memcg)
+static struct buddy_page_array *
+buddy_page_array_dup(const struct buddy_page_array *src, bool pinned_copy,
+		     struct mem_cgroup *memcg)
 {
-	struct mem_cgroup *old = set_active_memcg(memcg);
-	struct buddy_pages *bp = buddy_pages_array(nr);
-	unsigned long i;
-
-	set_active_memcg(old);
-	if (!bp)
-		return NULL;
-	for (i = 0; i < nr; i++) {
-		bp->pages[i] = buddy_page_new(memcg, __GFP_ZERO);
-		if (!bp->pages[i]) {
-			buddy_pages_release(bp, i);
-			return NULL;
-		}
-		if (!(i % BUDDY_SHARE_BATCH))
-			cond_resched();
-	}
-	return bp;
-}
-
-/**
- * buddy_pages_share() - a second array listing the same pages
- * @src: the chunk to share; the caller has unmapped it from user space
- * @memcg: charged for the new array and for any page copied now
- *
- * No page is copied, except one that may be pinned for DMA
- * (folio_maybe_dma_pinned()): a device may still write to it, which must
- * not show through in the other array, so the new array gets a copy.
- * Pages already shared are simply shared once more.  A fatal signal
- * stops it.
- *
- * Return: the new array, or NULL (nothing is shared then).
- */
-struct buddy_pages *buddy_pages_share(const struct buddy_pages *src,
-				      struct mem_cgroup *memcg)
-{
-	struct mem_cgroup *old = set_active_memcg(memcg);
-	struct buddy_pages *bp = buddy_pages_array(src->nr);
+	struct buddy_page_array *arr = buddy_page_array_new(src->nr, memcg);
 	unsigned long i = 0, end;
 	struct page *page;
 
-	set_active_memcg(old);
-	if (!bp)
+	if (!arr)
 		return NULL;
 	while (i < src->nr) {
 		end = min(src->nr, i + BUDDY_SHARE_BATCH);
 		spin_lock(&buddy_share_lock);
 		for (; i < end; i++) {
 			page = src->pages[i];
-			if (folio_maybe_dma_pinned(page_folio(page)))
+			if (pinned_copy &&
+			    folio_maybe_dma_pinned(page_folio(page)))
 				break;
 			get_page(page);
 			set_page_private(page, page_private(page) + 1);
-			bp->pages[i] = page;
+			arr->pages[i] = page;
 		}
 		spin_unlock(&buddy_share_lock);
 		if (i < end) {
-			bp->pages[i] = buddy_page_new(memcg, 0);
-			if (!bp->pages[i]) {
-				buddy_pages_release(bp, i);
-				return NULL;
-			}
-			copy_highpage(bp->pages[i], page);
+			arr->pages[i] = buddy_page_new(memcg, 0);
+			if (!arr->pages[i])
+				goto fail;
+			copy_highpage(arr->pages[i], page);
 			i++;
 		}
-		if (fatal_signal_pending(current)) {
-			buddy_pages_release(bp, i);
+		if (fatal_signal_pending(current))
+			goto fail;
+		cond_resched();
+	}
+	return arr;
+fail:
+	buddy_page_array_release(arr, i);
+	return NULL;
+}
+
+/**
+ * buddy_pages_alloc() - zeroed pages for a new chunk
+ * @nr: number of pages
+ * @memcg: the memory cgroup to charge them and the arrays to (NULL: the
+ *	current task's)
+ *
+ * Return: the chunk memory, or NULL.
+ */
+struct buddy_pages *buddy_pages_alloc(unsigned long nr,
+				      struct mem_cgroup *memcg)
+{
+	struct buddy_page_array *arr;
+	struct buddy_pages *bp;
+	unsigned long i;
+
+	bp = kmalloc(sizeof(*bp), BUDDY_PAGES_GFP);
+	arr = bp ? buddy_page_array_new(nr, memcg) : NULL;
+	if (!arr) {
+		kfree(bp);
+		return NULL;
+	}
+	for (i = 0; i < nr; i++) {
+		arr->pages[i] = buddy_page_new(memcg, __GFP_ZERO);
+		if (!arr->pages[i]) {
+			buddy_page_array_release(arr, i);
+			kfree(bp);
 			return NULL;
 		}
-		cond_resched();
+		if (!(i % BUDDY_SHARE_BATCH))
+			cond_resched();
+	}
+	bp->array = arr;
+	return bp;
+}
+
+/**
+ * buddy_pages_share() - chunk memory for a clone, sharing @src's pages
+ * @src: the chunk; the caller has unmapped it from user space
+ * @may_be_pinned: some page may be pinned for DMA (the cloning task's mm
+ *	has MMF_HAS_PINNED)
+ * @memcg: charged for what the clone allocates now
+ *
+ * Normally the clone shares @src's whole array: O(1), no page touched.  A
+ * page pinned for DMA may still be written by a device, which must not
+ * show through in the clone; so when @may_be_pinned, the clone gets an
+ * array of its own at once, holding a copy of every page that may be
+ * pinned.  A fatal signal stops that.
+ *
+ * Return: the clone's chunk memory, or NULL (nothing is shared then).
+ */
+struct buddy_pages *buddy_pages_share(const struct buddy_pages *src,
+				      bool may_be_pinned,
+				      struct mem_cgroup *memcg)
+{
+	struct buddy_pages *bp;
+
+	bp = kmalloc(sizeof(*bp), BUDDY_PAGES_GFP);
+	if (!bp)
+		return NULL;
+	if (may_be_pinned) {
+		bp->array = buddy_page_array_dup(src->array, true, memcg);
+		if (!bp->array) {
+			kfree(bp);
+			return NULL;
+		}
+	} else {
+		refcount_inc(&src->array->users);
+		bp->array = src->array;
 	}
 	return bp;
 }
 
 /**
- * buddy_pages_free() - drop an array's hold on its pages, free the array
- * @bp: the array (NULL is ignored); no user mapping may remain
+ * buddy_pages_free() - a chunk's memory back: its pages unless shared
+ * @bp: the chunk memory (NULL is ignored); no user mapping may remain
  *
- * Pages other arrays still list stay theirs.
+ * Pages other arrays list stay theirs.
  */
 void buddy_pages_free(struct buddy_pages *bp)
 {
-	if (bp)
-		buddy_pages_release(bp, bp->nr);
+	if (!bp)
+		return;
+	buddy_page_array_put(bp->array);
+	kfree(bp);
 }
 
 /**
- * buddy_pages_shared() - whether another array lists page @i of @bp
- * @bp: the array
+ * buddy_pages_shared() - whether another heap's chunk lists page @i of @bp
+ * @bp: the chunk memory
  * @i: page index
  *
- * Another array may drop the page at any time, so a true answer can be
- * stale (unsharing then copies once too often); a false one cannot: only
- * sharing @bp itself, which its caller serialises, adds sharers.
+ * Another heap may drop the page or the array at any time, so a true
+ * answer can be stale (unsharing then copies once too often); a false one
+ * cannot: only a clone of @bp's own heap, which its caller serialises,
+ * adds sharers.
  *
  * Return: true if shared.
  */
 bool buddy_pages_shared(const struct buddy_pages *bp, unsigned long i)
 {
-	return READ_ONCE(bp->pages[i]->private) != 0;
+	return refcount_read(&bp->array->users) > 1 ||
+	       READ_ONCE(bp->array->pages[i]->private) != 0;
 }
 
 /**
- * buddy_pages_unshare() - make page @i of @bp this array's alone
- * @bp: the array
+ * buddy_pages_unshare() - make page @i of @bp this chunk's alone
+ * @bp: the chunk memory
  * @i: page index
- * @memcg: charged for the copy
+ * @memcg: charged for the copies
  *
- * A shared page is replaced by a copy; the other arrays keep the original.
+ * A shared array is first replaced by an array of this chunk's own that
+ * lists the same pages (so the other heaps' array never changes); a page
+ * another array lists is then replaced by a copy, the other arrays keeping
+ * the original.
  *
- * Return: 0, or -ENOMEM (nothing changed).
+ * Return: 0, or -ENOMEM (the bytes seen through @bp are unchanged).
  */
 int buddy_pages_unshare(struct buddy_pages *bp, unsigned long i,
 			struct mem_cgroup *memcg)
 {
-	struct page *old = bp->pages[i], *copy;
+	struct buddy_page_array *arr = bp->array;
+	struct page *old, *copy;
 
 	if (!buddy_pages_shared(bp, i))
+		return 0;
+	if (refcount_read(&arr->users) > 1) {
+		arr = buddy_page_array_dup(bp->array, false, memcg);
+		if (!arr)
+			return -ENOMEM;
+		buddy_page_array_put(bp->array);
+		bp->array = arr;
+	}
+	old = arr->pages[i];
+	if (!READ_ONCE(old->private))
 		return 0;
 	copy = buddy_page_new(memcg, 0);
 	if (!copy)
 		return -ENOMEM;
 	copy_highpage(copy, old);
-	bp->pages[i] = copy;
-	buddy_page_release(old);
+	arr->pages[i] = copy;
+	spin_lock(&buddy_share_lock);
+	if (page_private(old))
+		set_page_private(old, page_private(old) - 1);
+	spin_unlock(&buddy_share_lock);
+	put_page(old);
 	return 0;
 }
 
@@ -234,7 +307,7 @@ static int buddy_pages_unshare_range(struct buddy_pages *bp, u64 off,
 
 /**
  * buddy_pages_zero() - zero bytes of a chunk, unsharing their pages first
- * @bp: the array
+ * @bp: the chunk memory
  * @off: first byte
  * @bytes: how many (inside the chunk)
  * @memcg: charged for copies of shared pages
@@ -257,7 +330,7 @@ int buddy_pages_zero(struct buddy_pages *bp, u64 off, u64 bytes,
 		unsigned int in_page = offset_in_page(off);
 		size_t n = min_t(u64, bytes, PAGE_SIZE - in_page);
 
-		memzero_page(bp->pages[off >> PAGE_SHIFT], in_page, n);
+		memzero_page(buddy_pages_page(bp, off), in_page, n);
 		off += n;
 		bytes -= n;
 		done += n;
@@ -271,9 +344,9 @@ int buddy_pages_zero(struct buddy_pages *bp, u64 off, u64 bytes,
 
 /**
  * buddy_pages_copy() - copy bytes between chunks, unsharing the target's
- * @dst: the array written to
+ * @dst: the chunk memory written to
  * @dst_off: first byte written
- * @src: the array read (may be @dst; the ranges do not overlap)
+ * @src: the chunk memory read (may be @dst; the ranges do not overlap)
  * @src_off: first byte read
  * @bytes: how many
  * @memcg: charged for copies of shared pages of @dst
@@ -296,8 +369,8 @@ int buddy_pages_copy(struct buddy_pages *dst, u64 dst_off,
 		unsigned int d_in = offset_in_page(dst_off);
 		unsigned int s_in = offset_in_page(src_off);
 		size_t n = min_t(u64, bytes, PAGE_SIZE - max(d_in, s_in));
-		char *d = kmap_local_page(dst->pages[dst_off >> PAGE_SHIFT]);
-		char *s = kmap_local_page(src->pages[src_off >> PAGE_SHIFT]);
+		char *d = kmap_local_page(buddy_pages_page(dst, dst_off));
+		char *s = kmap_local_page(buddy_pages_page(src, src_off));
 
 		memcpy(d + d_in, s + s_in, n);
 		kunmap_local(s);

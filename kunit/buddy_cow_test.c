@@ -32,11 +32,25 @@ static struct page *cow_page(struct buddy_kheap *kh, u64 off, bool *shared)
 
 	mutex_lock(&kh->lock);
 	bp = buddy_kheap_pages_at(kh, round_down(off, PAGE_SIZE), &i);
-	page = bp ? bp->pages[i] : NULL;
+	page = bp ? bp->array->pages[i] : NULL;
 	if (shared)
 		*shared = bp && buddy_pages_shared(bp, i);
 	mutex_unlock(&kh->lock);
 	return page;
+}
+
+/* Heaps whose chunk is the page array under window @off of @kh. */
+static unsigned int cow_array_users(struct buddy_kheap *kh, u64 off)
+{
+	struct buddy_pages *bp;
+	unsigned int users;
+	unsigned long i;
+
+	mutex_lock(&kh->lock);
+	bp = buddy_kheap_pages_at(kh, round_down(off, PAGE_SIZE), &i);
+	users = bp ? refcount_read(&bp->array->users) : 0;
+	mutex_unlock(&kh->lock);
+	return users;
 }
 
 /* Pages of [@off, @off + @len) that @a and @b both list. */
@@ -81,7 +95,8 @@ static void buddy_test_cow_clone_shares_pages(struct kunit *test)
 	struct page *before;
 	bool shared;
 
-	/* every page is listed by both, marked shared on both sides */
+	/* both chunks are the one array: every page shared on both sides */
+	KUNIT_EXPECT_EQ(test, cow_array_users(kh, b), 2);
 	KUNIT_EXPECT_EQ(test, cow_common_pages(kh, copy, b, SZ_256K), pages);
 	before = cow_page(kh, b, &shared);
 	KUNIT_EXPECT_TRUE(test, shared);
@@ -90,8 +105,13 @@ static void buddy_test_cow_clone_shares_pages(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, a, 0x5e, 300));
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, copy, b, 0xe5, SZ_256K));
 
-	/* the copy writes 16 bytes: only that page is copied, for the copy */
+	/*
+	 * The copy writes 16 bytes: it gets an array of its own, listing the
+	 * same pages but a copy of that one.
+	 */
 	kheap_fill(test, copy, b, 0x11, 16);
+	KUNIT_EXPECT_EQ(test, cow_array_users(kh, b), 1);
+	KUNIT_EXPECT_EQ(test, cow_array_users(copy, b), 1);
 	KUNIT_EXPECT_PTR_EQ(test, cow_page(kh, b, &shared), before);
 	KUNIT_EXPECT_FALSE(test, shared);
 	KUNIT_EXPECT_PTR_NE(test, cow_page(copy, b, &shared), before);
@@ -159,29 +179,71 @@ static void buddy_test_cow_drop_unshares(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, grandchild);
 	tkheap_adopt(test, grandchild);
 
-	/* three heaps list the page: two others share it with each */
-	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 2);
-	/* the child writes: it has its own page, the other two still share */
+	/* three heaps, one array */
+	KUNIT_EXPECT_EQ(test, cow_array_users(kh, b), 3);
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 0);
+	/*
+	 * The child writes: its own array and page; the other two still
+	 * share theirs, whose other pages the child's array lists too.
+	 */
 	kheap_fill(test, child, b, 0x33, 8);
-	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 1);
+	KUNIT_EXPECT_EQ(test, cow_array_users(kh, b), 2);
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b, NULL)), 0);
+	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b + PAGE_SIZE, NULL)),
+			1);
 	KUNIT_EXPECT_PTR_EQ(test, cow_page(kh, b, NULL),
 			    cow_page(grandchild, b, NULL));
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, grandchild, b, 0xe5, 8));
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, 8));
 
-	/* the child goes: the pages only it shared are the others' */
+	/* the child goes: its array's pages are the others' alone again */
 	kheap_expect_whole(test, child);
 	buddy_kheap_destroy(child);
 	KUNIT_EXPECT_EQ(test, page_private(cow_page(kh, b + PAGE_SIZE, NULL)),
-			1);
+			0);
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, grandchild, a, 0x5e, 300));
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, a, 0x5e, 300));
 
-	/* and when the grandchild writes, the source's page is its own */
+	/* and when the grandchild writes, the source's array is its own */
 	kheap_fill(test, grandchild, b, 0x44, 8);
+	KUNIT_EXPECT_EQ(test, cow_array_users(kh, b), 1);
 	cow_page(kh, b, &shared);
 	KUNIT_EXPECT_FALSE(test, shared);
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, b, 0xe5, 8));
+}
+
+/*
+ * A clone by a task that has pinned pages (MMF_HAS_PINNED) gets an array
+ * of its own at once, listing the same pages (those not pinned).
+ */
+static void buddy_test_cow_share_own_array(struct kunit *test)
+{
+	struct buddy_pages *bp = buddy_pages_alloc(4, NULL), *twin;
+	unsigned long i;
+
+	KUNIT_ASSERT_NOT_NULL(test, bp);
+	twin = buddy_pages_share(bp, true, NULL);
+	if (!twin)
+		buddy_pages_free(bp);
+	KUNIT_ASSERT_NOT_NULL(test, twin);
+	KUNIT_EXPECT_PTR_NE(test, twin->array, bp->array);
+	KUNIT_EXPECT_EQ(test, refcount_read(&bp->array->users), 1);
+	for (i = 0; i < 4; i++) {
+		KUNIT_EXPECT_PTR_EQ(test, twin->array->pages[i],
+				    bp->array->pages[i]);
+		KUNIT_EXPECT_EQ(test, page_private(bp->array->pages[i]), 1);
+		KUNIT_EXPECT_TRUE(test, buddy_pages_shared(bp, i));
+	}
+	memset(page_address(bp->array->pages[2]), 0x5a, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, buddy_pages_unshare(twin, 2, NULL), 0);
+	KUNIT_EXPECT_PTR_NE(test, twin->array->pages[2], bp->array->pages[2]);
+	KUNIT_EXPECT_FALSE(test, buddy_pages_shared(bp, 2));
+	KUNIT_EXPECT_TRUE(test, buddy_pages_shared(bp, 3));
+	KUNIT_EXPECT_NULL(test, memchr_inv(page_address(twin->array->pages[2]),
+					   0x5a, PAGE_SIZE));
+	buddy_pages_free(twin);
+	KUNIT_EXPECT_FALSE(test, buddy_pages_shared(bp, 3));
+	buddy_pages_free(bp);
 }
 
 /* A copy that cannot be made: -ENOMEM, the heap and both sides as before. */
@@ -278,6 +340,7 @@ static struct kunit_case buddy_cow_cases[] = {
 	KUNIT_CASE(buddy_test_cow_clone_shares_pages),
 	KUNIT_CASE(buddy_test_cow_kernel_writes_copy),
 	KUNIT_CASE(buddy_test_cow_drop_unshares),
+	KUNIT_CASE(buddy_test_cow_share_own_array),
 	KUNIT_CASE(buddy_test_cow_write_enomem),
 	KUNIT_CASE(buddy_test_cow_memcg),
 	{}

@@ -128,7 +128,8 @@ static void kwrap_chunk_free(void *ctx, void *mem, u64 bytes)
 {
 	struct kwrap *w = ctx;
 
-	if (!mem || ((struct buddy_pages *)mem)->nr != bytes >> PAGE_SHIFT)
+	if (!mem ||
+	    ((struct buddy_pages *)mem)->array->nr != bytes >> PAGE_SHIFT)
 		w->bad = true;
 	w->chunks--;
 	w->inner->chunk_free(w->inner_ctx, mem, bytes);
@@ -721,11 +722,11 @@ static void buddy_test_kheap_page_is_chunk_page(struct kunit *test)
 		const struct buddy_pages *bp = c->mem;
 		u64 bytes = BUDDY_GRAIN << c->order;
 
-		KUNIT_EXPECT_EQ(test, bp->nr, bytes >> PAGE_SHIFT);
+		KUNIT_EXPECT_EQ(test, bp->array->nr, bytes >> PAGE_SHIFT);
 		for (pg = 0; pg < bytes; pg += PAGE_SIZE, pages++)
 			KUNIT_EXPECT_PTR_EQ(test,
 					    buddy_kheap_page(kh, c->offset + pg),
-					    bp->pages[pg >> PAGE_SHIFT]);
+					    bp->array->pages[pg >> PAGE_SHIFT]);
 	}
 	mutex_unlock(&kh->lock);
 	KUNIT_EXPECT_EQ(test, pages, (SZ_64K + SZ_64K + SZ_256K) / PAGE_SIZE);

@@ -225,7 +225,7 @@ static bool kheap_bytes(struct kunit *test, struct buddy_kheap *kh, u64 off,
 		if (!check)
 			KUNIT_ASSERT_EQ(test, buddy_pages_unshare(bp, i, kh->memcg),
 					0);
-		p = kmap_local_page(bp->pages[i]);
+		p = kmap_local_page(bp->array->pages[i]);
 		if (check)
 			same &= !memchr_inv(p + in_page, c, n);
 		else
