@@ -195,7 +195,7 @@ struct buddy_batch {
  * struct buddy_heap_stats - BUDDY_IOC_STATS
  * @flags:		must be zero
  * @nr_orders:		out: entries used in the per-order arrays
- * @heap_bytes:		out: bytes in the heap's chunks (vmalloc'd)
+ * @heap_bytes:		out: bytes in the heap's chunks
  * @peak_heap_bytes:	out: largest @heap_bytes so far
  * @bytes_in_use:	out: bytes in allocated blocks
  * @peak_bytes_in_use:	out: largest @bytes_in_use so far
@@ -248,7 +248,9 @@ struct buddy_heap_stats {
  * struct buddy_clone_args - BUDDY_IOC_CLONE: copy this heap into a new one
  * @flags:	in: O_CLOEXEC or 0
  * @fd:		out: a new /dev/buddy file holding a copy of the heap (same
- *		offsets, same contents); map it like the original
+ *		offsets, same contents, as they were when CLONE began);
+ *		map it like the original.  The copy shares the heap's
+ *		pages copy-on-write.
  * @reserved:	must be zero
  */
 struct buddy_clone_args {
