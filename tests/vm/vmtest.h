@@ -7,7 +7,7 @@
  *	vmtest_abi.c	 the ioctls: INFO, allocation, rejects, BATCH, sizes,
  *			 EFAULT
  *	vmtest_map.c	 the mmap window, CLONE, read-only maps
- *	vmtest_proc.c	 processes, threads, SIGKILL during CLONE
+ *	vmtest_proc.c	 processes, threads, SIGKILL behind a long request
  *	vmtest_kernel.c	 debugfs, memcg, the per-user bound
  *	vmtest_module.c	 rmmod, parameters, caps (with MODULE.ko)
  */

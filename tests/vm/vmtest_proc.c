@@ -2,14 +2,14 @@
 /*
  * vmtest_proc.c - buddy_vmtest's checks with several tasks: two processes
  * with heaps of their own, a child forked without CLONE, threads sharing
- * one heap, and tasks killed while copying a heap in CLONE or waiting
- * behind one.
+ * one heap, and a task killed while waiting for the heap's lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -335,65 +335,45 @@ void test_threads(void)
 	close(fd);
 }
 
-/* SIGKILL while a heap is copied */
+/* SIGKILL while waiting for a heap's lock */
 
-static long long vmalloc_kib(void)
+/* CALLOC the whole @bytes chunk and free it again; 0 or -errno. */
+static int calloc_free(int fd, uint64_t bytes)
 {
-	return read_ll("/proc/meminfo", "VmallocUsed:");
+	uint64_t off;
+	int ret;
+
+	ret = heap_alloc(fd, BUDDY_IOC_CALLOC, bytes, 1, 0, 0, &off, NULL);
+	if (!ret)
+		ret = heap_free(fd, off, NULL);
+	return ret;
 }
 
 /*
- * CLONE @fd (holding @bytes) in a child.  The copy starts once the copy's
- * chunk is allocated (VmallocUsed has grown by @bytes).  With @kill_after
- * >= 0, SIGKILL the child that long into the copy and return how long it
- * took to die, else return how long the copy took.  *@finished: the child
- * completed its CLONE (was not killed in it).
+ * Run the calling task on CPU 0 only.  A waiter on another CPU than the
+ * lock's holder spins on the mutex while the holder runs, and a fatal
+ * signal does not stop that spinning; on the holder's CPU it sleeps in
+ * mutex_lock_killable(), which is what is under test.
  */
-static double clone_copy(int fd, uint64_t bytes, double kill_after,
-			 bool *finished)
+static void on_cpu0(void)
 {
-	struct buddy_clone_args c;
-	long long before = vmalloc_kib(), want = before + bytes / KiB * 15 / 16;
-	double t0, deadline = now_s() + 60;
-	int status = 0;
-	pid_t pid;
-	bool done = false;
+	cpu_set_t set;
 
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (!pid) {
-		memset(&c, 0, sizeof(c));
-		xioctl(fd, BUDDY_IOC_CLONE, &c);
-		_exit(0);
-	}
-	while (vmalloc_kib() < want && now_s() < deadline) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			done = true;
-			break;
-		}
-		usleep(1000);
-	}
-	t0 = now_s();
-	if (!done && kill_after >= 0) {
-		usleep((useconds_t)(kill_after * 1e6));
-		t0 = now_s();
-		kill(pid, SIGKILL);
-	}
-	if (!done)
-		waitpid(pid, &status, 0);
-	*finished = WIFEXITED(status);
-	return now_s() - t0;
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		_exit(3);
 }
 
 /*
- * kill_lock_waiter() - time how long a task blocked on the heap's lock behind
- * a CLONE takes to die on SIGKILL: a waiter loops on STATS, a holder loops on
- * CLONE, and the waiter is killed a tenth of a CLONE after one began.
+ * kill_lock_waiter() - time how long a task blocked on the heap's lock
+ * takes to die on SIGKILL: a holder loops on CALLOC + FREE of the heap's
+ * one @bytes chunk (the kernel zeroes it all with the lock held, letting
+ * others run every MiB: @t_hold each), a waiter on the same CPU loops on
+ * STATS, and the waiter is killed a tenth of a CALLOC after one began.
  */
-static double kill_lock_waiter(int fd, double t_clone)
+static double kill_lock_waiter(int fd, uint64_t bytes, double t_hold)
 {
-	struct buddy_clone_args c;
 	pid_t holder, waiter;
 	int status, pfd[2];
 	double t0, t_kill;
@@ -403,6 +383,7 @@ static double kill_lock_waiter(int fd, double t_clone)
 	if (waiter < 0)
 		die("fork");
 	if (!waiter) {
+		on_cpu0();
 		for (;;)
 			get_stats(fd);
 	}
@@ -413,20 +394,18 @@ static double kill_lock_waiter(int fd, double t_clone)
 		die("fork");
 	if (!holder) {
 		close(pfd[0]);
+		on_cpu0();
 		for (;;) {
-			memset(&c, 0, sizeof(c));
-			c.flags = O_CLOEXEC;
 			if (write(pfd[1], "c", 1) != 1)
 				_exit(1);
-			if (!xioctl(fd, BUDDY_IOC_CLONE, &c))
-				close(c.fd);
+			calloc_free(fd, bytes);
 		}
 	}
 	close(pfd[1]);
-	for (int begun = 0; begun < 2; begun++)	/* the second CLONE has begun */
+	for (int begun = 0; begun < 2; begun++)	/* the second CALLOC has begun */
 		if (read(pfd[0], &ch, 1) != 1)
 			break;
-	usleep((useconds_t)(t_clone * 1e6 / 10));
+	usleep((useconds_t)(t_hold * 1e6 / 10));
 	t0 = now_s();
 	kill(waiter, SIGKILL);
 	waitpid(waiter, &status, 0);
@@ -438,87 +417,57 @@ static double kill_lock_waiter(int fd, double t_clone)
 }
 
 /*
- * A task copying a big heap in CLONE, or waiting for the heap's lock behind
- * one, dies at once on SIGKILL.
+ * A task waiting for the heap's lock behind a long request dies at once on
+ * SIGKILL.  (CLONE used to be that long request, copying the heap; it
+ * shares the pages now.  A CALLOC of a chunk that is not fresh zeroes all
+ * of it under the lock.)
  */
 void test_killable(void)
 {
-	struct buddy_clone_args c;
-	double t_clone, t_kill, t0, t_alloc, t_copy, t_free = 0;
+	double t_hold, t_kill = 0, t0;
 	uint64_t off, size = 256 * MiB;
-	bool finished;
 	int fd, ret;
 
 	fd = open_heap();
-	t0 = now_s();
+	/* one 256 MiB chunk, kept when free: it is the whole heap */
 	ret = heap_malloc(fd, size, 0, &off, NULL);
-	t_alloc = now_s() - t0;
-	CHECK(!ret, "killable: a %llu MiB heap in %.3f s (%s)",
-	      (unsigned long long)(size / MiB), t_alloc,
-	      ret ? strerror(-ret) : "ok");
+	if (!ret)
+		ret = heap_free(fd, off, NULL);
+	t0 = now_s();
+	if (!ret)
+		ret = calloc_free(fd, size);
+	t_hold = now_s() - t0;
+	CHECK(!ret, "killable: CALLOC + FREE of a used 256 MiB chunk in %.3f s (%s)",
+	      t_hold, ret ? strerror(-ret) : "ok");
 	if (ret) {
 		close(fd);
 		return;
 	}
-	memset(&c, 0, sizeof(c));
-	c.flags = O_CLOEXEC;
-	t0 = now_s();
-	ret = xioctl(fd, BUDDY_IOC_CLONE, &c);
-	t_clone = now_s() - t0;
-	if (!ret) {
-		t0 = now_s();
-		close(c.fd);
-		t_free = now_s() - t0;
-	}
-	CHECK(!ret, "killable: CLONE takes %.3f s, closing the copy %.3f s",
-	      t_clone, t_free);
-	if (ret || t_clone < 0.05) {
-		ktap_diag("killable: CLONE too fast to time a kill in it");
-		close(fd);
-		return;
-	}
-
-	/* killed a quarter into the copy (vmalloc stops at a fatal signal anyway) */
-	t_copy = clone_copy(fd, size, -1, &finished);
-	if (!finished || t_copy < 0.05) {
-		ktap_diag("killable: the copy (%.3f s) is too short to kill in",
-			  t_copy);
-	} else {
-		/*
-		 * Dying includes freeing the partial copy: t_free.  On a busy
-		 * host the signal can land after this copy ended (it ran faster
-		 * than the timed one): that trial measured nothing, so try again.
-		 */
-		int tries = 0;
-
-		do
-			t_kill = clone_copy(fd, size, t_copy / 4, &finished);
-		while (finished && ++tries < 3);
-		if (tries)
-			ktap_diag("killable: %d kill(s) landed after the copy ended, retried",
-				  tries);
-		CHECK(!finished && t_kill < 1.5 * t_free + t_copy / 4 + 0.02,
-		      "killable: SIGKILL a quarter into CLONE's copy: dead in %.3f s "
-		      "(the copy takes %.3f s, freeing it %.3f s)", t_kill, t_copy,
-		      t_free);
-	}
 	/*
-	 * A waiter behind the lock, killed just after the holder began a CLONE.
-	 * One that could not be killed would wait out most of the CLONE
-	 * (~0.9 t_clone).  A killed waiter can still spin on the mutex while
+	 * One that could not be killed would wait out most of the CALLOC
+	 * (~0.9 t_hold).  A killed waiter can still spin on the mutex while
 	 * the holder runs, and on a busy host the holder's vCPU is descheduled
 	 * at random: a trial over the bound is retried, the bound unchanged.
 	 */
-	for (int tries = 0; tries < 3; tries++) {
-		t_kill = kill_lock_waiter(fd, t_clone);
-		if (t_kill < t_clone / 2)
-			break;
-		ktap_diag("killable: the lock waiter took %.3f s to die, retried",
-			  t_kill);
+	if (t_hold < 0.1) {
+		ktap_diag("killable: a CALLOC of %.3f s is too short to time a kill behind it",
+			  t_hold);
+	} else {
+		for (int tries = 0; tries < 3; tries++) {
+			t_kill = kill_lock_waiter(fd, size, t_hold);
+			if (t_kill < t_hold / 2)
+				break;
+			ktap_diag("killable: the lock waiter took %.3f s to die, retried",
+				  t_kill);
+		}
+		CHECK(t_kill < t_hold / 2,
+		      "killable: SIGKILL while waiting for the heap behind a CALLOC: dead "
+		      "in %.3f s (a CALLOC takes %.3f s)", t_kill, t_hold);
 	}
-	CHECK(t_kill < t_clone / 2,
-	      "killable: SIGKILL while waiting for the heap behind a CLONE: dead "
-	      "in %.3f s (a CLONE takes %.3f s)", t_kill, t_clone);
-	CHECK(get_stats(fd).live_blocks == 1, "killable: the heap is intact");
+	/* the holder died between CALLOC and FREE, or not */
+	if (get_stats(fd).live_blocks)
+		heap_free(fd, off, NULL);
+	CHECK(get_stats(fd).live_blocks == 0 && get_stats(fd).nr_chunks == 1,
+	      "killable: the heap is intact (at most the holder's block was left)");
 	close(fd);
 }
