@@ -52,6 +52,8 @@ static inline u64 osz(unsigned int order)
  * @chunk_frees: chunk_free calls.
  * @copies: copy calls.
  * @copied_bytes: bytes the copy calls were asked to copy.
+ * @zeroes: zero calls.
+ * @write_budget: copy and zero calls that may still succeed (-1: any).
  * @chunk_budget: chunk_alloc calls that may still succeed (-1: any).
  * @chunk_max_bytes: chunk_alloc refuses chunks larger than this (0: none).
  * @meta_budget: meta_alloc calls that may still succeed (-1: any).

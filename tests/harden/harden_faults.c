@@ -381,6 +381,20 @@ static void faults_child(void *arg)
 				break;
 			heap_free(f.h.fd, off, NULL);
 		}
+		/*
+		 * And a new heap, which always allocates slab objects (the
+		 * window may have had no room for a new chunk at all).
+		 */
+		{
+			int fd;
+
+			mif(&f, true);
+			fd = open(DEV, O_RDWR | O_CLOEXEC);
+			mif(&f, false);
+			fres(&f, "open", fd < 0 ? -errno : 0);
+			if (fd >= 0)
+				close(fd);
+		}
 		for (k = 0; k < n; k++)
 			fault_op(&f);
 		fi_off();
