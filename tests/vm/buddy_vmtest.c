@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 	test_batch();
 	test_mmap();
 	test_clone();
+	test_cow();
 	test_processes();
 	test_fork_no_clone();
 	test_threads();

@@ -10,6 +10,8 @@
  *	vmtest_proc.c	 processes, threads, SIGKILL behind a long request
  *	vmtest_kernel.c	 debugfs, memcg, the per-user bound
  *	vmtest_module.c	 rmmod, parameters, caps (with MODULE.ko)
+ *	vmtest_cow.c	 copy-on-write CLONE: isolation, snapshot, kernel writes,
+ *			 chunk release, mprotect, GUP, memcg
  */
 #ifndef BUDDY_VMTEST_H
 #define BUDDY_VMTEST_H
@@ -48,6 +50,7 @@ void test_reject(void);
 void test_batch(void);
 void test_mmap(void);
 void test_clone(void);
+void test_cow(void);
 void test_processes(void);
 void test_fork_no_clone(void);
 void test_threads(void);
