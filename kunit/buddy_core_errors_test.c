@@ -3,7 +3,9 @@
  * KUnit suites for the buddy core (buddy_core.c): its error paths and its
  * consistency checker.  buddy_errors makes every call refuse every kind of
  * bad argument and failed allocation and expects the heap, the counters
- * and the call's outputs exactly as they were; buddy_check damages a
+ * and the call's outputs exactly as they were, and makes ops->copy and
+ * ops->zero fail and expects what struct buddy_ops promises then (every
+ * block and output as it was, free memory maybe not); buddy_check damages a
  * healthy heap by hand, one field at a time, and expects buddy_check() to
  * name the damage.  The other suites of the core are in buddy_core_test.c
  * and buddy_core_growth_test.c.
@@ -379,6 +381,548 @@ static void buddy_test_grow_first_chunk_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, off, U64_MAX);
 }
 
+/*
+ * Failed writes.  ops->copy and ops->zero may fail with -ENOMEM (f->
+ * write_budget).  The contract (struct buddy_ops): the call fails with
+ * -ENOMEM, every block is as it was (offset, usable size, contents) and
+ * the outputs are not written; like any failed request it may leave free
+ * memory arranged differently (deferred blocks merged, a chunk added or
+ * given back).  expect_write_failure() checks exactly that, then each case
+ * lets the same call succeed.
+ */
+
+/* Patterns of theap_written(): the chunk's old contents and each block's. */
+#define TW_OLD	0x5a
+
+/* An allocated block and a copy of its contents. */
+struct tblk {
+	u64 off;
+	u64 size;
+	u8 *data;
+};
+
+/* The allocated blocks of a heap, in offset order, and its counters. */
+struct tblocks {
+	struct kunit *test;
+	struct tfix *f;
+	struct tblk *b;
+	unsigned int n, max;
+	u64 bytes_in_use;
+	u64 live_blocks;
+	u64 nr_failed;
+};
+
+static int tblocks_fn(void *arg, u64 off, unsigned int order,
+		      enum buddy_block_state state)
+{
+	struct tblocks *s = arg;
+	struct tblk *b;
+
+	if (state != BUDDY_BLOCK_ALLOCATED)
+		return 0;
+	if (s->n == s->max)
+		return 1;
+	b = &s->b[s->n++];
+	b->off = off;
+	b->size = tusable(s->test, s->f, off);
+	b->data = kunit_kmalloc(s->test, b->size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(s->test, b->data);
+	memcpy(b->data, tptr(s->test, s->f, off, b->size), b->size);
+	return 0;
+}
+
+static struct tblocks *tblocks(struct kunit *test, struct tfix *f)
+{
+	struct tblocks *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	struct twalk *w = twalk(test, f);
+	struct buddy_stats *st = tstats(test, f);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s);
+	s->test = test;
+	s->f = f;
+	s->max = w->nr_allocated;
+	s->b = kunit_kcalloc(test, s->max + 1, sizeof(*s->b), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s->b);
+	KUNIT_ASSERT_EQ(test, buddy_walk(&f->heap, tblocks_fn, s), 0);
+	KUNIT_ASSERT_EQ(test, s->n, s->max);
+	s->bytes_in_use = st->bytes_in_use;
+	s->live_blocks = st->live_blocks;
+	s->nr_failed = st->nr_failed;
+	return s;
+}
+
+/* Every block of @before is still allocated, same size, same contents. */
+static void expect_blocks_kept(struct kunit *test, struct tfix *f,
+			       const struct tblocks *before)
+{
+	unsigned int i;
+	u64 size;
+
+	for (i = 0; i < before->n; i++) {
+		const struct tblk *b = &before->b[i];
+
+		size = 0;
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_usable_size(&f->heap, b->off,
+								 &size), 0,
+				    "block at %llu", b->off);
+		KUNIT_EXPECT_EQ_MSG(test, size, b->size, "block at %llu", b->off);
+		if (size == b->size)
+			KUNIT_EXPECT_EQ_MSG(test,
+					    memcmp(tptr(test, f, b->off, size),
+						   b->data, size), 0,
+					    "contents of the block at %llu",
+					    b->off);
+	}
+}
+
+/* The heap holds exactly the chunks and metadata its callbacks handed out. */
+static void expect_no_leak(struct kunit *test, struct tfix *f)
+{
+	KUNIT_EXPECT_EQ(test, f->chunks_live, (long)f->heap.nr_chunks);
+	KUNIT_EXPECT_EQ(test, f->metas_live, (long)f->heap.nr_chunks);
+	KUNIT_EXPECT_EQ(test, f->chunk_bytes_live, f->heap.heap_bytes);
+	KUNIT_EXPECT_EQ(test, f->chunk_allocs - f->chunk_frees,
+			(unsigned long)f->heap.nr_chunks);
+	KUNIT_EXPECT_FALSE(test, f->bad_free);
+}
+
+/*
+ * The contract of a failed write, after @failed failed calls: the same
+ * blocks (offsets, usable sizes, contents), bytes_in_use and live_blocks,
+ * @failed more failed calls, a consistent heap, no chunk or metadata
+ * leaked.  Free memory is not compared: it may differ.
+ */
+static void expect_write_failure(struct kunit *test, struct tfix *f,
+				 const struct tblocks *before, int failed)
+{
+	struct tblocks *now = tblocks(test, f);
+	unsigned int i;
+
+	/* the walk first: buddy_check() would stop the case on a leaked block */
+	KUNIT_EXPECT_EQ(test, now->n, before->n);
+	for (i = 0; i < now->n && i < before->n; i++)
+		KUNIT_EXPECT_EQ(test, now->b[i].off, before->b[i].off);
+	expect_blocks_kept(test, f, before);
+	KUNIT_EXPECT_EQ(test, now->bytes_in_use, before->bytes_in_use);
+	KUNIT_EXPECT_EQ(test, now->live_blocks, before->live_blocks);
+	KUNIT_EXPECT_EQ(test, now->nr_failed, before->nr_failed + failed);
+	expect_no_leak(test, f);
+	HEAP_CHECK(test, &f->heap);
+}
+
+/*
+ * One 4 KiB chunk, all of it written before: blocks of 16 at 0 and 16, 64
+ * at 64 and 256 at 256, each holding its own pattern; free are o1@32,
+ * o3@128, o5@512, o6@1024, o7@2048, still holding TW_OLD.  No further
+ * call grows the heap, so zeroing never skips a fresh chunk.
+ */
+static struct tfix *theap_written(struct kunit *test)
+{
+	struct tfix *f = theap_default(test);
+
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 16), 0);
+	tfill(test, f, 0, osz(T_CHUNK_ORDER), TW_OLD);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 16), 16);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 64), 64);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 256), 256);
+	tfill(test, f, 0, 16, 0xa0);
+	tfill(test, f, 16, 16, 0xa1);
+	tfill(test, f, 64, 64, 0xa2);
+	tfill(test, f, 256, 256, 0xa3);
+	return f;
+}
+
+/* A zeroing alloc of @size at @align (0: none) succeeds: a zeroed block. */
+static u64 tcalloc(struct kunit *test, struct tfix *f, u64 size, u64 align)
+{
+	u64 off = U64_MAX;
+
+	f->write_budget = -1;
+	if (align)
+		KUNIT_ASSERT_EQ(test, buddy_heap_alloc_aligned(&f->heap, size,
+							       align,
+							       BUDDY_ALLOC_ZERO,
+							       &off), 0);
+	else
+		KUNIT_ASSERT_EQ(test, buddy_heap_alloc(&f->heap, size,
+						       BUDDY_ALLOC_ZERO, &off), 0);
+	KUNIT_EXPECT_GE(test, tusable(test, f, off), size);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, size, 0));
+	if (align)
+		KUNIT_EXPECT_EQ(test, off & (align - 1), 0);
+	return off;
+}
+
+static void buddy_test_calloc_write_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 off = U64_MAX;
+
+	/* a grain split off the free o1@32, then a whole free o3@128 */
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 100, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 2);
+	KUNIT_EXPECT_EQ(test, f->zeroes, 0);
+	/* with memory to write, the same calls succeed */
+	tcalloc(test, f, 16, 0);
+	tcalloc(test, f, 100, 0);
+	expect_blocks_kept(test, f, before);
+	KUNIT_EXPECT_EQ(test, f->zeroes, 2);
+}
+
+static void buddy_test_aligned_calloc_write_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 off = U64_MAX;
+
+	/* o5@512 taken and split down to a grain, its tail given back */
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 512,
+						       BUDDY_ALLOC_ZERO, &off),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	tcalloc(test, f, 16, 512);
+	expect_blocks_kept(test, f, before);
+}
+
+static void buddy_test_realloc_grow_in_place_zero_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before;
+	u64 now = U64_MAX;
+
+	/* the grain at 0 can take in its free buddies at 16 and 32 */
+	tfree(test, f, 16);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 64,
+						 BUDDY_ALLOC_ZERO, &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	/* with memory to write it grows, zeroing what it gains */
+	f->write_budget = -1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 64,
+						 BUDDY_ALLOC_ZERO, &now), 0);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 64);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0xa0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 16, 48, 0));
+}
+
+static void buddy_test_realloc_move_copy_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 now = U64_MAX;
+
+	/* the o2 block at 64 cannot grow in place: it moves to o3@128 */
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 64, 128, 0, &now),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 64, 128,
+						 BUDDY_ALLOC_ZERO, &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 2);
+	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	/* it is still the live block it was, and moves once it can copy */
+	f->write_budget = -1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 64, 128, 0, &now), 0);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 128);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 64, 0xa2));
+}
+
+static void buddy_test_realloc_move_zero_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 now = U64_MAX;
+
+	/* the copy into o3@128 succeeds, zeroing its tail does not */
+	f->write_budget = 1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 64, 128,
+						 BUDDY_ALLOC_ZERO, &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	KUNIT_EXPECT_EQ(test, f->copies, 1);
+	KUNIT_EXPECT_EQ(test, f->zeroes, 0);
+	f->write_budget = -1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 64, 128,
+						 BUDDY_ALLOC_ZERO, &now), 0);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 64, 0xa2));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 64, 64, 0));
+}
+
+static void buddy_test_clone_copy_failure(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tfix *g = tfix_new(test);
+	struct tblocks *blocks;
+	struct tsnap *before;
+	long budget;
+
+	/* a second chunk, so that a later chunk's copy fails too */
+	talloc(test, f, osz(T_CHUNK_ORDER));
+	KUNIT_ASSERT_EQ(test, f->heap.nr_chunks, 2);
+	blocks = tblocks(test, f);
+	before = tsnap(test, f);
+	for (budget = 0; budget < 2; budget++) {
+		g->write_budget = budget;
+		KUNIT_EXPECT_EQ_MSG(test, buddy_heap_clone(&g->heap, &f->heap, g),
+				    -ENOMEM, "copies allowed: %ld", budget);
+		g->live = true;
+		/* an empty heap holding nothing: every chunk went back */
+		HEAP_CHECK(test, &g->heap);
+		KUNIT_EXPECT_EQ(test, g->heap.nr_chunks, 0);
+		KUNIT_EXPECT_EQ(test, g->heap.heap_bytes, 0);
+		KUNIT_EXPECT_EQ(test, g->chunks_live, 0);
+		KUNIT_EXPECT_EQ(test, g->metas_live, 0);
+		KUNIT_EXPECT_EQ(test, g->chunk_allocs, g->chunk_frees);
+		KUNIT_EXPECT_FALSE(test, g->bad_free);
+		tfix_destroy(g);
+	}
+	KUNIT_EXPECT_EQ(test, g->copies, 1);
+	/* the source is const: all of it as it was, free memory too */
+	expect_unchanged(test, f, before, 0);
+	expect_write_failure(test, f, blocks, 0);
+	/* with memory to write, the clone holds the same blocks */
+	g->write_budget = -1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), 0);
+	g->live = true;
+	HEAP_CHECK(test, &g->heap);
+	expect_blocks_kept(test, g, blocks);
+	expect_no_leak(test, g);
+}
+
+/* ->chunk_clone: vmalloc()ed chunk memory like tfix_chunk_alloc()'s. */
+static unsigned long tclone_calls;
+
+static void *tclone_chunk(void *ctx, const void *mem, u64 bytes)
+{
+	void *p = tfix_chunk_alloc(ctx, bytes);
+
+	tclone_calls++;
+	if (p)
+		memcpy(p, mem, bytes);
+	return p;
+}
+
+static const struct buddy_ops tclone_ops = {
+	.chunk_alloc = tfix_chunk_alloc,
+	.chunk_free = tfix_chunk_free,
+	.meta_alloc = tfix_meta_alloc,
+	.meta_free = tfix_meta_free,
+	.copy = tfix_copy,
+	.zero = tfix_zero,
+	.chunk_clone = tclone_chunk,
+};
+
+static void buddy_test_clone_uses_chunk_clone(struct kunit *test)
+{
+	struct buddy_config cfg = {
+		.max_order = T_MAX_ORDER,
+		.min_chunk_order = T_CHUNK_ORDER,
+	};
+	struct tfix *f = tfix_new(test);
+	struct tfix *g = tfix_new(test);
+	u64 a, b;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_init(&f->heap, &cfg, &tclone_ops, f),
+			0);
+	f->live = true;
+	a = talloc(test, f, 100);
+	b = talloc(test, f, osz(T_CHUNK_ORDER));
+	tfill(test, f, a, 100, 0xb1);
+	tfill(test, f, b, osz(T_CHUNK_ORDER), 0xb2);
+	KUNIT_ASSERT_EQ(test, f->heap.nr_chunks, 2);
+	/* any copy would fail: the clone must not need one */
+	tclone_calls = 0;
+	g->write_budget = 0;
+	KUNIT_ASSERT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), 0);
+	g->live = true;
+	HEAP_CHECK(test, &g->heap);
+	KUNIT_EXPECT_EQ(test, tclone_calls, 2);
+	KUNIT_EXPECT_EQ(test, g->copies, 0);
+	KUNIT_EXPECT_EQ(test, g->chunks_live, 2);
+	KUNIT_EXPECT_PTR_NE(test, g->heap.chunks[0].mem, f->heap.chunks[0].mem);
+	KUNIT_EXPECT_TRUE(test, tholds(test, g, a, 100, 0xb1));
+	KUNIT_EXPECT_TRUE(test, tholds(test, g, b, osz(T_CHUNK_ORDER), 0xb2));
+	/* and a clone of the clone fails cleanly when chunk_clone does */
+	tfix_destroy(g);
+	g->chunk_budget = 1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), -ENOMEM);
+	g->live = true;
+	KUNIT_EXPECT_EQ(test, tclone_calls, 4);
+	KUNIT_EXPECT_EQ(test, g->heap.nr_chunks, 0);
+	KUNIT_EXPECT_EQ(test, g->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, g->metas_live, 0);
+	KUNIT_EXPECT_FALSE(test, g->bad_free);
+}
+
+static void buddy_test_calloc_write_failure_deferred(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before;
+	u64 off = U64_MAX;
+
+	/* the grain at 16 freed into the defer list, then taken from it */
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 2), 0);
+	tfree(test, f, 16);
+	KUNIT_ASSERT_EQ(test, f->heap.defer_n[0], 1);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	tcalloc(test, f, 16, 0);
+	expect_blocks_kept(test, f, before);
+}
+
+/*
+ * Failed writes whose free memory may end up arranged differently, as the
+ * contract allows: the blocks must still be kept exactly.
+ */
+
+/*
+ * Deferred coalescing on and nothing deferred of the order: the grain is
+ * split off the free o1@32; given back, it may wait in the defer list
+ * instead of merging again.
+ */
+static void buddy_test_calloc_write_failure_deferred_split(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before;
+	u64 off = U64_MAX;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 2), 0);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	tcalloc(test, f, 16, 0);
+	expect_blocks_kept(test, f, before);
+}
+
+/* Like every other failed call, a zeroing alloc leaves its output alone. */
+static void buddy_test_calloc_write_failure_keeps_offset(struct kunit *test)
+{
+	struct tfix *f = theap_written(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 off = U64_MAX;
+
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc_aligned(&f->heap, 16, 512,
+						       BUDDY_ALLOC_ZERO, &off),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 2);
+}
+
+/*
+ * A full chunk: the block at 0 can only move into a new chunk, and the
+ * copy fails.  The chunk grown for it may stay (the low-water mark) or go
+ * back; either way it is accounted for, and nr_grows may count it.
+ */
+static void buddy_test_realloc_move_grow_copy_failure(struct kunit *test)
+{
+	struct tfix *f = theap_default(test);
+	struct tblocks *before;
+	u64 now = U64_MAX;
+
+	KUNIT_ASSERT_EQ(test, talloc(test, f, osz(T_CHUNK_ORDER - 1)), 0);
+	talloc(test, f, osz(T_CHUNK_ORDER - 1));
+	tfill(test, f, 0, osz(T_CHUNK_ORDER - 1), 0xc1);
+	tfill(test, f, osz(T_CHUNK_ORDER - 1), osz(T_CHUNK_ORDER - 1), 0xc2);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, osz(T_CHUNK_ORDER),
+						 0, &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	f->write_budget = -1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, osz(T_CHUNK_ORDER),
+						 0, &now), 0);
+	KUNIT_EXPECT_NE(test, now, 0);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, osz(T_CHUNK_ORDER - 1),
+				       0xc1));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, osz(T_CHUNK_ORDER - 1),
+				       osz(T_CHUNK_ORDER - 1), 0xc2));
+	expect_no_leak(test, f);
+}
+
+/*
+ * One full 16 KiB chunk whose only free memory is two deferred grains: a
+ * 32-byte block exists only once they merge, so they are flushed before
+ * the failing write, and may stay merged.
+ */
+static void buddy_test_calloc_write_failure_after_flush(struct kunit *test)
+{
+	struct tfix *f = theap(test, 10, 10, 0, osz(10));
+	struct tblocks *before;
+	unsigned int k;
+	u64 off = U64_MAX;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 2), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 16), 0);
+	tfill(test, f, 0, osz(10), TW_OLD);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 16), 16);
+	for (k = 1; k < 10; k++) {
+		KUNIT_ASSERT_EQ(test, talloc(test, f, osz(k)), osz(k));
+		tfill(test, f, osz(k), osz(k), 0xd0 + k);
+	}
+	tfree(test, f, 0);
+	tfree(test, f, 16);
+	KUNIT_ASSERT_EQ(test, f->heap.defer_n[0], 2);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 32, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	KUNIT_EXPECT_EQ(test, tcalloc(test, f, 32, 0), 0);
+	expect_blocks_kept(test, f, before);
+}
+
+/*
+ * A wholly free 4 KiB chunk kept by the low-water mark, then an 8 KiB
+ * chunk that puts it above the mark.  A zeroing alloc takes a grain from
+ * the idle chunk and fails to zero it: giving the grain back may release
+ * the chunk.
+ */
+static void buddy_test_calloc_write_failure_idle_chunk(struct kunit *test)
+{
+	struct tfix *f = theap_default(test);
+	struct tblocks *before;
+	u64 big, off = U64_MAX;
+
+	tfree(test, f, talloc(test, f, 16));
+	KUNIT_ASSERT_EQ(test, f->heap.nr_chunks, 1);
+	big = talloc(test, f, osz(T_CHUNK_ORDER + 1));
+	KUNIT_ASSERT_EQ(test, big, osz(T_CHUNK_ORDER + 1));
+	KUNIT_ASSERT_EQ(test, f->heap.nr_chunks, 2);
+	tfill(test, f, big, osz(T_CHUNK_ORDER + 1), 0xe1);
+	before = tblocks(test, f);
+	f->write_budget = 0;
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 16, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	expect_write_failure(test, f, before, 1);
+	tcalloc(test, f, 16, 0);
+	expect_blocks_kept(test, f, before);
+	expect_no_leak(test, f);
+}
+
 static struct kunit_case buddy_errors_cases[] = {
 	KUNIT_CASE(buddy_test_free_outside),
 	KUNIT_CASE(buddy_test_free_not_block_start),
@@ -396,6 +940,19 @@ static struct kunit_case buddy_errors_cases[] = {
 	KUNIT_CASE(buddy_test_grow_first_chunk_failure),
 	KUNIT_CASE(buddy_test_grow_chunk_failure),
 	KUNIT_CASE(buddy_test_grow_meta_failure),
+	KUNIT_CASE(buddy_test_calloc_write_failure),
+	KUNIT_CASE(buddy_test_aligned_calloc_write_failure),
+	KUNIT_CASE(buddy_test_calloc_write_failure_deferred),
+	KUNIT_CASE(buddy_test_realloc_grow_in_place_zero_failure),
+	KUNIT_CASE(buddy_test_realloc_move_copy_failure),
+	KUNIT_CASE(buddy_test_realloc_move_zero_failure),
+	KUNIT_CASE(buddy_test_clone_copy_failure),
+	KUNIT_CASE(buddy_test_clone_uses_chunk_clone),
+	KUNIT_CASE(buddy_test_calloc_write_failure_deferred_split),
+	KUNIT_CASE(buddy_test_calloc_write_failure_keeps_offset),
+	KUNIT_CASE(buddy_test_realloc_move_grow_copy_failure),
+	KUNIT_CASE(buddy_test_calloc_write_failure_after_flush),
+	KUNIT_CASE(buddy_test_calloc_write_failure_idle_chunk),
 	{}
 };
 

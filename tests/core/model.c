@@ -450,6 +450,50 @@ bad:
 	return 1;
 }
 
+static int sync_cb(void *arg, u64 offset, unsigned int order,
+		   enum buddy_block_state state)
+{
+	struct model *m = arg;
+	unsigned int j;
+
+	if (state == BUDDY_BLOCK_ALLOCATED) {
+		oset_insert(&m->live, offset, order);
+		return 0;
+	}
+	if (order < BUDDY_DEFER_ORDERS)
+		for (j = 0; j < m->defer_n[order]; j++)
+			if (m->defer[order][j] == offset)
+				return 0;
+	oset_insert(&m->free[order], offset, order);
+	return 0;
+}
+
+void model_sync(struct model *m, const struct buddy_heap *h)
+{
+	struct buddy_config cfg = m->cfg;
+	unsigned int k, depth = m->defer_depth;
+	long fail_chunk_in = m->fail_chunk_in;
+	struct buddy_stats st;
+
+	model_destroy(m);
+	model_init(m, &cfg);
+	m->defer_depth = depth;
+	m->fail_chunk_in = fail_chunk_in;
+	buddy_get_stats(h, &st);
+	m->heap_bytes = st.heap_bytes;
+	m->in_use = st.bytes_in_use;
+	m->nr_chunks = h->nr_chunks;
+	for (k = 0; k < h->nr_chunks; k++) {
+		m->coff[k] = h->chunks[k].offset;
+		m->cord[k] = h->chunks[k].order;
+	}
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++) {
+		m->defer_n[k] = h->defer_n[k];
+		memcpy(m->defer[k], h->defer[k], sizeof(m->defer[k]));
+	}
+	buddy_walk(h, sync_cb, m);
+}
+
 int model_compare(const struct model *m, const struct buddy_heap *h,
 		  int full)
 {

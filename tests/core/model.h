@@ -45,6 +45,13 @@ int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off);
 int model_usable(const struct model *m, u64 off, u64 *usable);
 void model_set_defer_depth(struct model *m, unsigned int depth);
 
+/*
+ * Make @m the state of @h (chunks, free, deferred and live blocks), keeping
+ * its config, defer depth and chunk-failure countdown: after a call whose
+ * effect on free memory the model cannot predict (a failed write).
+ */
+void model_sync(struct model *m, const struct buddy_heap *h);
+
 /* 0 when the core's heap matches the model exactly (blocks, chunks, counts) */
 int model_compare(const struct model *m, const struct buddy_heap *h,
 		  int full);

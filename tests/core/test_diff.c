@@ -9,6 +9,13 @@
  * overlap between two blocks shows up as a corrupted pattern.  buddy_check()
  * runs every CHECK_EVERY operations and at the end.
  *
+ * One in 32 of the zeroing allocs and of the reallocs make their first or
+ * second ops->copy or ops->zero fail (tmem's fail_write_in).  A call that
+ * reached it is checked against the contract of struct buddy_ops (every
+ * live block, its contents, the outputs, the counters; see write_failed()),
+ * not against the model, which then takes the heap's free layout
+ * (model_sync()) and is compared with every later call as before.
+ *
  * BUDDY_TEST_SEED overrides the seed, BUDDY_TEST_OPS the number of
  * operations per phase.
  */
@@ -29,8 +36,11 @@ struct diff {
 	struct live *live;
 	size_t n, cap;
 	u64 rng;
-	long ops, errs, moves, enomem;
+	long ops, errs, moves, enomem, wfails;
 	int bad;
+	int armed;		/* a write failure is armed: @before is taken */
+	struct tsnap before;
+	u64 failed_before;	/* nr_failed when armed */
 };
 
 static void pattern_fill(u8 *p, u64 bytes, u64 seed)
@@ -107,18 +117,97 @@ static u64 rand_size(struct diff *d)
 			 buddy_window_bytes(&d->h) / 4 : 1 << 20);
 }
 
+/* Now and then, make the first or second write of the next call fail. */
+static void arm_write(struct diff *d)
+{
+	struct buddy_stats st;
+
+	if (rng_below(&d->rng, 32))
+		return;
+	buddy_get_stats(&d->h, &st);
+	d->failed_before = st.nr_failed;
+	tsnap_take(&d->h, &d->before);
+	d->armed = 1;
+	d->mem.fail_write_in = 1 + (long)rng_below(&d->rng, 2);
+}
+
+/*
+ * After a call that returned @r and left @out in its output (1 when
+ * untouched): whether the armed write failure hit it.  Then the contract
+ * of struct buddy_ops must hold: -ENOMEM, the output not written, every
+ * live block at its offset with its usable size and contents, the same
+ * bytes_in_use and live_blocks, one more failed call, a consistent heap
+ * holding exactly the chunks and metadata tmem handed out.
+ *
+ * Free memory may be arranged differently afterwards (deferred blocks
+ * merged, a chunk added or given back), which the model cannot predict:
+ * so the model is re-synced from the heap (model_sync()) and the phase
+ * goes on, comparing every later call as before.  Re-syncing keeps the
+ * phase's long-lived, deep heaps; rebuilding both after each failure would
+ * empty them every few hundred operations.  Disarms in any case.
+ */
+static int write_failed(struct diff *d, int r, u64 out)
+{
+	struct buddy_violation v = { 0 };
+	struct buddy_stats st;
+	struct tsnap after;
+	size_t i;
+	int failed;
+	u64 u;
+
+	if (!d->armed)
+		return 0;
+	failed = !d->mem.fail_write_in;
+	d->mem.fail_write_in = 0;
+	d->armed = 0;
+	if (failed) {
+		d->wfails++;
+		if (r != -ENOMEM)
+			fail(d, "a failed write did not fail the call", out);
+		if (out != 1)
+			fail(d, "a failed write wrote the output", out);
+		tsnap_take(&d->h, &after);
+		if (tsnap_blocks_kept(&d->before, &after))
+			fail(d, "a failed write changed the blocks", 0);
+		tsnap_free(&after);
+		buddy_get_stats(&d->h, &st);
+		if (st.nr_failed != d->failed_before + 1)
+			fail(d, "a failed write was not counted", st.nr_failed);
+		if (buddy_check(&d->h, &v))
+			fail(d, "a failed write broke the heap", v.offset);
+		if (d->mem.chunks != (long)d->h.nr_chunks ||
+		    d->mem.metas != (long)d->h.nr_chunks)
+			fail(d, "a failed write leaked a chunk", d->mem.chunks);
+		for (i = 0; i < d->n; i++) {
+			if (buddy_heap_usable_size(&d->h, d->live[i].off, &u) ||
+			    u != d->live[i].usable)
+				fail(d, "a failed write resized a block",
+				     d->live[i].off);
+			verify(d, &d->live[i]);
+		}
+		d->m.fail_chunk_in = d->mem.fail_chunk_in;
+		model_sync(&d->m, &d->h);
+	}
+	tsnap_free(&d->before);
+	return failed;
+}
+
 static void do_alloc(struct diff *d, int aligned)
 {
 	u64 size = rand_size(d), align = 0, o1 = 1, o2 = 2;
 	int r1, r2, zero = rng_below(&d->rng, 8) == 0;
 	unsigned int flags = zero ? BUDDY_ALLOC_ZERO : 0;
 
+	if (zero)
+		arm_write(d);
 	if (aligned) {
 		align = 1ULL << rng_below(&d->rng, 14);
 		r1 = buddy_heap_alloc_aligned(&d->h, size, align, flags, &o1);
 	} else {
 		r1 = buddy_heap_alloc(&d->h, size, flags, &o1);
 	}
+	if (write_failed(d, r1, o1))
+		return;
 	r2 = model_alloc(&d->m, size, align, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2)) {
 		fail(d, "alloc differs from the model", o1);
@@ -167,8 +256,11 @@ static void do_realloc(struct diff *d)
 	int r1, r2;
 
 	verify(d, l);
+	arm_write(d);
 	r1 = buddy_heap_realloc(&d->h, l->off, size,
 			   zero ? BUDDY_ALLOC_ZERO : 0, &o1);
+	if (write_failed(d, r1, o1))
+		return;
 	r2 = model_realloc(&d->m, l->off, size, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2)) {
 		fail(d, "realloc differs from the model", l->off);
@@ -310,9 +402,9 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	buddy_get_stats(&d->h, &st);
 	if (t_verbose)
 		fprintf(stderr,
-			"    %s: %ld ops, %llu allocs, %ld moves, %ld refused offsets, %ld ENOMEM, peak heap %llu, chunks grown %llu released %llu\n",
+			"    %s: %ld ops, %llu allocs, %ld moves, %ld refused offsets, %ld ENOMEM, %ld failed writes, peak heap %llu, chunks grown %llu released %llu\n",
 			p->name, d->ops, (unsigned long long)st.nr_allocs,
-			d->moves, d->errs, d->enomem,
+			d->moves, d->errs, d->enomem, d->wfails,
 			(unsigned long long)st.peak_heap_bytes,
 			(unsigned long long)st.nr_grows,
 			(unsigned long long)st.nr_shrinks);
@@ -325,6 +417,7 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	EXPECT_EQ(d->mem.chunks, 0);
 	EXPECT_EQ(d->mem.metas, 0);
 	EXPECT(st.nr_allocs > (u64)nops / 5);
+	EXPECT(d->wfails > 0 || nops < 20000);
 	free(d->live);
 	free(d);
 }

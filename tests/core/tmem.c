@@ -189,6 +189,42 @@ int tsnap_cmp(const struct tsnap *a, const struct tsnap *b)
 	return 0;
 }
 
+int tsnap_blocks_kept(const struct tsnap *before, const struct tsnap *after)
+{
+	size_t i = 0, j = 0;
+
+	if (before->st.bytes_in_use != after->st.bytes_in_use ||
+	    before->st.live_blocks != after->st.live_blocks) {
+		fprintf(stderr, "    bytes_in_use %llu -> %llu, live_blocks %llu -> %llu\n",
+			(unsigned long long)before->st.bytes_in_use,
+			(unsigned long long)after->st.bytes_in_use,
+			(unsigned long long)before->st.live_blocks,
+			(unsigned long long)after->st.live_blocks);
+		return 1;
+	}
+	/* both walks are in offset order: merge them, allocated blocks only */
+	for (;;) {
+		while (i < before->n && before->b[i].state != BUDDY_BLOCK_ALLOCATED)
+			i++;
+		while (j < after->n && after->b[j].state != BUDDY_BLOCK_ALLOCATED)
+			j++;
+		if (i == before->n && j == after->n)
+			return 0;
+		if (i == before->n || j == after->n ||
+		    before->b[i].offset != after->b[j].offset ||
+		    before->b[i].order != after->b[j].order) {
+			fprintf(stderr, "    allocated block %#llx o%u -> %#llx o%u\n",
+				i < before->n ? (unsigned long long)before->b[i].offset : ~0ULL,
+				i < before->n ? before->b[i].order : 0,
+				j < after->n ? (unsigned long long)after->b[j].offset : ~0ULL,
+				j < after->n ? after->b[j].order : 0);
+			return 1;
+		}
+		i++;
+		j++;
+	}
+}
+
 void tsnap_free(struct tsnap *s)
 {
 	free(s->b);

@@ -100,6 +100,13 @@ struct tsnap {
 void tsnap_take(const struct buddy_heap *h, struct tsnap *s);
 /* 0 when equal (ignoring nr_failed); prints the difference otherwise */
 int tsnap_cmp(const struct tsnap *a, const struct tsnap *b);
+/*
+ * What a failed ops->copy or ops->zero must keep (struct buddy_ops): the
+ * same allocated blocks (offset, order), bytes_in_use and live_blocks.
+ * Free blocks and the other counters may differ.  0 when kept; prints the
+ * difference otherwise.  Contents are the caller's to check.
+ */
+int tsnap_blocks_kept(const struct tsnap *before, const struct tsnap *after);
 void tsnap_free(struct tsnap *s);
 
 #define EXPECT_UNCHANGED(h, before)					\

@@ -6,10 +6,13 @@
  * chunk, cap, low-water mark, deferred-coalescing depth); the rest is decoded into operations: alloc,
  * aligned alloc (including bad alignments), free of live and of arbitrary
  * offsets, realloc (with and without zeroing), chunk allocation failures,
- * and clone-and-swap.  The reference model (../model.c) runs alongside.
- * After EVERY operation: buddy_check(), a full comparison with the model,
- * and for free/realloc a check of the block's contents pattern.  Any
- * difference aborts, which libFuzzer reports as a finding.
+ * clone-and-swap, and a zeroing alloc, realloc or clone whose first or
+ * second ops->copy or ops->zero fails.  The reference model (../model.c)
+ * runs alongside.  After EVERY operation: buddy_check(), a full comparison
+ * with the model, and for free/realloc a check of the block's contents
+ * pattern.  A call whose write failed is checked against the contract of
+ * struct buddy_ops, not against the model (see write_failed()), and ends
+ * the input.  Any difference aborts, which libFuzzer reports as a finding.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,10 @@ struct fz {
 	u64 off[MAX_LIVE], usable[MAX_LIVE], seed[MAX_LIVE];
 	unsigned int live;
 	u64 ops;
+	bool armed;		/* a write failure is armed: @before is taken */
+	bool stop;		/* a write failed: the model no longer follows */
+	struct tsnap before;
+	u64 failed_before;	/* nr_failed when armed */
 };
 
 /* Only referenced by tutil.h's macros, which the harness does not use. */
@@ -119,11 +126,86 @@ static void zeroed(struct fz *f, u64 off, u64 from, u64 to)
 			die(f, "not zeroed", off, from);
 }
 
-static void op_alloc(struct fz *f, int aligned)
+/* Make the @n-th next copy or zero fail; snapshot the heap first. */
+static void arm_write_failure(struct fz *f, long n)
+{
+	struct buddy_stats st;
+
+	buddy_get_stats(&f->h, &st);
+	f->failed_before = st.nr_failed;
+	tsnap_take(&f->h, &f->before);
+	f->armed = true;
+	f->mem.fail_write_in = n;
+}
+
+/*
+ * After a core call that returned @r and left @out in its output (1 when
+ * untouched): whether an armed write failure hit it.  Then the contract of
+ * struct buddy_ops must hold: -ENOMEM, the output not written, every
+ * allocated block at the same offset and order with its contents intact,
+ * the same bytes_in_use and live_blocks, one more failed call, a
+ * consistent heap holding exactly the chunks and metadata tmem handed out.
+ * A failed clone (@src_only) must leave its const source exactly as it
+ * was.  Disarms in any case.
+ *
+ * The contract lets a failed call arrange free memory differently (merge
+ * deferred blocks, add or give back a chunk), which the model cannot
+ * predict; so a failure ends the input (f->stop): the run frees the live
+ * blocks and tears down without the model.  Ending rather than re-syncing
+ * the model keeps the model's own state honest; the prefix before the
+ * failure is compared as usual, and libFuzzer explores the prefixes.
+ */
+static bool write_failed(struct fz *f, int r, u64 out, bool src_only)
+{
+	struct buddy_violation v = { 0 };
+	struct buddy_stats st;
+	struct tsnap after;
+	bool failed;
+	unsigned int i;
+	u64 u;
+
+	if (!f->armed)
+		return false;
+	failed = !f->mem.fail_write_in;
+	f->mem.fail_write_in = 0;
+	f->armed = false;
+	if (failed) {
+		if (r != -ENOMEM)
+			die(f, "a failed write did not fail the call", r, 0);
+		if (out != 1)
+			die(f, "a failed write wrote the output", out, 0);
+		tsnap_take(&f->h, &after);
+		if (src_only ? tsnap_cmp(&f->before, &after) :
+		    tsnap_blocks_kept(&f->before, &after))
+			die(f, "a failed write changed the blocks", r, 0);
+		tsnap_free(&after);
+		buddy_get_stats(&f->h, &st);
+		if (st.nr_failed != f->failed_before + !src_only)
+			die(f, "a failed write was not counted", st.nr_failed,
+			    f->failed_before);
+		if (buddy_check(&f->h, &v))
+			die(f, "a failed write broke the heap", v.offset, v.order);
+		if (f->mem.chunks != (long)f->h.nr_chunks ||
+		    f->mem.metas != (long)f->h.nr_chunks)
+			die(f, "a failed write leaked a chunk", f->mem.chunks,
+			    f->mem.metas);
+		for (i = 0; i < f->live; i++) {
+			if (buddy_heap_usable_size(&f->h, f->off[i], &u) ||
+			    u != f->usable[i])
+				die(f, "a failed write resized a block", f->off[i], u);
+			verify(f, i, f->off[i], f->usable[i]);
+		}
+		f->stop = true;
+	}
+	tsnap_free(&f->before);
+	return failed;
+}
+
+static void op_alloc(struct fz *f, int aligned, bool zero)
 {
 	u64 size = size_arg(f), align = 0, o1 = 1, o2 = 2;
 	u8 b = byte(f);
-	unsigned int flags = b & 1 ? BUDDY_ALLOC_ZERO : 0;
+	unsigned int flags = zero || b & 1 ? BUDDY_ALLOC_ZERO : 0;
 	int r1, r2;
 
 	if (f->live == MAX_LIVE)
@@ -133,6 +215,8 @@ static void op_alloc(struct fz *f, int aligned)
 		if (b >= 0xf0)
 			align = b == 0xff ? 0 : align * 3;	/* invalid */
 		r1 = buddy_heap_alloc_aligned(&f->h, size, align, flags, &o1);
+		if (write_failed(f, r1, o1, false))
+			return;
 		if (!align || (align & (align - 1))) {
 			if (r1 != -EINVAL)
 				die(f, "bad alignment accepted", align, r1);
@@ -140,6 +224,8 @@ static void op_alloc(struct fz *f, int aligned)
 		}
 	} else {
 		r1 = buddy_heap_alloc(&f->h, size, flags, &o1);
+		if (write_failed(f, r1, o1, false))
+			return;
 	}
 	r2 = model_alloc(&f->m, size, align, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2))
@@ -173,7 +259,7 @@ static void op_free(struct fz *f)
 	drop(f, i);
 }
 
-static void op_realloc(struct fz *f)
+static void op_realloc(struct fz *f, bool zero)
 {
 	unsigned int i, flags;
 	u64 size, o1 = 1, o2 = 2, u = 0, keep;
@@ -183,9 +269,11 @@ static void op_realloc(struct fz *f)
 		return;
 	i = byte(f) % f->live;
 	size = size_arg(f);
-	flags = byte(f) & 1 ? BUDDY_ALLOC_ZERO : 0;
+	flags = zero || byte(f) & 1 ? BUDDY_ALLOC_ZERO : 0;
 	verify(f, i, f->off[i], f->usable[i]);
 	r1 = buddy_heap_realloc(&f->h, f->off[i], size, flags, &o1);
+	if (write_failed(f, r1, o1, false))
+		return;
 	r2 = model_realloc(&f->m, f->off[i], size, &o2);
 	if (r1 != r2 || (!r1 && o1 != o2))
 		die(f, "realloc differs from the model", o1, o2);
@@ -235,6 +323,19 @@ static void op_clone(struct fz *f)
 
 	f->mem.fail_chunk_in = b & 1 ? 1 + (b >> 1) % 8 : 0;
 	r = buddy_heap_clone(&c, &f->h, &f->mem);
+	if (f->armed && !f->mem.fail_write_in) {
+		/* a copy failed: the same as a chunk allocation failure */
+		if (r != -ENOMEM || c.nr_chunks || c.heap_bytes)
+			die(f, "clone write failure left something", r,
+			    c.nr_chunks);
+		buddy_heap_destroy(&c);
+		f->mem.fail_chunk_in = pending;
+		if (f->mem.chunks != (long)f->h.nr_chunks)
+			die(f, "clone write failure leaked a chunk",
+			    f->mem.chunks, f->h.nr_chunks);
+		write_failed(f, r, 1, true);
+		return;
+	}
 	if (b & 1 && (unsigned int)(1 + (b >> 1) % 8) <= f->h.nr_chunks) {
 		if (r != -ENOMEM || c.nr_chunks || c.heap_bytes)
 			die(f, "clone failure left something", r, c.nr_chunks);
@@ -242,6 +343,7 @@ static void op_clone(struct fz *f)
 		die(f, "clone failed", r, 0);
 	}
 	f->mem.fail_chunk_in = pending;
+	write_failed(f, r, 1, true);
 	if (r) {
 		buddy_heap_destroy(&c);
 		return;
@@ -296,18 +398,18 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	while (f.n) {
 		b = byte(&f);
-		switch (b % 12) {
+		switch (b % 13) {
 		case 0: case 1: case 2:
-			op_alloc(&f, 0);
+			op_alloc(&f, 0, false);
 			break;
 		case 3:
-			op_alloc(&f, 1);
+			op_alloc(&f, 1, false);
 			break;
 		case 4: case 5: case 6:
 			op_free(&f);
 			break;
 		case 7: case 8:
-			op_realloc(&f);
+			op_realloc(&f, false);
 			break;
 		case 9:
 			op_bad(&f);
@@ -326,17 +428,44 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 				model_set_defer_depth(&f.m, b);
 			}
 			break;
+		case 11:
+			/* the first or second copy or zero of the next call fails */
+			b = byte(&f);
+			arm_write_failure(&f, 1 + (b >> 2) % 2);
+			if (b % 4 == 0)
+				op_alloc(&f, 0, true);
+			else if (b % 4 == 1)
+				op_alloc(&f, 1, true);
+			else if (b % 4 == 2)
+				op_realloc(&f, true);
+			else
+				op_clone(&f);
+			/* a call that made no write (or returned early) */
+			write_failed(&f, 0, 1, false);
+			break;
 		default:
 			op_clone(&f);
 			break;
 		}
 		f.ops++;
+		if (f.stop)
+			break;
 		check(&f);
 	}
-	while (f.live) {
+	while (f.live && !f.stop) {
 		op_free(&f);
 		check(&f);
 	}
+	/* after a failed write: free the live blocks without the model */
+	while (f.live) {
+		verify(&f, 0, f.off[0], f.usable[0]);
+		if (buddy_heap_free(&f.h, f.off[0]))
+			die(&f, "free of a live block failed", f.off[0], 0);
+		drop(&f, 0);
+	}
+	if (f.stop && f.h.counters.bytes_in_use)
+		die(&f, "bytes in use with no live block",
+		    f.h.counters.bytes_in_use, 0);
 	buddy_heap_destroy(&f.h);
 	model_destroy(&f.m);
 	if (f.mem.chunks || f.mem.metas)
