@@ -2,7 +2,7 @@
 /*
  * alloc_bench.c - one allocator, one workload, one measurement.
  *
- *	bench-<alloc> WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K]
+ *	bench-<alloc> WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K] [-n NAME]
  *
  * prints "SAMPLE <workload> <value> <unit>" lines (bench/run interleaves
  * the allocators, repeats and takes medians of ratios; a single figure
@@ -804,14 +804,19 @@ static void w_threads(void)
 	sample("threads2_speedup", median(sp, REPS), "ratio");
 }
 
-/* fork + child _exit + waitpid with @mib MiB of written heap */
-static void w_fork(long mib, int reps)
+/*
+ * fork + child _exit + waitpid with @mib MiB of written heap.  The sample
+ * is named @name_opt (-n; default fork_<mib>MiB), and a second one,
+ * <name>.mib, gives the size: bench/guest --smoke runs the report's sizes
+ * under their names with a few MiB each.
+ */
+static void w_fork(long mib, int reps, const char *name_opt)
 {
 	enum { BLK = 65536 - 64 };
 	long i, nb = mib * 16;
 	char **blk = calloc(nb + 1, sizeof(*blk));
 	double t[64];
-	char name[32];
+	char name[64];
 	int r;
 
 	if (!blk)
@@ -832,8 +837,13 @@ static void w_fork(long mib, int reps)
 			die("waitpid");
 		t[r] = now() - t0;
 	}
-	snprintf(name, sizeof(name), "fork_%ldMiB", mib);
+	if (name_opt)
+		snprintf(name, sizeof(name), "%s", name_opt);
+	else
+		snprintf(name, sizeof(name), "fork_%ldMiB", mib);
 	sample(name, median(t, reps) * 1e3, "ms");
+	strncat(name, ".mib", sizeof(name) - strlen(name) - 1);
+	sample(name, mib, "MiB");
 	for (i = 0; i < nb; i++)
 		a_free(blk[i]);
 	free(blk);
@@ -853,7 +863,7 @@ static void w_which(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K]\n"
+		"usage: bench-%s WORKLOAD [-s SCALE] [-l LIVE] [-m MIB] [-r REPS] [-k K] [-n NAME]\n"
 		"workloads: hot churn fifo16 fifo32 fifo64 lifo16 lifo32 lifo64\n"
 		"           realloc memalign threads fork blowup which\n", ALLOC_NAME);
 	exit(2);
@@ -861,7 +871,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *w;
+	const char *w, *name_opt = NULL;
 	long mib = 1;
 	int i, reps = 9;
 
@@ -881,6 +891,8 @@ int main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-k"))
 			reps_k = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-n"))
+			name_opt = argv[++i];
 		else
 			usage();
 	}
@@ -911,7 +923,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(w, "threads"))
 		w_threads();
 	else if (!strcmp(w, "fork"))
-		w_fork(mib, reps);
+		w_fork(mib, reps, name_opt);
 	else if (!strcmp(w, "blowup"))
 		w_blowup();
 	else if (!strcmp(w, "which"))
