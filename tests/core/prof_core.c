@@ -88,8 +88,7 @@ int main(int argc, char **argv)
 	long i;
 	int s, hot;
 
-	if (argc != 6 || strtoull(argv[3], NULL, 0) < 16 ||
-	    (strcmp(argv[1], "hot") && !strtoull(argv[2], NULL, 0))) {
+	if (argc != 6) {
 		fprintf(stderr, "usage: %s churn|hot LIVE MAXSIZE DEFER OPS\n",
 			argv[0]);
 		return 2;
@@ -99,6 +98,11 @@ int main(int argc, char **argv)
 	maxsz = strtoull(argv[3], NULL, 0);
 	defer = strtoul(argv[4], NULL, 0);
 	ops = strtoull(argv[5], NULL, 0);
+	if (maxsz < 16 || ops < 16 || (!hot && !live_n)) {
+		fprintf(stderr, "%s: MAXSIZE >= 16, OPS >= 16, LIVE >= 1 for churn\n",
+			argv[0]);
+		return 2;
+	}
 	if (buddy_heap_init(&h, &cfg, &p_ops, NULL) ||
 	    buddy_heap_set_defer_depth(&h, defer))
 		abort();
