@@ -342,6 +342,24 @@ static void free_chunk_memory(struct buddy_heap *heap, struct buddy_chunk *c)
 	heap->ops->meta_free(heap->ctx, c->meta, c->meta_bytes);
 }
 
+/*
+ * Make chunk @ci's metadata this heap's alone before writing to it: a clone
+ * shares it until then (ops->meta_share).  @must: for a free, which cannot
+ * fail (the embedder's ops->meta_unshare then does not).
+ */
+static int own_meta(struct buddy_heap *heap, unsigned int ci, bool must)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+
+	if (likely(!c->meta_shared))
+		return 0;
+	if (!heap->ops->meta_unshare(heap->ctx, &c->meta, c->meta_bytes, must))
+		return -ENOMEM;
+	c->meta_shared = false;
+	set_areas(heap, c);
+	return 0;
+}
+
 /* Lowest window offset aligned to 16 << @order clear of live chunks. */
 static bool find_hole(const struct buddy_heap *heap, unsigned int order,
 		      u64 *pos)
@@ -422,6 +440,7 @@ static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
 	c->mem = mem;
 	c->meta = meta;
 	c->meta_bytes = mbytes;
+	c->meta_shared = false;
 	set_areas(heap, c);
 	mark_free(heap, ci, order, 0);
 
@@ -521,6 +540,7 @@ static void free_to_bitmaps(struct buddy_heap *heap, unsigned int ci,
 {
 	struct buddy_chunk *c = &heap->chunks[ci];
 
+	own_meta(heap, ci, true);
 	while (k < c->order && is_free(heap, c, k, i ^ 1)) {
 		mark_used(heap, ci, k, i ^ 1);
 		i >>= 1;
@@ -591,6 +611,9 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 	}
 	j = buddy_ctz64(mask);
 	ci = buddy_ctz64(heap->chunk_mask[j]);
+	ret = own_meta(heap, ci, false);
+	if (ret)
+		return ret;
 	c = &heap->chunks[ci];
 	i = find_free(heap, c, j);
 	mark_used(heap, ci, j, i);
@@ -703,7 +726,8 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 	unsigned int d;
 
 	if (!cfg || !ops || !ops->chunk_alloc || !ops->chunk_free ||
-	    !ops->meta_alloc || !ops->meta_free)
+	    !ops->meta_alloc || !ops->meta_free ||
+	    !ops->meta_share != !ops->meta_unshare)
 		return -EINVAL;
 	if (cfg->max_order > BUDDY_MAX_ORDER ||
 	    cfg->min_chunk_order > cfg->max_order)
@@ -780,11 +804,15 @@ int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth)
  * @ctx: callback context for @dst (the ops are @src's)
  *
  * Chunk memory comes from ops->chunk_clone, or from ops->chunk_alloc
- * filled by ops->copy (memcpy when NULL).
+ * filled by ops->copy (memcpy when NULL).  Metadata is shared through
+ * ops->meta_share when the embedder offers it, so that a clone costs no
+ * copy of the bitmaps: both heaps then only read it until either writes
+ * (ops->meta_unshare); @src is changed only to know that.  Otherwise it is
+ * copied.
  *
  * Return: 0, or -ENOMEM; on failure @dst is an empty heap holding no memory.
  */
-int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
+int buddy_heap_clone(struct buddy_heap *dst, struct buddy_heap *src,
 		     void *ctx)
 {
 	const struct buddy_ops *ops = src->ops;
@@ -793,7 +821,7 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 	*dst = *src;
 	dst->ctx = ctx;
 	for (i = 0; i < src->nr_chunks; i++) {
-		const struct buddy_chunk *s = &src->chunks[i];
+		struct buddy_chunk *s = &src->chunks[i];
 		struct buddy_chunk *d = &dst->chunks[i];
 		u64 bytes = chunk_bytes(s);
 
@@ -807,6 +835,13 @@ int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
 				d->mem = NULL;
 			}
 		}
+		if (d->mem && ops->meta_share &&
+		    ops->meta_share(ctx, s->meta, s->meta_bytes)) {
+			s->meta_shared = true;
+			d->meta_shared = true;
+			continue;
+		}
+		d->meta_shared = false;
 		d->meta = d->mem ? ops->meta_alloc(ctx, s->meta_bytes) : NULL;
 		if (!d->meta) {
 			if (d->mem)
@@ -1088,8 +1123,12 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	dst = offset;
 
 	if (n < k) {
+		own_meta(heap, ci, true);	/* frees the tail: cannot fail */
 		shrink_in_place(heap, ci, k, i, n);
 	} else if (n > k && can_grow_in_place(heap, c, k, i, n)) {
+		ret = own_meta(heap, ci, false);
+		if (ret)
+			goto fail;
 		/* the buddies are free: zeroing them first changes nothing */
 		if (zero) {
 			ret = zero_range(heap, grows, offset + old_bytes,

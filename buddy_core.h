@@ -173,6 +173,14 @@
  * @chunk_clone: optional; return chunk memory of @bytes with the contents
  *	of @mem, for buddy_heap_clone(), or NULL; it goes back through
  *	@chunk_free.  Without it a clone uses @chunk_alloc and @copy.
+ * @meta_share: optional, with @meta_unshare; let a clone use metadata
+ *	@mem of @bytes as well (take a reference: every user gives it back
+ *	through @meta_free), or return false to have the clone copy it.
+ * @meta_unshare: before a heap first writes metadata it shares: leave
+ *	*@mem if no other heap still uses it, else point *@mem at a private
+ *	copy of it and drop this heap's reference to the shared one.
+ *	Return false if there was no memory for the copy, which may happen
+ *	only when @must is false (@must: a free, which cannot fail).
  *
  * Chunk memory is opaque to the core when @copy and @zero are given (the
  * embedder may back a chunk with anything, e.g. an array of pages); only
@@ -192,6 +200,8 @@ struct buddy_ops {
 		    u64 src_off, u64 bytes);
 	int (*zero)(void *ctx, void *mem, u64 off, u64 bytes);
 	void *(*chunk_clone)(void *ctx, const void *mem, u64 bytes);
+	bool (*meta_share)(void *ctx, void *mem, size_t bytes);
+	bool (*meta_unshare)(void *ctx, void **mem, size_t bytes, bool must);
 };
 
 /**
@@ -216,6 +226,7 @@ struct buddy_chunk {
 	void *mem;		/* from ops->chunk_alloc */
 	void *meta;		/* bitmaps and counts, from ops->meta_alloc */
 	size_t meta_bytes;
+	bool meta_shared;	/* ops->meta_share()d: read-only until unshared */
 	/* private: the free and split areas inside @meta */
 	u64 *free_area;
 	u64 *split_area;
@@ -362,7 +373,7 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 		    const struct buddy_ops *ops, void *ctx);
 void buddy_heap_destroy(struct buddy_heap *heap);
 int buddy_heap_set_defer_depth(struct buddy_heap *heap, unsigned int depth);
-int buddy_heap_clone(struct buddy_heap *dst, const struct buddy_heap *src,
+int buddy_heap_clone(struct buddy_heap *dst, struct buddy_heap *src,
 		     void *ctx);
 
 int buddy_size_to_order(u64 size, unsigned int *order);

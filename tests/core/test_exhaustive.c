@@ -105,7 +105,7 @@ static int apply(struct buddy_heap *h, struct model *m, const struct ex_op *op)
 	return 0;
 }
 
-static void dfs(const struct buddy_heap *h, const struct model *m,
+static void dfs(struct buddy_heap *h, const struct model *m,
 		const struct ex_cfg *cfg, int level)
 {
 	struct ex_op ops[256];

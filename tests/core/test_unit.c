@@ -47,7 +47,108 @@ static void test_big_blocks(void)
 	buddy_heap_destroy(&h);
 }
 
+/*
+ * A clone shares the metadata (tmem checks that shared metadata is never
+ * written): the first write on either side copies the chunk's metadata,
+ * once; a side left as the only user writes in place; a write that cannot
+ * get its copy fails cleanly, except a free, which cannot fail.
+ */
+static void test_clone_shares_metadata(void)
+{
+	struct buddy_heap h, h2, h3;
+	struct tmem m, m2, m3;
+	struct tsnap before;
+	u64 a, b, c, n;
+
+	/* one 64 KiB chunk: every operation below uses its metadata */
+	theap_init(&h, &m, 16, 12, 0, 0);
+	a = xalloc(&h, 100);
+	b = xalloc(&h, 4000);
+	c = xalloc(&h, 16);
+	REQUIRE_EQ(h.nr_chunks, 1);
+
+	memset(&m2, 0, sizeof(m2));
+	REQUIRE_EQ(buddy_heap_clone(&h2, &h, &m2), 0);
+	EXPECT_EQ(m2.meta_shares, 1);
+	EXPECT_EQ(m2.metas, 1);
+	EXPECT_EQ(m.metas, 1);
+
+	/* the clone's free copies the metadata; the source is unchanged */
+	tsnap_take(&h, &before);
+	EXPECT_EQ(buddy_heap_free(&h2, a), 0);
+	EXPECT_EQ(m2.meta_unshares, 1);
+	EXPECT_UNCHANGED(&h, &before);
+	tsnap_free(&before);
+	CHECK_HEAP(&h2);
+
+	/* the source is the only user again: it writes in place */
+	EXPECT_EQ(buddy_heap_free(&h, b), 0);
+	EXPECT_EQ(m.meta_unshares, 0);
+	CHECK_HEAP(&h);
+
+	/* a clone that goes away unwritten leaves no copy behind */
+	memset(&m3, 0, sizeof(m3));
+	REQUIRE_EQ(buddy_heap_clone(&h3, &h, &m3), 0);
+	buddy_heap_destroy(&h3);
+	EXPECT_EQ(m3.metas, 0);
+	b = xalloc(&h, 4000);
+	EXPECT_EQ(m.meta_unshares, 0);
+
+	/* no memory for the copy: alloc and realloc fail, the heap as it was */
+	REQUIRE_EQ(buddy_heap_clone(&h3, &h, &m3), 0);
+	tsnap_take(&h, &before);
+	m.fail_meta_in = 1;
+	EXPECT_EQ(buddy_heap_alloc(&h, 16, 0, &n), -ENOMEM);
+	m.fail_meta_in = 1;
+	EXPECT_EQ(buddy_heap_realloc(&h, c, 32, 0, &n), -ENOMEM);
+	EXPECT_UNCHANGED(&h, &before);
+	tsnap_free(&before);
+	EXPECT_EQ(m.meta_unshares, 0);
+	/* ... but a free and a shrinking realloc do not fail */
+	m.fail_meta_in = 1;
+	EXPECT_EQ(buddy_heap_realloc(&h, b, 16, 0, &n), 0);
+	EXPECT_EQ(n, b);
+	EXPECT_EQ(buddy_heap_free(&h, c), 0);
+	EXPECT_EQ(m.fail_meta_in, 1);
+	m.fail_meta_in = 0;
+	EXPECT_EQ(m.meta_unshares, 1);
+	CHECK_HEAP(&h);
+	CHECK_HEAP(&h3);
+	EXPECT_EQ(h3.counters.live_blocks, 3);
+
+	buddy_heap_destroy(&h3);
+	buddy_heap_destroy(&h2);
+	buddy_heap_destroy(&h);
+	EXPECT_EQ(m.metas + m2.metas + m3.metas, 0);
+	EXPECT_EQ(m.chunks + m2.chunks + m3.chunks, 0);
+}
+
+/* Without ops->meta_share, or when it declines, a clone copies. */
+static void test_clone_copies_metadata(void)
+{
+	struct buddy_heap h, h2;
+	struct tmem m, m2;
+	u64 a;
+
+	theap_init(&h, &m, 16, 12, 0, 0);
+	a = xalloc(&h, 100);
+	memset(&m2, 0, sizeof(m2));
+	m2.no_meta_share = true;
+	REQUIRE_EQ(buddy_heap_clone(&h2, &h, &m2), 0);
+	EXPECT_EQ(m2.meta_shares, 0);
+	EXPECT_EQ(buddy_heap_free(&h2, a), 0);
+	EXPECT_EQ(buddy_heap_free(&h, a), 0);
+	EXPECT_EQ(m.meta_unshares + m2.meta_unshares, 0);
+	CHECK_HEAP(&h);
+	CHECK_HEAP(&h2);
+	buddy_heap_destroy(&h2);
+	buddy_heap_destroy(&h);
+	EXPECT_EQ(m.metas + m2.metas, 0);
+}
+
 const struct test_case unit_tests[] = {
 	{ "big_blocks", test_big_blocks },
+	{ "clone_shares_metadata", test_clone_shares_metadata },
+	{ "clone_copies_metadata", test_clone_copies_metadata },
 	{ NULL, NULL },
 };

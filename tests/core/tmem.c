@@ -5,6 +5,7 @@
  * heap snapshots and small helpers shared by the tests and the fuzzer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "tutil.h"
@@ -50,6 +51,54 @@ static void tmem_chunk_free(void *ctx, void *mem, u64 bytes)
 	m->chunks--;
 }
 
+/*
+ * Metadata carries a header: how many heaps use it (ops->meta_share) and,
+ * while more than one does, a hash of its contents when it was shared.
+ * Shared metadata must not change until ops->meta_unshare has given the
+ * writer its own copy: every share, unshare and free of a shared block
+ * checks the hash, so a write the core makes without unsharing first is
+ * reported.
+ */
+struct tmem_meta {
+	long users;
+	u64 hash;
+	u64 words[];
+};
+
+static struct tmem_meta *tmem_meta_of(void *mem)
+{
+	return (struct tmem_meta *)((u8 *)mem - offsetof(struct tmem_meta,
+							 words));
+}
+
+static u64 tmem_meta_hash(const void *mem, size_t bytes)
+{
+	const u8 *p = mem;
+	u64 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < bytes; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void tmem_meta_check(struct tmem_meta *tm, size_t bytes)
+{
+	if (tm->users > 1 && tm->hash != tmem_meta_hash(tm->words, bytes))
+		t_report(__FILE__, __LINE__,
+			 "shared metadata written without meta_unshare");
+}
+
+static void *tmem_meta_new(size_t bytes)
+{
+	struct tmem_meta *tm = calloc(1, sizeof(*tm) + bytes);
+
+	if (!tm)
+		return NULL;
+	tm->users = 1;
+	return tm->words;
+}
+
 static void *tmem_meta_alloc(void *ctx, size_t bytes)
 {
 	struct tmem *m = ctx;
@@ -57,7 +106,7 @@ static void *tmem_meta_alloc(void *ctx, size_t bytes)
 
 	if (m->fail_meta_in && !--m->fail_meta_in)
 		return NULL;
-	p = calloc(1, bytes);
+	p = tmem_meta_new(bytes);
 	if (p) {
 		m->meta_bytes += bytes;
 		m->metas++;
@@ -65,13 +114,66 @@ static void *tmem_meta_alloc(void *ctx, size_t bytes)
 	return p;
 }
 
+/* Drop one user's reference: no accounting. */
+static void tmem_meta_put(void *mem, size_t bytes)
+{
+	struct tmem_meta *tm = tmem_meta_of(mem);
+
+	tmem_meta_check(tm, bytes);
+	if (!--tm->users)
+		free(tm);
+}
+
 static void tmem_meta_free(void *ctx, void *mem, size_t bytes)
 {
 	struct tmem *m = ctx;
 
-	free(mem);
+	tmem_meta_put(mem, bytes);
 	m->meta_bytes -= bytes;
 	m->metas--;
+}
+
+/* The clone (@ctx) holds a reference as if it had allocated the block. */
+static bool tmem_meta_share(void *ctx, void *mem, size_t bytes)
+{
+	struct tmem_meta *tm = tmem_meta_of(mem);
+	struct tmem *m = ctx;
+
+	if (m->no_meta_share)
+		return false;
+	if (tm->users == 1)
+		tm->hash = tmem_meta_hash(mem, bytes);
+	else
+		tmem_meta_check(tm, bytes);
+	tm->users++;
+	m->meta_bytes += bytes;
+	m->metas++;
+	m->meta_shares++;
+	return true;
+}
+
+static bool tmem_meta_unshare(void *ctx, void **mem, size_t bytes, bool must)
+{
+	struct tmem_meta *tm = tmem_meta_of(*mem);
+	struct tmem *m = ctx;
+	void *copy;
+
+	tmem_meta_check(tm, bytes);
+	if (tm->users == 1)
+		return true;
+	if (!must && m->fail_meta_in && !--m->fail_meta_in)
+		return false;
+	copy = tmem_meta_new(bytes);
+	if (!copy) {
+		if (must)
+			abort();
+		return false;
+	}
+	memcpy(copy, *mem, bytes);
+	tmem_meta_put(*mem, bytes);
+	*mem = copy;
+	m->meta_unshares++;
+	return true;
 }
 
 /* Whether the write (copy or zero) about to be made is to fail. */
@@ -111,6 +213,8 @@ const struct buddy_ops tmem_ops = {
 	.meta_free = tmem_meta_free,
 	.copy = tmem_copy,
 	.zero = tmem_zero,
+	.meta_share = tmem_meta_share,
+	.meta_unshare = tmem_meta_unshare,
 };
 
 const struct buddy_ops tmem_ops_nocopy = {

@@ -78,9 +78,12 @@ struct tmem {
 	u64 copied;		/* bytes copied */
 	long zeroes;		/* ops->zero calls */
 	long fail_write_in;	/* fail the n-th next copy or zero (1: next), 0: off */
+	bool no_meta_share;	/* a clone into this copies the metadata */
+	long meta_shares;	/* ops->meta_share calls that shared */
+	long meta_unshares;	/* ops->meta_unshare calls that copied */
 };
 
-extern const struct buddy_ops tmem_ops;		/* with ->copy and ->zero */
+extern const struct buddy_ops tmem_ops;	/* ->copy, ->zero, ->meta_share */
 extern const struct buddy_ops tmem_ops_nocopy;	/* ->copy == NULL */
 
 /* snapshots for "state unchanged" checks */
