@@ -892,26 +892,6 @@ static struct buddy_pages *buddy_kheap_pages_at(struct buddy_kheap *kh,
 	return c->mem;
 }
 
-/**
- * buddy_kheap_page() - the page backing a window offset
- * @kh: the heap; the caller holds @kh->lock
- * @offset: a page-aligned offset in the window
- *
- * Return: the page, or NULL when @offset is not inside a live chunk.
- */
-struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset)
-{
-	struct buddy_pages *bp;
-	unsigned long i;
-
-	lockdep_assert_held(&kh->lock);
-
-	if (!PAGE_ALIGNED(offset))
-		return NULL;
-	bp = buddy_kheap_pages_at(kh, offset, &i);
-	return bp ? bp->array->pages[i] : NULL;
-}
-
 /*
  * Pages mapped per fault: the faulting one and the rest of its aligned
  * group of BUDDY_FAULT_AROUND pages that lie in live chunks (like the page

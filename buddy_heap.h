@@ -116,7 +116,6 @@ int buddy_kheap_batch(struct buddy_kheap *kh, struct buddy_batch *batch,
 int buddy_kheap_clone_check(const struct buddy_clone_args *args);
 s64 buddy_kheap_user_bytes(const struct buddy_kheap *kh);
 
-struct page *buddy_kheap_page(struct buddy_kheap *kh, u64 offset);
 vm_fault_t buddy_kheap_fault(struct buddy_kheap *kh, struct vm_fault *vmf);
 
 #endif /* _BUDDY_HEAP_H */

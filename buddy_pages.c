@@ -55,6 +55,18 @@ static struct buddy_page_array *buddy_page_array_new(unsigned long nr,
 }
 
 /*
+ * One array fewer lists @page: its share count drops, unless no other
+ * array listed it.  The caller holds buddy_share_lock and then puts its
+ * reference on @page.
+ */
+static void buddy_page_drop_sharer(struct page *page)
+{
+	lockdep_assert_held(&buddy_share_lock);
+	if (page_private(page))
+		set_page_private(page, page_private(page) - 1);
+}
+
+/*
  * Drop the array's hold on pages [0, @n): one sharer fewer, one reference
  * less each; then free the array.
  */
@@ -62,16 +74,12 @@ static void buddy_page_array_release(struct buddy_page_array *arr,
 				     unsigned long n)
 {
 	unsigned long start, end, i;
-	struct page *page;
 
 	for (start = 0; start < n; start = end) {
 		end = min(n, start + BUDDY_SHARE_BATCH);
 		spin_lock(&buddy_share_lock);
-		for (i = start; i < end; i++) {
-			page = arr->pages[i];
-			if (page_private(page))
-				set_page_private(page, page_private(page) - 1);
-		}
+		for (i = start; i < end; i++)
+			buddy_page_drop_sharer(arr->pages[i]);
 		spin_unlock(&buddy_share_lock);
 		for (i = start; i < end; i++)
 			put_page(arr->pages[i]);
@@ -283,8 +291,7 @@ int buddy_pages_unshare(struct buddy_pages *bp, unsigned long i,
 	copy_highpage(copy, old);
 	arr->pages[i] = copy;
 	spin_lock(&buddy_share_lock);
-	if (page_private(old))
-		set_page_private(old, page_private(old) - 1);
+	buddy_page_drop_sharer(old);
 	spin_unlock(&buddy_share_lock);
 	put_page(old);
 	return 0;

@@ -23,34 +23,48 @@
 #include "buddy_test.h"
 #include "buddy_kheap_fixture.h"
 
-/* The page under window @off of @kh and whether another heap shares it. */
-static struct page *cow_page(struct buddy_kheap *kh, u64 off, bool *shared)
-{
-	struct buddy_pages *bp;
+/*
+ * What window @off of @kh holds, read under the heap's lock: the page,
+ * whether another heap shares it, and how many heaps' chunks are its page
+ * array.  All zero where no live chunk holds @off.
+ */
+struct cow_view {
 	struct page *page;
+	bool shared;
+	unsigned int users;
+};
+
+static struct cow_view cow_look(struct buddy_kheap *kh, u64 off)
+{
+	struct cow_view v = {};
+	struct buddy_pages *bp;
 	unsigned long i;
 
 	mutex_lock(&kh->lock);
 	bp = buddy_kheap_pages_at(kh, round_down(off, PAGE_SIZE), &i);
-	page = bp ? bp->array->pages[i] : NULL;
-	if (shared)
-		*shared = bp && buddy_pages_shared(bp, i);
+	if (bp) {
+		v.page = bp->array->pages[i];
+		v.shared = buddy_pages_shared(bp, i);
+		v.users = refcount_read(&bp->array->users);
+	}
 	mutex_unlock(&kh->lock);
-	return page;
+	return v;
+}
+
+/* The page under window @off of @kh and whether another heap shares it. */
+static struct page *cow_page(struct buddy_kheap *kh, u64 off, bool *shared)
+{
+	struct cow_view v = cow_look(kh, off);
+
+	if (shared)
+		*shared = v.shared;
+	return v.page;
 }
 
 /* Heaps whose chunk is the page array under window @off of @kh. */
 static unsigned int cow_array_users(struct buddy_kheap *kh, u64 off)
 {
-	struct buddy_pages *bp;
-	unsigned int users;
-	unsigned long i;
-
-	mutex_lock(&kh->lock);
-	bp = buddy_kheap_pages_at(kh, round_down(off, PAGE_SIZE), &i);
-	users = bp ? refcount_read(&bp->array->users) : 0;
-	mutex_unlock(&kh->lock);
-	return users;
+	return cow_look(kh, off).users;
 }
 
 /* Pages of [@off, @off + @len) that @a and @b both list. */

@@ -705,6 +705,20 @@ static void buddy_test_kheap_clone(struct kunit *test)
 	kheap_check(test, copy);
 }
 
+/*
+ * The page the fault path maps for window @off of @kh (buddy_kheap_pages_at()),
+ * or NULL where it maps none; the caller holds @kh->lock.
+ */
+static struct page *kt_fault_page(struct buddy_kheap *kh, u64 off)
+{
+	struct buddy_pages *bp;
+	unsigned long i;
+
+	lockdep_assert_held(&kh->lock);
+	bp = buddy_kheap_pages_at(kh, off, &i);
+	return bp ? bp->array->pages[i] : NULL;
+}
+
 static void buddy_test_kheap_page_is_chunk_page(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
@@ -725,7 +739,7 @@ static void buddy_test_kheap_page_is_chunk_page(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, bp->array->nr, bytes >> PAGE_SHIFT);
 		for (pg = 0; pg < bytes; pg += PAGE_SIZE, pages++)
 			KUNIT_EXPECT_PTR_EQ(test,
-					    buddy_kheap_page(kh, c->offset + pg),
+					    kt_fault_page(kh, c->offset + pg),
 					    bp->array->pages[pg >> PAGE_SHIFT]);
 	}
 	mutex_unlock(&kh->lock);
@@ -735,15 +749,29 @@ static void buddy_test_kheap_page_is_chunk_page(struct kunit *test)
 static void buddy_test_kheap_page_outside(struct kunit *test)
 {
 	struct buddy_kheap *kh = tkheap(test, KT_CAP);
+	const unsigned long last = KT_MIN_CHUNK / PAGE_SIZE - 1;
+	const struct buddy_chunk *c = &kh->core.chunks[0];
+	const struct buddy_pages *bp;
 	u64 off;
 
+	/* one chunk, [0, KT_MIN_CHUNK): the hole after it is unmapped */
 	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 16, &off), 0);
+	KUNIT_ASSERT_EQ(test, kh->core.nr_chunks, 1);
+	KUNIT_ASSERT_EQ(test, c->offset, 0);
+	KUNIT_ASSERT_EQ(test, BUDDY_GRAIN << c->order, KT_MIN_CHUNK);
+	bp = c->mem;
 	mutex_lock(&kh->lock);
-	KUNIT_EXPECT_NOT_NULL(test, buddy_kheap_page(kh, 0));
-	KUNIT_EXPECT_NULL(test, buddy_kheap_page(kh, 16));	/* unaligned */
-	KUNIT_EXPECT_NULL(test, buddy_kheap_page(kh, KT_MIN_CHUNK)); /* hole */
-	KUNIT_EXPECT_NULL(test, buddy_kheap_page(kh, KT_CAP));
-	KUNIT_EXPECT_NULL(test, buddy_kheap_page(kh, U64_MAX & PAGE_MASK));
+	KUNIT_EXPECT_PTR_EQ(test, kt_fault_page(kh, 0), bp->array->pages[0]);
+	/* an unaligned offset is in the page that holds it */
+	KUNIT_EXPECT_PTR_EQ(test, kt_fault_page(kh, 16), bp->array->pages[0]);
+	KUNIT_EXPECT_PTR_EQ(test, kt_fault_page(kh, PAGE_SIZE + 16),
+			    bp->array->pages[1]);
+	KUNIT_EXPECT_PTR_EQ(test, kt_fault_page(kh, KT_MIN_CHUNK - 1),
+			    bp->array->pages[last]);
+	KUNIT_EXPECT_NULL(test, kt_fault_page(kh, KT_MIN_CHUNK)); /* hole */
+	/* past the window */
+	KUNIT_EXPECT_NULL(test, kt_fault_page(kh, KT_CAP));
+	KUNIT_EXPECT_NULL(test, kt_fault_page(kh, U64_MAX & PAGE_MASK));
 	mutex_unlock(&kh->lock);
 }
 

@@ -16,10 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <gnu/libc-version.h>
 #include "../../buddy_core.h"
+#include "bench_util.h"
 
 #define LIVE		(128 * 1024)
 #define CHURN_OPS	(4 * 1000 * 1000)
@@ -33,61 +32,6 @@
  */
 #define SLICES		8
 
-static u64 rng = 0x123456789abcdefULL;
-
-static inline u64 xrand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define SINK(p)	__asm__ volatile("" : : "r"(p) : "memory")
-
-static void *b_chunk_alloc(void *ctx, u64 bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	(void)ctx;
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void b_chunk_free(void *ctx, void *mem, u64 bytes)
-{
-	(void)ctx;
-	munmap(mem, bytes);
-}
-
-static void *b_meta_alloc(void *ctx, size_t bytes)
-{
-	(void)ctx;
-	return calloc(1, bytes);
-}
-
-static void b_meta_free(void *ctx, void *mem, size_t bytes)
-{
-	(void)ctx;
-	(void)bytes;
-	free(mem);
-}
-
-static const struct buddy_ops b_ops = {
-	.chunk_alloc = b_chunk_alloc,
-	.chunk_free = b_chunk_free,
-	.meta_alloc = b_meta_alloc,
-	.meta_free = b_meta_free,
-};
-
 static unsigned int defer_depth;	/* for buddy_heap_set_defer_depth() */
 
 /* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
@@ -99,7 +43,7 @@ static void heap_init(struct buddy_heap *h)
 		.low_water_bytes = 1 << 20,
 	};
 
-	if (buddy_heap_init(h, &cfg, &b_ops, NULL) ||
+	if (buddy_heap_init(h, &cfg, &bench_ops, NULL) ||
 	    buddy_heap_set_defer_depth(h, defer_depth))
 		abort();
 }
@@ -195,7 +139,7 @@ static struct churn_result churn_core(enum dist d, int aligned)
 	int ret, s;
 
 	heap_init(&h);
-	rng = 0x123456789abcdefULL;
+	rng = BENCH_SEED;
 	for (i = 0; i < LIVE; i++) {
 		ret = aligned ? buddy_heap_alloc_aligned(&h, draw(d), draw_align(),
 						    0, &live[i]) :
@@ -242,7 +186,7 @@ static struct churn_result churn_glibc(enum dist d, int aligned)
 	long i;
 	int k;
 
-	rng = 0x123456789abcdefULL;
+	rng = BENCH_SEED;
 	for (i = 0; i < LIVE; i++) {
 		u64 s = draw(d);
 
@@ -289,7 +233,7 @@ static void meta_per_chunk(void)
 		char name[64];
 		u64 off;
 
-		buddy_heap_init(&h, &cfg, &b_ops, NULL);
+		buddy_heap_init(&h, &cfg, &bench_ops, NULL);
 		buddy_heap_alloc(&h, 16, 0, &off);
 		buddy_get_stats(&h, &st);
 		snprintf(name, sizeof(name), "meta_ratio_chunk_%lluKiB",

@@ -14,64 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include "../../buddy_core.h"
-
-static u64 rng = 0x123456789abcdefULL;
-
-static inline u64 xrand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define SINK(p)	__asm__ volatile("" : : "r"(p) : "memory")
-
-static void *p_chunk_alloc(void *ctx, u64 bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	(void)ctx;
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void p_chunk_free(void *ctx, void *mem, u64 bytes)
-{
-	(void)ctx;
-	munmap(mem, bytes);
-}
-
-static void *p_meta_alloc(void *ctx, size_t bytes)
-{
-	(void)ctx;
-	return calloc(1, bytes);
-}
-
-static void p_meta_free(void *ctx, void *mem, size_t bytes)
-{
-	(void)ctx;
-	(void)bytes;
-	free(mem);
-}
-
-static const struct buddy_ops p_ops = {
-	.chunk_alloc = p_chunk_alloc,
-	.chunk_free = p_chunk_free,
-	.meta_alloc = p_meta_alloc,
-	.meta_free = p_meta_free,
-};
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {
@@ -103,7 +47,7 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
-	if (buddy_heap_init(&h, &cfg, &p_ops, NULL) ||
+	if (buddy_heap_init(&h, &cfg, &bench_ops, NULL) ||
 	    buddy_heap_set_defer_depth(&h, defer))
 		abort();
 	live = calloc(live_n + 1, sizeof(*live));
