@@ -308,6 +308,65 @@ static void buddy_test_cow_write_enomem(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kheap_all(test, kh, a, 0x5e, 300));
 }
 
+static refcount_t *cow_meta_users(struct buddy_kheap *kh)
+{
+	return &buddy_kheap_meta_of(kh->core.chunks[0].meta)->users;
+}
+
+/*
+ * A clone shares each chunk's metadata: the first write on either side
+ * copies it for that side, the side left alone then writes in place, and
+ * a free into shared metadata succeeds even when no allocation can (its
+ * copy is __GFP_NOFAIL, which fault injection spares).
+ */
+static void buddy_test_cow_metadata(struct kunit *test)
+{
+	struct buddy_kheap *kh = tkheap(test, SZ_4M), *copy, *copy2;
+	void *meta;
+	u64 a, b, c;
+
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 1000, &a), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 1000, &b), 0);
+	KUNIT_ASSERT_EQ(test, kh->core.nr_chunks, 1);
+	meta = kh->core.chunks[0].meta;
+	copy = buddy_kheap_clone(kh, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, copy);
+	tkheap_adopt(test, copy);
+	KUNIT_EXPECT_PTR_EQ(test, copy->core.chunks[0].meta, meta);
+	KUNIT_EXPECT_EQ(test, refcount_read(cow_meta_users(kh)), 2);
+
+	/* the clone's free copies; the source keeps its metadata as it was */
+	KUNIT_EXPECT_EQ(test, kfree_op(copy, a, NULL), 0);
+	KUNIT_EXPECT_PTR_NE(test, copy->core.chunks[0].meta, meta);
+	KUNIT_EXPECT_PTR_EQ(test, kh->core.chunks[0].meta, meta);
+	KUNIT_EXPECT_EQ(test, refcount_read(cow_meta_users(kh)), 1);
+	KUNIT_EXPECT_EQ(test, refcount_read(cow_meta_users(copy)), 1);
+	kheap_check(test, kh);
+	kheap_check(test, copy);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, a, 0, NULL,
+					NULL), 0);
+	KUNIT_EXPECT_NE(test, kblock_op(copy, BUDDY_OP_USABLE_SIZE, a, 0,
+					NULL, NULL), 0);
+
+	/* alone again, the source writes in place */
+	KUNIT_EXPECT_EQ(test, kmalloc_op(kh, 1000, &c), 0);
+	KUNIT_EXPECT_PTR_EQ(test, kh->core.chunks[0].meta, meta);
+
+	/* a free into shared metadata does not fail, even under injection */
+	copy2 = buddy_kheap_clone(kh, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, copy2);
+	tkheap_adopt(test, copy2);
+	inject_begin(test);
+	KUNIT_EXPECT_EQ(test, kmalloc_op(copy2, 1000, NULL), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, kfree_op(copy2, b, NULL), 0);
+	inject_end();
+	KUNIT_EXPECT_PTR_NE(test, copy2->core.chunks[0].meta, meta);
+	kheap_check(test, copy2);
+	kheap_check(test, kh);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, b, 0, NULL,
+					NULL), 0);
+}
+
 /*
  * Pages stay charged where they were allocated: a clone's memcg pays for
  * its page arrays and for what it copies, and gets it back when it goes.
@@ -356,6 +415,7 @@ static struct kunit_case buddy_cow_cases[] = {
 	KUNIT_CASE(buddy_test_cow_drop_unshares),
 	KUNIT_CASE(buddy_test_cow_share_own_array),
 	KUNIT_CASE(buddy_test_cow_write_enomem),
+	KUNIT_CASE(buddy_test_cow_metadata),
 	KUNIT_CASE(buddy_test_cow_memcg),
 	{}
 };
