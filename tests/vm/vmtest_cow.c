@@ -737,7 +737,7 @@ static void memcg_charge_child(void *arg)
 	cloned = read_ll(path, NULL);
 	if (!CHECK(cfd >= 0, "cow memcg: CLONE of a 64 MiB heap in the group"))
 		return;
-	CHECK(cloned - before < (long long)(4 * MiB),
+	CHECK(cloned - before < (long long)(1 * MiB),
 	      "cow memcg: CLONE charged %lld KiB for a %llu MiB heap",
 	      (cloned - before) / 1024,
 	      (unsigned long long)(MEMCG_HEAP / MiB));
