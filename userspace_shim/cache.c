@@ -144,12 +144,20 @@ fail:
 	return NULL;
 }
 
-/* Fill an empty bin with up to half its capacity.  Returns blocks added. */
+/*
+ * Fill an empty bin with up to half its capacity.  Returns blocks added.
+ *
+ * The bin takes the blocks under the heap's lock, as the kernel hands them
+ * out: a fork's copy, made under that lock, never has blocks this cache
+ * got from the kernel but does not list yet (a forked child could free
+ * them from no cache: cache_fork_child()).
+ */
 static unsigned int refill(struct thread_cache *tc, unsigned int order)
 {
 	struct cache_bin *b = &tc->bin[order];
 	unsigned int want = (b->cap + 1) / 2, got = 0;
 	struct buddy_op *ops = tc->ops;
+	int err;
 
 	if (want > CACHE_BATCH_OPS)
 		want = CACHE_BATCH_OPS;
@@ -159,9 +167,10 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
 		ops[i].size = 1u << (order + CACHE_GRAIN_SHIFT);
 	}
 	/* -EAGAIN (a fork pending) or ENOMEM: the uncached path decides */
-	if (heap_batch(cache_heap, ops, want))
+	if (heap_lock_change(cache_heap))
 		return 0;
-	for (unsigned int i = 0; i < want; i++) {
+	err = heap_batch_locked(cache_heap, ops, want);
+	for (unsigned int i = 0; !err && i < want; i++) {
 		void *p;
 
 		if (ops[i].result)
@@ -173,6 +182,9 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
 	}
 	__atomic_signal_fence(__ATOMIC_RELEASE);
 	b->n += got;
+	heap_unlock_change(cache_heap);
+	if (err)
+		return 0;
 	__atomic_fetch_add(&nr_refills, 1, __ATOMIC_RELAXED);
 	return got;
 }
@@ -181,6 +193,11 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
  * Give the oldest k blocks of a bin back to the kernel.  Returns 0, or the
  * error of the BATCH call (-EAGAIN while a fork is pending) with the bin
  * unchanged.
+ *
+ * The shadow bytes are cleared before the kernel frees the blocks (another
+ * thread may get them from the kernel at once), and put back if it did not,
+ * all under the heap's lock: a fork's copy sees the blocks either cached,
+ * with their shadow, or freed (cache_fork_child() trusts the shadow).
  */
 static int flush_bin(struct thread_cache *tc, unsigned int order,
 		     unsigned int k)
@@ -193,20 +210,24 @@ static int flush_bin(struct thread_cache *tc, unsigned int order,
 		int err;
 
 		memset(ops, 0, n * sizeof(*ops));
+		err = heap_lock_change(cache_heap);
+		if (err)
+			return err;
 		for (unsigned int i = 0; i < n; i++) {
 			ops[i].op = BUDDY_OP_FREE;
 			ops[i].offset = (uintptr_t)b->slot[i] - cache_base;
 			__atomic_store_n(shadow_of(b->slot[i]), 0,
 					 __ATOMIC_RELAXED);
 		}
-		err = heap_batch(cache_heap, ops, n);
-		if (err) {
+		err = heap_batch_locked(cache_heap, ops, n);
+		if (err)
 			for (unsigned int i = 0; i < n; i++)
 				__atomic_store_n(shadow_of(b->slot[i]),
 						 SH_CACHED | order,
 						 __ATOMIC_RELAXED);
+		heap_unlock_change(cache_heap);
+		if (err)
 			return err;
-		}
 		for (unsigned int i = 0; i < n; i++)
 			if (ops[i].result)
 				die("libbuddy: internal error: the kernel refused to free a cached block");

@@ -17,7 +17,8 @@
  * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
  * the kernel's to validate, as without the cache.
  *
- * Above heap.c, below malloc.c: it calls heap_batch() and nothing higher.
+ * Above heap.c, below malloc.c: it calls heap_batch() (and its _locked
+ * parts) and nothing higher.
  */
 #ifndef BUDDY_SHIM_CACHE_H
 #define BUDDY_SHIM_CACHE_H
