@@ -334,7 +334,7 @@ static void cache_thread_exit(void *arg)
  * threads have no owner.  Their blocks are allocated in the child's copy of
  * the heap; free those whose shadow still says "cached" (a fork can catch a
  * thread between two stores: a slot is trusted only with its shadow, and a
- * block is freed at most once).
+ * block is freed at most once).  The bins keep their counts for undo_push().
  */
 static void reclaim(struct thread_cache *tc)
 {
@@ -364,7 +364,50 @@ static void reclaim(struct thread_cache *tc)
 		}
 		if (n)
 			heap_batch(cache_heap, tc->ops, n);
-		b->n = 0;
+	}
+}
+
+static int bin_holds(const struct cache_bin *b, const void *p)
+{
+	for (unsigned int i = 0; i < b->n && i < b->cap; i++)
+		if (b->slot[i] == p)
+			return 1;
+	return 0;
+}
+
+/*
+ * After reclaim() of every other cache: a free() the fork caught in the
+ * middle of cache_free(), its block marked cached (the CAS) but not yet
+ * counted in the bin (b->n++), is in slot[n] with a shadow that says
+ * "cached", yet no cache lists it.  The push takes effect at b->n++, so the
+ * free had not happened: the block is the program's again, which the child
+ * may free (or leak, as glibc's child leaks what a vanished thread held).
+ * Any other block in that state (a stale slot, a malloc() caught between
+ * b->n-- and its shadow store) has no owner either: marking it handed out
+ * changes nothing but what free() and malloc_usable_size() say of it.
+ * Only a block the child's own cache holds stays cached.
+ */
+static void undo_push(struct thread_cache *tc, const struct thread_cache *self)
+{
+	uint64_t window = cache_heap->window;
+
+	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
+		struct cache_bin *b = &tc->bin[o];
+		uintptr_t off;
+		unsigned char *sh;
+		void *p;
+
+		if (b->n >= b->cap)
+			continue;
+		p = b->slot[b->n];
+		off = (uintptr_t)p - cache_base;
+		if (off >= window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
+			continue;
+		sh = shadow_of(p);
+		if (*sh != (SH_CACHED | o) ||
+		    (self > CACHE_DEAD && bin_holds(&self->bin[o], p)))
+			continue;
+		*sh = SH_LIVE | o;
 	}
 }
 
@@ -375,11 +418,16 @@ void cache_fork_child(void)
 	pthread_mutex_init(&cache_lock, NULL);
 	if (!cache_shadow)
 		return;
+	for (tc = all_caches; tc; tc = tc->next)
+		if (tc != self)
+			reclaim(tc);
 	for (tc = all_caches; tc; tc = next) {
 		next = tc->next;
 		if (tc == self)
 			continue;
-		reclaim(tc);
+		undo_push(tc, self);
+		for (unsigned int o = 0; o < CACHE_ORDERS; o++)
+			tc->bin[o].n = 0;
 		tc->next = spare_caches;
 		spare_caches = tc;
 	}
