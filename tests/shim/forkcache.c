@@ -12,9 +12,10 @@
  * every call.  A child, with one thread, looks at every slot:
  *   HELD      the block is the child's: live to the shim and in the
  *             kernel's copy, and free() must take it;
- *   FREEING   the free was under way: if malloc_usable_size() still knows
- *             the block, the free had not happened and the child frees it;
- *             if not, the kernel's copy must not hold it (an orphan);
+ *   FREEING   the free was under way: unless another slot holds the
+ *             block (freed, then handed out again), if malloc_usable_size()
+ *             still knows it, the free had not happened and the child frees
+ *             it; if not, the kernel's copy must not hold it (an orphan);
  *   MALLOCING an allocation under way may leave one block nobody can name.
  * (Blocks from the fork side arena are not the kernel's: HELD ones are
  * freed, FREEING ones left alone, as their usable size says nothing.)
@@ -120,6 +121,23 @@ static void bad_slot(const char *what, int w, int i, const struct slot *s)
 }
 
 /*
+ * Whether another slot holds p: a free under way may have given the block
+ * back to the kernel, and another thread got it, before the fork.
+ */
+static int held_elsewhere(const struct slot *self, const void *p)
+{
+	for (int w = 0; w < WORKERS; w++)
+		for (int i = 0; i < SLOTS; i++) {
+			const struct slot *s = &slots[w][i];
+
+			if (s != self && s->p == p &&
+			    (s->state == HELD || s->state == MALLOCING))
+				return 1;
+		}
+	return 0;
+}
+
+/*
  * In the child: nothing here may allocate (write(2), not stdio).  Returns
  * 0, 1 for a wrong block, 2 for blocks lost.
  */
@@ -151,7 +169,8 @@ static int child(uint64_t base)
 				} else {
 					free(s->p);
 				}
-			} else if (s->state == FREEING) {
+			} else if (s->state == FREEING &&
+				   !held_elsewhere(s, s->p)) {
 				if (malloc_usable_size(s->p)) {
 					free(s->p);	/* not freed yet */
 				} else if (buddy_usable_size(dev, s->p)) {
