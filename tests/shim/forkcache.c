@@ -187,6 +187,11 @@ static int child(uint64_t base)
 		snprintf(buf, sizeof(buf), "# child: %llu blocks lost (%llu allowed)\n",
 			 (unsigned long long)(now - base), (unsigned long long)allowance);
 		say(buf);
+		for (int w = 0; w < WORKERS; w++)
+			for (int i = 0; i < SLOTS; i++)
+				if (slots[w][i].state == MALLOCING ||
+				    slots[w][i].state == FREEING)
+					bad_slot("under way", w, i, &slots[w][i]);
 	}
 	return wrong ? 1 : now > base + allowance ? 2 : 0;
 }
