@@ -196,8 +196,9 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
  *
  * The shadow bytes are cleared before the kernel frees the blocks (another
  * thread may get them from the kernel at once), and put back if it did not,
- * all under the heap's lock: a fork's copy sees the blocks either cached,
- * with their shadow, or freed (cache_fork_child() trusts the shadow).
+ * or the bin shifted down if it did, all under the heap's lock: a fork's
+ * copy sees the blocks either cached, in the bin with their shadow, or
+ * freed (cache_fork_child() trusts the shadow).
  */
 static int flush_bin(struct thread_cache *tc, unsigned int order,
 		     unsigned int k)
@@ -220,19 +221,27 @@ static int flush_bin(struct thread_cache *tc, unsigned int order,
 					 __ATOMIC_RELAXED);
 		}
 		err = heap_batch_locked(cache_heap, ops, n);
-		if (err)
+		if (err) {
 			for (unsigned int i = 0; i < n; i++)
 				__atomic_store_n(shadow_of(b->slot[i]),
 						 SH_CACHED | order,
 						 __ATOMIC_RELAXED);
+		} else {
+			/*
+			 * memmove() holds some slots in registers only (its
+			 * first and last vectors) while it overwrites where
+			 * they were: not where a fork may look
+			 */
+			memmove(b->slot, b->slot + n,
+				(b->n - n) * sizeof(void *));
+			b->n -= n;
+		}
 		heap_unlock_change(cache_heap);
 		if (err)
 			return err;
 		for (unsigned int i = 0; i < n; i++)
 			if (ops[i].result)
 				die("libbuddy: internal error: the kernel refused to free a cached block");
-		memmove(b->slot, b->slot + n, (b->n - n) * sizeof(void *));
-		b->n -= n;
 		k -= n;
 		__atomic_fetch_add(&nr_flushes, 1, __ATOMIC_RELAXED);
 	}
