@@ -144,12 +144,20 @@ fail:
 	return NULL;
 }
 
-/* Fill an empty bin with up to half its capacity.  Returns blocks added. */
+/*
+ * Fill an empty bin with up to half its capacity.  Returns blocks added.
+ *
+ * The bin takes the blocks under the heap's lock, as the kernel hands them
+ * out: a fork's copy, made under that lock, never has blocks this cache
+ * got from the kernel but does not list yet (a forked child could free
+ * them from no cache: cache_fork_child()).
+ */
 static unsigned int refill(struct thread_cache *tc, unsigned int order)
 {
 	struct cache_bin *b = &tc->bin[order];
 	unsigned int want = (b->cap + 1) / 2, got = 0;
 	struct buddy_op *ops = tc->ops;
+	int err;
 
 	if (want > CACHE_BATCH_OPS)
 		want = CACHE_BATCH_OPS;
@@ -159,9 +167,10 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
 		ops[i].size = 1u << (order + CACHE_GRAIN_SHIFT);
 	}
 	/* -EAGAIN (a fork pending) or ENOMEM: the uncached path decides */
-	if (heap_batch(cache_heap, ops, want))
+	if (heap_lock_change(cache_heap))
 		return 0;
-	for (unsigned int i = 0; i < want; i++) {
+	err = heap_batch_locked(cache_heap, ops, want);
+	for (unsigned int i = 0; !err && i < want; i++) {
 		void *p;
 
 		if (ops[i].result)
@@ -173,6 +182,9 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
 	}
 	__atomic_signal_fence(__ATOMIC_RELEASE);
 	b->n += got;
+	heap_unlock_change(cache_heap);
+	if (err)
+		return 0;
 	__atomic_fetch_add(&nr_refills, 1, __ATOMIC_RELAXED);
 	return got;
 }
@@ -181,6 +193,12 @@ static unsigned int refill(struct thread_cache *tc, unsigned int order)
  * Give the oldest k blocks of a bin back to the kernel.  Returns 0, or the
  * error of the BATCH call (-EAGAIN while a fork is pending) with the bin
  * unchanged.
+ *
+ * The shadow bytes are cleared before the kernel frees the blocks (another
+ * thread may get them from the kernel at once), and put back if it did not,
+ * or the bin shifted down if it did, all under the heap's lock: a fork's
+ * copy sees the blocks either cached, in the bin with their shadow, or
+ * freed (cache_fork_child() trusts the shadow).
  */
 static int flush_bin(struct thread_cache *tc, unsigned int order,
 		     unsigned int k)
@@ -193,25 +211,37 @@ static int flush_bin(struct thread_cache *tc, unsigned int order,
 		int err;
 
 		memset(ops, 0, n * sizeof(*ops));
+		err = heap_lock_change(cache_heap);
+		if (err)
+			return err;
 		for (unsigned int i = 0; i < n; i++) {
 			ops[i].op = BUDDY_OP_FREE;
 			ops[i].offset = (uintptr_t)b->slot[i] - cache_base;
 			__atomic_store_n(shadow_of(b->slot[i]), 0,
 					 __ATOMIC_RELAXED);
 		}
-		err = heap_batch(cache_heap, ops, n);
+		err = heap_batch_locked(cache_heap, ops, n);
 		if (err) {
 			for (unsigned int i = 0; i < n; i++)
 				__atomic_store_n(shadow_of(b->slot[i]),
 						 SH_CACHED | order,
 						 __ATOMIC_RELAXED);
-			return err;
+		} else {
+			/*
+			 * memmove() holds some slots in registers only (its
+			 * first and last vectors) while it overwrites where
+			 * they were: not where a fork may look
+			 */
+			memmove(b->slot, b->slot + n,
+				(b->n - n) * sizeof(void *));
+			b->n -= n;
 		}
+		heap_unlock_change(cache_heap);
+		if (err)
+			return err;
 		for (unsigned int i = 0; i < n; i++)
 			if (ops[i].result)
 				die("libbuddy: internal error: the kernel refused to free a cached block");
-		memmove(b->slot, b->slot + n, (b->n - n) * sizeof(void *));
-		b->n -= n;
 		k -= n;
 		__atomic_fetch_add(&nr_flushes, 1, __ATOMIC_RELAXED);
 	}
@@ -313,7 +343,7 @@ static void cache_thread_exit(void *arg)
  * threads have no owner.  Their blocks are allocated in the child's copy of
  * the heap; free those whose shadow still says "cached" (a fork can catch a
  * thread between two stores: a slot is trusted only with its shadow, and a
- * block is freed at most once).
+ * block is freed at most once).  The bins keep their counts for undo_push().
  */
 static void reclaim(struct thread_cache *tc)
 {
@@ -343,7 +373,50 @@ static void reclaim(struct thread_cache *tc)
 		}
 		if (n)
 			heap_batch(cache_heap, tc->ops, n);
-		b->n = 0;
+	}
+}
+
+static int bin_holds(const struct cache_bin *b, const void *p)
+{
+	for (unsigned int i = 0; i < b->n && i < b->cap; i++)
+		if (b->slot[i] == p)
+			return 1;
+	return 0;
+}
+
+/*
+ * After reclaim() of every other cache: a free() the fork caught in the
+ * middle of cache_free(), its block marked cached (the CAS) but not yet
+ * counted in the bin (b->n++), is in slot[n] with a shadow that says
+ * "cached", yet no cache lists it.  The push takes effect at b->n++, so the
+ * free had not happened: the block is the program's again, which the child
+ * may free (or leak, as glibc's child leaks what a vanished thread held).
+ * Any other block in that state (a stale slot, a malloc() caught between
+ * b->n-- and its shadow store) has no owner either: marking it handed out
+ * changes nothing but what free() and malloc_usable_size() say of it.
+ * Only a block the child's own cache holds stays cached.
+ */
+static void undo_push(struct thread_cache *tc, const struct thread_cache *self)
+{
+	uint64_t window = cache_heap->window;
+
+	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
+		struct cache_bin *b = &tc->bin[o];
+		uintptr_t off;
+		unsigned char *sh;
+		void *p;
+
+		if (b->n >= b->cap)
+			continue;
+		p = b->slot[b->n];
+		off = (uintptr_t)p - cache_base;
+		if (off >= window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
+			continue;
+		sh = shadow_of(p);
+		if (*sh != (SH_CACHED | o) ||
+		    (self > CACHE_DEAD && bin_holds(&self->bin[o], p)))
+			continue;
+		*sh = SH_LIVE | o;
 	}
 }
 
@@ -354,11 +427,16 @@ void cache_fork_child(void)
 	pthread_mutex_init(&cache_lock, NULL);
 	if (!cache_shadow)
 		return;
+	for (tc = all_caches; tc; tc = tc->next)
+		if (tc != self)
+			reclaim(tc);
 	for (tc = all_caches; tc; tc = next) {
 		next = tc->next;
 		if (tc == self)
 			continue;
-		reclaim(tc);
+		undo_push(tc, self);
+		for (unsigned int o = 0; o < CACHE_ORDERS; o++)
+			tc->bin[o].n = 0;
 		tc->next = spare_caches;
 		spare_caches = tc;
 	}

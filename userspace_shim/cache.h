@@ -17,7 +17,8 @@
  * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
  * the kernel's to validate, as without the cache.
  *
- * Above heap.c, below malloc.c: it calls heap_batch() and nothing higher.
+ * Above heap.c, below malloc.c: it calls heap_batch() (and its _locked
+ * parts) and nothing higher.
  */
 #ifndef BUDDY_SHIM_CACHE_H
 #define BUDDY_SHIM_CACHE_H
@@ -126,13 +127,18 @@ static inline int cache_free(void *p)
 		if (likely(b->n < b->cap)) {
 			unsigned char held = SH_CACHED | (v & SH_ORDER);
 
+			/*
+			 * slot[n] first: a forked child finds a push caught
+			 * after the CAS there (cache_fork_child()), and trusts
+			 * slot[0..n) with their shadow
+			 */
+			b->slot[b->n] = p;
+			__atomic_signal_fence(__ATOMIC_RELEASE);
 			/* one winner if two threads free the same block */
 			if (!__atomic_compare_exchange_n(sh, &v, held, 0,
 							 __ATOMIC_RELAXED,
 							 __ATOMIC_RELAXED))
 				return -1;
-			b->slot[b->n] = p;
-			/* a forked child trusts slot[0..n) (cache_fork_child) */
 			__atomic_signal_fence(__ATOMIC_RELEASE);
 			b->n++;
 			return 1;

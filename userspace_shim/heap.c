@@ -255,36 +255,62 @@ int heap_free(struct buddy_handle *h, void *p, unsigned int *reason)
 	return block_ioctl_at(h, BUDDY_IOC_FREE, p, &b, 1, reason);
 }
 
-/* FREE by offset, even while a fork is pending: the deferred frees. */
-int heap_free_offset(struct buddy_handle *h, uint64_t offset,
-		     unsigned int *reason)
+/* FREE by offset under the lock heap_lock_change() took: deferred frees. */
+int heap_free_offset_locked(struct buddy_handle *h, uint64_t offset,
+			    unsigned int *reason)
 {
 	struct buddy_block_args b = { .offset = offset };
+	int err = xioctl(h->fd, BUDDY_IOC_FREE, &b);
 
-	return block_ioctl(h, BUDDY_IOC_FREE, &b, 0, reason);
+	*reason = err == -EINVAL ? b.reason : BUDDY_REASON_NONE;
+	return err;
 }
 
 /*
- * BATCH of n operations (n <= BUDDY_BATCH_MAX), each with its own result.
- * Returns 0 once all were tried, or the call's negative errno (-EAGAIN
- * while a fork is pending, for the default heap).
+ * Hold a heap's lock for changes the caller makes with the _locked calls,
+ * and for its own bookkeeping of them: a fork's copy (heap_fork_copy(),
+ * under the same lock) then sees both or neither.  0 with the lock held,
+ * or -EAGAIN, not holding it, while a fork is pending (default heap).
  */
-int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n)
+int heap_lock_change(struct buddy_handle *h)
+{
+	return lock_for_change(h);
+}
+
+void heap_unlock_change(struct buddy_handle *h)
+{
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * BATCH of n operations (n <= BUDDY_BATCH_MAX), each with its own result,
+ * under the lock heap_lock_change() took.  Returns 0 once all were tried,
+ * or the call's negative errno.
+ */
+int heap_batch_locked(struct buddy_handle *h, struct buddy_op *ops,
+		      unsigned int n)
 {
 	struct buddy_batch b = {
 		.ops = (uintptr_t)ops,
 		.count = n,
 		.op_size = sizeof(*ops),
 	};
-	int err;
+	int err = xioctl(h->fd, BUDDY_IOC_BATCH, &b);
 
-	err = lock_for_change(h);
-	if (err)
-		return err;
-	err = xioctl(h->fd, BUDDY_IOC_BATCH, &b);
-	pthread_mutex_unlock(&h->lock);
 	if (!err && b.done != n)
 		err = -EIO;
+	return err;
+}
+
+/* heap_batch_locked() under the lock; -EAGAIN while a fork is pending. */
+int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n)
+{
+	int err = lock_for_change(h);
+
+	if (err)
+		return err;
+	err = heap_batch_locked(h, ops, n);
+	pthread_mutex_unlock(&h->lock);
 	return err;
 }
 

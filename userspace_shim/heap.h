@@ -49,8 +49,12 @@ int heap_usable(struct buddy_handle *h, const void *p, size_t *usable,
 		unsigned int *reason);
 int heap_stats(struct buddy_handle *h, struct buddy_heap_stats *st);
 int heap_batch(struct buddy_handle *h, struct buddy_op *ops, unsigned int n);
-int heap_free_offset(struct buddy_handle *h, uint64_t offset,
-		     unsigned int *reason);
+int heap_lock_change(struct buddy_handle *h);
+void heap_unlock_change(struct buddy_handle *h);
+int heap_batch_locked(struct buddy_handle *h, struct buddy_op *ops,
+		      unsigned int n);
+int heap_free_offset_locked(struct buddy_handle *h, uint64_t offset,
+			    unsigned int *reason);
 
 /* fork (driven by fork.c) */
 int heap_ever_registered(void);

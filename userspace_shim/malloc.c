@@ -383,7 +383,7 @@ static void *do_malloc(size_t n)
 	return alloc_default(BUDDY_IOC_MALLOC, n, 0);
 }
 
-static void deferred_free(uint64_t offset);
+static void run_deferred(void);
 
 /*
  * A fork is pending: the device heap must not change.  Check the block is
@@ -409,7 +409,7 @@ static size_t defer_dev_free(void *p, enum misuse_in in)
 		count(C_DEFERRED, 1);
 		/* the fork may have ended meanwhile: do not keep it queued */
 		if (!__atomic_load_n(&default_heap.pending, __ATOMIC_ACQUIRE))
-			flush_deferred(deferred_free);
+			run_deferred();
 	}
 	return usable;
 }
@@ -724,28 +724,42 @@ struct buddy_handle *malloc_default_heap(void)
 
 /* Fork (fork.c calls these) */
 
-/* The frees queued while a fork was pending, now carried out. */
-static void deferred_free(uint64_t offset)
+/*
+ * The frees queued while a fork was pending, carried out.  Each is taken
+ * off the queue and done under the heap's lock, where a fork copies the
+ * heap: the copy has it either done or still queued (for the child to do),
+ * never neither.  A fork pending again leaves the rest to its handlers.
+ */
+static void run_deferred(void)
 {
 	unsigned int reason;
-	int err = heap_free_offset(&default_heap, offset, &reason);
+	uint64_t offset;
+	int err;
 
-	check_fd_err(err);
-	if (err)
-		refused(reason, IN_FREE);
+	while (!heap_lock_change(&default_heap)) {
+		if (pop_deferred(&offset)) {
+			heap_unlock_change(&default_heap);
+			return;
+		}
+		err = heap_free_offset_locked(&default_heap, offset, &reason);
+		heap_unlock_change(&default_heap);
+		check_fd_err(err);
+		if (err)
+			refused(reason, IN_FREE);
+	}
 }
 
 /* parent: the frees queued while the fork was pending. */
 void malloc_fork_parent(void)
 {
-	flush_deferred(deferred_free);
+	run_deferred();
 }
 
 /* child: the same frees (made before the fork), a fresh lock and counters. */
 void malloc_fork_child(void)
 {
 	pthread_mutex_init(&init_lock, NULL);
-	flush_deferred(deferred_free);
+	run_deferred();
 	memset(counters, 0, sizeof(counters));
 }
 

@@ -229,35 +229,38 @@ void side_free(void *p)
 	pthread_mutex_unlock(&side_lock);
 }
 
-/* Queue a device block's offset; -1 when the queue is full. */
+/*
+ * Queue a device block's offset; -1 when the queue is full.  The entry is
+ * written before it is counted: a forked child replays [0, ndeferred) as
+ * the fork found them, and must not find a stale offset there.
+ */
 int defer_free(uint64_t offset)
 {
 	int r = -1;
 
 	pthread_mutex_lock(&side_lock);
 	if (ndeferred < MAX_DEFERRED) {
-		deferred[ndeferred++] = offset;
+		deferred[ndeferred] = offset;
+		__atomic_signal_fence(__ATOMIC_RELEASE);
+		ndeferred++;
 		r = 0;
 	}
 	pthread_mutex_unlock(&side_lock);
 	return r;
 }
 
-/* Hand the queued offsets to fn (outside the lock), emptying the queue. */
-void flush_deferred(void (*fn)(uint64_t offset))
+/* Take one queued offset: 0, or -1 when the queue is empty. */
+int pop_deferred(uint64_t *offset)
 {
-	for (;;) {
-		uint64_t off;
+	int r = -1;
 
-		pthread_mutex_lock(&side_lock);
-		if (!ndeferred) {
-			pthread_mutex_unlock(&side_lock);
-			return;
-		}
-		off = deferred[--ndeferred];
-		pthread_mutex_unlock(&side_lock);
-		fn(off);
+	pthread_mutex_lock(&side_lock);
+	if (ndeferred) {
+		*offset = deferred[--ndeferred];
+		r = 0;
 	}
+	pthread_mutex_unlock(&side_lock);
+	return r;
 }
 
 void side_fork_child(void)

@@ -15,7 +15,7 @@ int side_owns(const void *p);
 size_t side_usable(const void *p);
 void side_free(void *p);
 int defer_free(uint64_t offset);
-void flush_deferred(void (*fn)(uint64_t offset));
+int pop_deferred(uint64_t *offset);
 void side_fork_child(void);
 extern uint64_t side_allocs;
 
