@@ -5,7 +5,6 @@
  * heap snapshots and small helpers shared by the tests and the fuzzer.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "tutil.h"
@@ -52,23 +51,21 @@ static void tmem_chunk_free(void *ctx, void *mem, u64 bytes)
 }
 
 /*
- * Metadata carries a header: how many heaps use it (ops->meta_share) and,
- * while more than one does, a hash of its contents when it was shared.
- * Shared metadata must not change until ops->meta_unshare has given the
- * writer its own copy: every share, unshare and free of a shared block
- * checks the hash, so a write the core makes without unsharing first is
- * reported.
+ * Metadata carries a trailer (after its @bytes, which are whole words): how
+ * many heaps use it (ops->meta_share) and, while more than one does, a hash
+ * of its contents when it was shared.  Shared metadata must not change
+ * until ops->meta_unshare has given the writer its own copy: every share,
+ * unshare and free of a shared block checks the hash, so a write the core
+ * makes without unsharing first is reported.
  */
 struct tmem_meta {
 	long users;
 	u64 hash;
-	u64 words[];
 };
 
-static struct tmem_meta *tmem_meta_of(void *mem)
+static struct tmem_meta *tmem_meta_of(void *mem, size_t bytes)
 {
-	return (struct tmem_meta *)((u8 *)mem - offsetof(struct tmem_meta,
-							 words));
+	return (struct tmem_meta *)((u8 *)mem + bytes);
 }
 
 static u64 tmem_meta_hash(const void *mem, size_t bytes)
@@ -82,21 +79,22 @@ static u64 tmem_meta_hash(const void *mem, size_t bytes)
 	return h;
 }
 
-static void tmem_meta_check(struct tmem_meta *tm, size_t bytes)
+static void tmem_meta_check(void *mem, size_t bytes)
 {
-	if (tm->users > 1 && tm->hash != tmem_meta_hash(tm->words, bytes))
+	struct tmem_meta *tm = tmem_meta_of(mem, bytes);
+
+	if (tm->users > 1 && tm->hash != tmem_meta_hash(mem, bytes))
 		t_report(__FILE__, __LINE__,
 			 "shared metadata written without meta_unshare");
 }
 
 static void *tmem_meta_new(size_t bytes)
 {
-	struct tmem_meta *tm = calloc(1, sizeof(*tm) + bytes);
+	void *mem = calloc(1, bytes + sizeof(struct tmem_meta));
 
-	if (!tm)
-		return NULL;
-	tm->users = 1;
-	return tm->words;
+	if (mem)
+		tmem_meta_of(mem, bytes)->users = 1;
+	return mem;
 }
 
 static void *tmem_meta_alloc(void *ctx, size_t bytes)
@@ -117,11 +115,9 @@ static void *tmem_meta_alloc(void *ctx, size_t bytes)
 /* Drop one user's reference: no accounting. */
 static void tmem_meta_put(void *mem, size_t bytes)
 {
-	struct tmem_meta *tm = tmem_meta_of(mem);
-
-	tmem_meta_check(tm, bytes);
-	if (!--tm->users)
-		free(tm);
+	tmem_meta_check(mem, bytes);
+	if (!--tmem_meta_of(mem, bytes)->users)
+		free(mem);
 }
 
 static void tmem_meta_free(void *ctx, void *mem, size_t bytes)
@@ -136,7 +132,7 @@ static void tmem_meta_free(void *ctx, void *mem, size_t bytes)
 /* The clone (@ctx) holds a reference as if it had allocated the block. */
 static bool tmem_meta_share(void *ctx, void *mem, size_t bytes)
 {
-	struct tmem_meta *tm = tmem_meta_of(mem);
+	struct tmem_meta *tm = tmem_meta_of(mem, bytes);
 	struct tmem *m = ctx;
 
 	if (m->no_meta_share)
@@ -144,7 +140,7 @@ static bool tmem_meta_share(void *ctx, void *mem, size_t bytes)
 	if (tm->users == 1)
 		tm->hash = tmem_meta_hash(mem, bytes);
 	else
-		tmem_meta_check(tm, bytes);
+		tmem_meta_check(mem, bytes);
 	tm->users++;
 	m->meta_bytes += bytes;
 	m->metas++;
@@ -154,12 +150,11 @@ static bool tmem_meta_share(void *ctx, void *mem, size_t bytes)
 
 static bool tmem_meta_unshare(void *ctx, void **mem, size_t bytes, bool must)
 {
-	struct tmem_meta *tm = tmem_meta_of(*mem);
 	struct tmem *m = ctx;
 	void *copy;
 
-	tmem_meta_check(tm, bytes);
-	if (tm->users == 1)
+	tmem_meta_check(*mem, bytes);
+	if (tmem_meta_of(*mem, bytes)->users == 1)
 		return true;
 	if (!must && m->fail_meta_in && !--m->fail_meta_in)
 		return false;
