@@ -480,14 +480,34 @@ static u64 heap_cap(const struct buddy_heap *heap)
 }
 
 /*
- * Add a chunk able to hold a block of order @want: as large as the heap
- * (doubling it), but no larger than the cap and the window allow, and no
- * smaller than @want or cfg.min_chunk_order.
+ * The order of the chunk growth would add to make room: the heap's size
+ * (doubling it), limited by cfg.max_step_order while fewer than half the
+ * chunk slots are used ("Growth" in buddy_core.h).
+ */
+static unsigned int step_order(const struct buddy_heap *heap)
+{
+	unsigned int o, limit = heap->cfg.max_step_order;
+
+	if (!heap->heap_bytes)
+		return 0;
+	o = buddy_fls64(heap->heap_bytes) - 1 - BUDDY_GRAIN_SHIFT;
+	if (!limit || heap->nr_chunks >= BUDDY_MAX_CHUNKS / 2)
+		return o;
+	if (o >= limit + 3)
+		limit = o - 3;
+	return o < limit ? o : limit;
+}
+
+/*
+ * Add a chunk able to hold a block of order @want: as large as the growth
+ * step, but no larger than the cap and the window allow, and no smaller
+ * than @want or cfg.min_chunk_order.
  */
 static int grow(struct buddy_heap *heap, unsigned int want)
 {
-	unsigned int lo = want, hi, o;
+	unsigned int lo = want, hi;
 	u64 cap = heap_cap(heap);
+	unsigned int o;
 	u64 pos;
 	int ret;
 
@@ -495,12 +515,9 @@ static int grow(struct buddy_heap *heap, unsigned int want)
 		lo = heap->cfg.min_chunk_order;
 	if (lo > heap->cfg.max_order || heap->nr_chunks >= BUDDY_MAX_CHUNKS)
 		return -ENOMEM;
-	hi = lo;
-	if (heap->heap_bytes) {
-		o = buddy_fls64(heap->heap_bytes) - 1 - BUDDY_GRAIN_SHIFT;
-		if (o > hi)
-			hi = o;
-	}
+	hi = step_order(heap);
+	if (hi < lo)
+		hi = lo;
 	if (hi > heap->cfg.max_order)
 		hi = heap->cfg.max_order;
 
@@ -730,7 +747,8 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 	    !ops->meta_share != !ops->meta_unshare)
 		return -EINVAL;
 	if (cfg->max_order > BUDDY_MAX_ORDER ||
-	    cfg->min_chunk_order > cfg->max_order)
+	    cfg->min_chunk_order > cfg->max_order ||
+	    cfg->max_step_order > cfg->max_order)
 		return -EINVAL;
 
 	memset(heap, 0, sizeof(*heap));

@@ -40,9 +40,14 @@
  * DOC: Growth ("doubling")
  *
  * The heap starts without any chunk.  When no free block is large
- * enough, a chunk is added of order max(order of the largest power of
- * two <= heap bytes (so the heap doubles), order needed,
- * cfg.min_chunk_order), reduced while it does not fit cfg.cap_bytes or
+ * enough, a chunk is added of order max(step, order needed,
+ * cfg.min_chunk_order), where step is the order of the largest power of
+ * two <= heap bytes (so the heap doubles), limited, when
+ * cfg.max_step_order is set and fewer than BUDDY_MAX_CHUNKS / 2 chunks
+ * are live, to max(cfg.max_step_order, that order - 3): past the step
+ * size the heap grows by an eighth, and once half the chunk slots are
+ * used it doubles again, so the slots still reach the window.  The
+ * chunk is reduced while it does not fit cfg.cap_bytes or
  * no window position is free for it, down to max(order needed,
  * min_chunk_order) (else -ENOMEM); if ops->chunk_alloc refuses a larger
  * chunk, the smallest one is tried once.  It goes at the lowest window
@@ -211,12 +216,16 @@ struct buddy_ops {
  * @cap_bytes: most chunk bytes the heap may hold at once (0: window size).
  * @low_water_bytes: wholly free chunks are returned only while the chunks
  *	left hold at least this much.
+ * @max_step_order: 0, or the order of the largest chunk added only to make
+ *	room (see "Growth"): a smaller step keeps each chunk's metadata,
+ *	which a clone copies on its first change to the chunk, small.
  */
 struct buddy_config {
 	unsigned int max_order;
 	unsigned int min_chunk_order;
 	u64 cap_bytes;
 	u64 low_water_bytes;
+	unsigned int max_step_order;
 };
 
 /* One chunk of a heap (read-only for embedders). */

@@ -191,6 +191,11 @@ static int grow(struct model *m, unsigned int want)
 		o = 0;
 		while (obytes(o + 1) <= m->heap_bytes)
 			o++;
+		/* past the step size, an eighth of the heap at a time */
+		if (m->cfg.max_step_order && m->nr_chunks < BUDDY_MAX_CHUNKS / 2 &&
+		    o > m->cfg.max_step_order)
+			o = o >= m->cfg.max_step_order + 3 ?
+			    o - 3 : m->cfg.max_step_order;
 		if (o > hi)
 			hi = o;
 	}

@@ -37,6 +37,7 @@ struct diff {
 	size_t n, cap;
 	u64 rng;
 	long ops, errs, moves, enomem, wfails;
+	unsigned int peak_chunks;
 	int bad;
 	int armed;		/* a write failure is armed: @before is taken */
 	struct tsnap before;
@@ -346,6 +347,7 @@ struct phase {
 	u64 cap, low_water;
 	size_t target;		/* live blocks the walk hovers around */
 	unsigned int defer_depth;
+	unsigned int max_step_order;
 };
 
 static void run_phase(const struct phase *p, u64 seed, long nops)
@@ -355,6 +357,7 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 		.min_chunk_order = p->min_chunk_order,
 		.cap_bytes = p->cap,
 		.low_water_bytes = p->low_water,
+		.max_step_order = p->max_step_order,
 	};
 	struct diff *d = calloc(1, sizeof(*d));
 	struct buddy_stats st;
@@ -395,6 +398,8 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 			check(d, 1);
 		else
 			check(d, 0);
+		if (d->h.nr_chunks > d->peak_chunks)
+			d->peak_chunks = d->h.nr_chunks;
 	}
 	check(d, 1);
 	for (i = 0; i < d->n && !d->bad; i++)
@@ -402,11 +407,11 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	buddy_get_stats(&d->h, &st);
 	if (t_verbose)
 		fprintf(stderr,
-			"    %s: %ld ops, %llu allocs, %ld moves, %ld refused offsets, %ld ENOMEM, %ld failed writes, peak heap %llu, chunks grown %llu released %llu\n",
+			"    %s: %ld ops, %llu allocs, %ld moves, %ld refused offsets, %ld ENOMEM, %ld failed writes, peak heap %llu, peak chunks %u, chunks grown %llu released %llu\n",
 			p->name, d->ops, (unsigned long long)st.nr_allocs,
 			d->moves, d->errs, d->enomem, d->wfails,
 			(unsigned long long)st.peak_heap_bytes,
-			(unsigned long long)st.nr_grows,
+			d->peak_chunks, (unsigned long long)st.nr_grows,
 			(unsigned long long)st.nr_shrinks);
 	/* free everything that is left: the model and core must end equal */
 	while (d->n && !d->bad)
@@ -418,6 +423,9 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	EXPECT_EQ(d->mem.metas, 0);
 	EXPECT(st.nr_allocs > (u64)nops / 5);
 	EXPECT(d->wfails > 0 || nops < 20000);
+	/* steps of an eighth, then doubling past half the chunk slots */
+	EXPECT(!p->max_step_order || d->peak_chunks > BUDDY_MAX_CHUNKS / 2 ||
+	       nops < 20000);
 	free(d->live);
 	free(d);
 }
@@ -437,14 +445,16 @@ static u64 diff_seed(void)
 
 static const struct phase phases[] = {
 	/* 4 MiB window, 64 KiB chunks, 2 MiB cap: growth, ENOMEM, holes */
-	{ "capped", 18, 12, 2 << 20, 128 << 10, 1500, 0 },
+	{ "capped", 18, 12, 2 << 20, 128 << 10, 1500, 0, 0 },
 	/* release everything (low water 0), tiny chunks, many of them */
-	{ "release", 16, 6, 0, 0, 400, 0 },
+	{ "release", 16, 6, 0, 0, 400, 0, 0 },
 	/* one big heap, deep trees */
-	{ "deep", 22, 16, 0, ~0ULL, 4000, 0 },
+	{ "deep", 22, 16, 0, ~0ULL, 4000, 0, 0 },
 	/* deferred coalescing */
-	{ "capped+defer", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_DEFER_DEPTH },
-	{ "release+defer", 16, 6, 0, 0, 400, 3 },
+	{ "capped+defer", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_DEFER_DEPTH, 0 },
+	{ "release+defer", 16, 6, 0, 0, 400, 3, 0 },
+	/* growth by steps of 256 B, then of an eighth, then doubling again */
+	{ "stepped", 22, 4, 0, 0, 3000, 0, 4 },
 };
 
 static void run_nth(unsigned int n)
@@ -478,11 +488,17 @@ static void test_phase4(void)
 	run_nth(4);
 }
 
+static void test_phase5(void)
+{
+	run_nth(5);
+}
+
 const struct test_case diff_tests[] = {
 	{ "model_capped", test_phase0 },
 	{ "model_release_all", test_phase1 },
 	{ "model_deep", test_phase2 },
 	{ "model_capped_defer16", test_phase3 },
 	{ "model_release_all_defer3", test_phase4 },
+	{ "model_stepped_growth", test_phase5 },
 	{ NULL, NULL },
 };

@@ -25,6 +25,7 @@ struct ex_cfg {
 	int depth;
 	unsigned int ops;
 	unsigned int defer_depth;
+	unsigned int max_step_order;
 };
 
 enum { OP_ALLOC, OP_ALIGNED, OP_FREE, OP_REALLOC };
@@ -171,6 +172,7 @@ static void run_cfg(const struct ex_cfg *cfg)
 		.min_chunk_order = cfg->min_chunk_order,
 		.cap_bytes = cfg->cap,
 		.low_water_bytes = cfg->low_water,
+		.max_step_order = cfg->max_step_order,
 	};
 	struct buddy_heap h;
 	struct model m;
@@ -195,7 +197,7 @@ static void run_cfg(const struct ex_cfg *cfg)
 static void test_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0, 0,
+		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -204,7 +206,7 @@ static void test_one_chunk(void)
 static void test_growth_release(void)
 {
 	static const struct ex_cfg cfg = {
-		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0, 0,
+		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -213,7 +215,7 @@ static void test_growth_release(void)
 static void test_order0_chunks(void)
 {
 	static const struct ex_cfg cfg = {
-		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED, 0,
+		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -222,7 +224,7 @@ static void test_order0_chunks(void)
 static void test_cap_low_water(void)
 {
 	static const struct ex_cfg cfg = {
-		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED, 0,
+		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -231,7 +233,7 @@ static void test_cap_low_water(void)
 static void test_realloc_all(void)
 {
 	static const struct ex_cfg cfg = {
-		"realloc and aligned", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 0,
+		"realloc and aligned", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -240,7 +242,7 @@ static void test_realloc_all(void)
 static void test_defer_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1,
+		"defer depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1, 0,
 	};
 
 	run_cfg(&cfg);
@@ -249,7 +251,7 @@ static void test_defer_one_chunk(void)
 static void test_defer_growth(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2,
+		"defer depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2, 0,
 	};
 
 	run_cfg(&cfg);
@@ -258,7 +260,16 @@ static void test_defer_growth(void)
 static void test_defer_realloc(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1,
+		"defer depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1, 0,
+	};
+
+	run_cfg(&cfg);
+}
+
+static void test_stepped_growth(void)
+{
+	static const struct ex_cfg cfg = {
+		"growth by steps of 2 grains, release to 0", 5, 0, 0, 0, 6, 0, 0, 1,
 	};
 
 	run_cfg(&cfg);
@@ -273,5 +284,6 @@ const struct test_case exhaustive_tests[] = {
 	{ "defer1_one_chunk_depth6", test_defer_one_chunk },
 	{ "defer2_growth_release_depth5", test_defer_growth },
 	{ "defer1_realloc_depth4", test_defer_realloc },
+	{ "stepped_growth_depth6", test_stepped_growth },
 	{ NULL, NULL },
 };

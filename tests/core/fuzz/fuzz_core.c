@@ -388,6 +388,9 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	b = byte(&f);
 	cfg.low_water_bytes = b % 4 == 0 ? 0 : b % 4 == 1 ? window / 8 :
 			      b % 4 == 2 ? window / 2 : ~0ULL;
+	/* growth steps: off, or from the smallest chunk up */
+	if ((b >> 4) % 4 && cfg.min_chunk_order + (b >> 4) % 4 - 1 <= cfg.max_order)
+		cfg.max_step_order = cfg.min_chunk_order + (b >> 4) % 4 - 1;
 	if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem))
 		abort();
 	model_init(&f.m, &cfg);
