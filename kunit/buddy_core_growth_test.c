@@ -53,6 +53,41 @@ static void buddy_test_grow_doubling(struct kunit *test)
 	}
 }
 
+static void buddy_test_grow_steps(struct kunit *test)
+{
+	/*
+	 * The order of each chunk added, with steps of order 10: doubling
+	 * up to the step, steps of 1024 grains up to 16384 grains (2^14),
+	 * an eighth of the heap from there, doubling again from 32 chunks.
+	 */
+	static const u8 want[] = {
+		8, 8, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10,
+		10, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12,
+		15, 16, 17,
+	};
+	struct tfix *f = theap(test, 20, T_CHUNK_ORDER, 0, 0);
+	struct buddy_stats *st;
+	u64 heap_bytes = 0;
+	unsigned int i;
+
+	f->heap.cfg.max_step_order = 10;
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		/* fill what is free, plus one grain: the heap must grow */
+		st = tstats(test, f);
+		while (st->bytes_free) {
+			talloc(test, f, osz(st->largest_free_order));
+			st = tstats(test, f);
+		}
+		talloc(test, f, 1);
+		st = tstats(test, f);
+		KUNIT_EXPECT_EQ_MSG(test, st->heap_bytes - heap_bytes,
+				    osz(want[i]), "chunk %u", i);
+		KUNIT_ASSERT_EQ(test, st->nr_chunks, i + 1);
+		heap_bytes = st->heap_bytes;
+	}
+	HEAP_CHECK(test, &f->heap);
+}
+
 static void buddy_test_grow_big_request(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
@@ -754,6 +789,7 @@ static void buddy_test_clone_failure_is_clean(struct kunit *test)
 
 static struct kunit_case buddy_growth_cases[] = {
 	KUNIT_CASE(buddy_test_grow_doubling),
+	KUNIT_CASE(buddy_test_grow_steps),
 	KUNIT_CASE(buddy_test_grow_big_request),
 	KUNIT_CASE(buddy_test_grow_offsets_stable),
 	KUNIT_CASE(buddy_test_grow_cap_clamps),
