@@ -26,6 +26,14 @@
 #include "buddy_heap.h"
 #include "buddy_pages.h"
 
+/*
+ * Past 64 MiB a heap grows by 64 MiB (or an eighth of itself, whichever is
+ * more) instead of doubling, unless a block needs a larger chunk.  A
+ * clone's first change to a chunk copies the chunk's metadata, 2.4% of
+ * it: 1.5 MiB here, where a doubled chunk is half the heap.
+ */
+#define BUDDY_KHEAP_STEP_BYTES	SZ_64M
+
 /* Heaps are numbered for debugfs: buddy/<tgid>-<id>. */
 static atomic64_t buddy_kheap_next_id = ATOMIC64_INIT(0);
 
@@ -447,6 +455,9 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 	cfg.min_chunk_order = ilog2(p->min_chunk_bytes) - BUDDY_GRAIN_SHIFT;
 	cfg.cap_bytes = p->cap_bytes;
 	cfg.low_water_bytes = p->low_water_bytes;
+	cfg.max_step_order = min_t(unsigned int, cfg.max_order,
+				   ilog2(BUDDY_KHEAP_STEP_BYTES) -
+				   BUDDY_GRAIN_SHIFT);
 	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
 	if (!ret)
 		ret = buddy_heap_set_defer_depth(&kh->core, p->defer_depth);
