@@ -60,6 +60,7 @@ int main(int argc, char **argv)
 	test_debugfs();
 	test_memcg();
 	test_sizes();
+	test_growth();
 	test_efault();
 	test_user_bound();
 	test_rdonly_map();

@@ -2,7 +2,8 @@
 /*
  * vmtest_abi.c - buddy_vmtest's checks of the ioctl ABI: INFO, the
  * allocation commands and STATS, every malformed field refused, BATCH,
- * every struct size, and results that cannot be written back (EFAULT).
+ * every struct size, results that cannot be written back (EFAULT), and how
+ * a heap grows.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -919,5 +921,42 @@ void test_efault(void)
 
 	munmap(page, 4096);
 	munmap(base, window);
+	close(fd);
+}
+
+/*
+ * Growth: the chunk sizes a heap adds as 1 MiB blocks fill it, seen in
+ * STATS.  It doubles up to 64 MiB and grows by 64 MiB steps from there
+ * (BUDDY_KHEAP_STEP_BYTES: a clone's first change to a chunk copies that
+ * chunk's metadata, which a doubling heap's newest chunk makes half of it).
+ */
+void test_growth(void)
+{
+	static const uint64_t want_mib[] = { 1, 1, 2, 4, 8, 16, 32, 64, 64, 64 };
+	uint64_t seen_mib[sizeof(want_mib) / sizeof(want_mib[0])];
+	unsigned int n = 0, i, allocs = 0;
+	uint64_t heap = 0, off;
+	char got[256] = "", want[256] = "";
+	int fd = open_heap();
+
+	while (n < sizeof(want_mib) / sizeof(want_mib[0]) && allocs++ < 400) {
+		struct buddy_heap_stats st;
+
+		if (heap_malloc(fd, MiB, 0, &off, NULL))
+			break;
+		st = get_stats(fd);
+		if (st.heap_bytes != heap)
+			seen_mib[n++] = (st.heap_bytes - heap) / MiB;
+		heap = st.heap_bytes;
+	}
+	for (i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), " %" PRIu64,
+			 seen_mib[i]);
+	for (i = 0; i < sizeof(want_mib) / sizeof(want_mib[0]); i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+			 " %" PRIu64, want_mib[i]);
+	CHECK(!strcmp(got, want),
+	      "growth: chunks of%s MiB (want%s): doubling up to 64 MiB, then 64 MiB steps",
+	      got, want);
 	close(fd);
 }
