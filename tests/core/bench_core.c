@@ -108,12 +108,18 @@ static double hot_glibc(void)
 
 enum dist { UNIFORM, LOGUNIFORM };
 
+/* log-uniform on [lo, lo << doublings]: lo * 2^(doublings * u) */
+static u64 draw_log(double lo, unsigned int doublings)
+{
+	return (u64)(lo * exp2((double)(xrand() >> 11) / (1ULL << 53) *
+			       doublings));
+}
+
 static u64 draw(enum dist d)
 {
 	if (d == UNIFORM)
 		return 16 + xrand() % (4096 - 16 + 1);
-	/* log-uniform on [16, 4096]: 16 * 2^(8u) */
-	return (u64)(16.0 * exp2((double)(xrand() >> 11) / (1ULL << 53) * 8));
+	return draw_log(16, 8);		/* 16 B .. 4 KiB */
 }
 
 static u64 draw_align(void)
@@ -237,9 +243,7 @@ static void frag_large(void)
 	heap_init(&h);
 	rng = BENCH_SEED;
 	for (i = 0; i < LARGE_BLOCKS; i++) {
-		/* log-uniform on [4 KiB, 4 MiB]: 4096 * 2^(10u) */
-		u64 size = (u64)(4096.0 * exp2((double)(xrand() >> 11) /
-					      (1ULL << 53) * 10));
+		u64 size = draw_log(4096, 10);	/* 4 KiB .. 4 MiB */
 
 		if (buddy_heap_alloc(&h, size, 0, &off[i]))
 			abort();

@@ -373,6 +373,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	static struct fz f;
 	struct buddy_config cfg = { 0 };
+	unsigned int step;
 	u64 window;
 	u8 b;
 
@@ -389,8 +390,9 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	cfg.low_water_bytes = b % 4 == 0 ? 0 : b % 4 == 1 ? window / 8 :
 			      b % 4 == 2 ? window / 2 : ~0ULL;
 	/* growth steps: off, or from the smallest chunk up */
-	if ((b >> 4) % 4 && cfg.min_chunk_order + (b >> 4) % 4 - 1 <= cfg.max_order)
-		cfg.max_step_order = cfg.min_chunk_order + (b >> 4) % 4 - 1;
+	step = (b >> 4) % 4;
+	if (step && cfg.min_chunk_order + step - 1 <= cfg.max_order)
+		cfg.max_step_order = cfg.min_chunk_order + step - 1;
 	if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem))
 		abort();
 	model_init(&f.m, &cfg);
