@@ -79,6 +79,11 @@
  *                  (d <= 7 ? d : 2^(d - 6) + 5) of the area, 2^d bits,
  *                  max(1, 2^d / 64) words: bit i set <=> node i of that
  *                  order is split into two children.
+ *   run area       right after the split area: one bit per BUDDY_TRIM_UNIT
+ *                  bytes of the chunk, max(1, 2^K / 1024) words: bit i
+ *                  set <=> an allocated block starting at byte
+ *                  i * BUDDY_TRIM_UNIT of the chunk continues the run of
+ *                  the block before it (see "Trimmed runs").
  *
  * Bits past 2^d in a one-word bitmap are always clear.  A node is free
  * (free bit), split (split bit), allocated (neither bit, and its parent
@@ -88,15 +93,34 @@
  * from their one top word: O(log64 N) reads.
  *
  * Size: about 2 free bits + 1/32 summary bit + 1 split bit per grain of
- * 128 bits, 2.37%, plus per-order words that matter only for small
- * chunks: 2.70% of a 64 KiB chunk (order 12), 2.40% of 1 MiB, 2.37%
- * from 16 MiB on.  Chunks below 32 KiB exceed 3% (a 4 KiB chunk needs
- * 6.4%): use cfg.min_chunk_order >= 12 where the budget matters.  The
+ * 128 bits plus 1 run bit per 2048, 2.42%, plus per-order words that
+ * matter only for small chunks: 2.75% of a 64 KiB chunk (order 12),
+ * 2.45% of 1 MiB, 2.42% from 16 MiB on.  Chunks below 32 KiB exceed 3%
+ * (a 4 KiB chunk needs 6.6%): use cfg.min_chunk_order >= 12 where the
+ * budget matters.  The
  * struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
  *
  * Requested sizes are not stored per block (16 bits per grain-sized
  * block would blow the budget): stats give the lifetime totals
  * bytes_requested_total and bytes_granted_total instead.
+ */
+
+/**
+ * DOC: Trimmed runs
+ *
+ * With cfg.trim_order set, a request of order >= trim_order (more than
+ * half of 16 << trim_order bytes) is not rounded up to a power of two but
+ * to BUDDY_TRIM_UNIT, as alloc_pages_exact() trims a high-order page: the
+ * block is taken as usual, then split down along its end, the tail going
+ * back to the free bitmaps.  What stays is a *run* of allocated blocks of
+ * decreasing order, at increasing offsets, the first at the block's
+ * start; the run area marks the others.  A run is one allocation: its
+ * offset is its first block's, its usable size the run's bytes.  free
+ * returns every block of it (never deferred); realloc shrinks it by
+ * trimming it again, and grows it in place when the free blocks after it
+ * cover the new end (claiming them, trimmed the same way), else moves it.
+ * A request that fills its block exactly stays one block.  buddy_walk()
+ * reports the blocks after a run's first as BUDDY_BLOCK_CONTINUED.
  */
 
 /**
@@ -116,7 +140,7 @@
  * DOC: Validation
  *
  * free, realloc and usable_size accept only the start of an allocated
- * block.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
+ * block that does not continue a run.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
  * the offset), -BUDDY_ERR_FREE (it is inside a free block: a double free)
  * or -BUDDY_ERR_NOT_START (inside an allocated block, or misaligned),
  * and change nothing but stats.nr_failed.
@@ -131,6 +155,9 @@
 /* Largest window (and so block) the core supports: 16 B << 36 = 1 TiB. */
 #define BUDDY_MAX_ORDER		36
 #define BUDDY_MAX_CHUNKS	64
+/* A trimmed run's size is a multiple of this (16 grains, see the layout). */
+#define BUDDY_TRIM_SHIFT	8
+#define BUDDY_TRIM_UNIT		BIT_ULL(BUDDY_TRIM_SHIFT)
 
 /**
  * DOC: Deferred coalescing
@@ -219,6 +246,8 @@ struct buddy_ops {
  * @max_step_order: 0, or the order of the largest chunk added only to make
  *	room (see "Growth"): a smaller step keeps each chunk's metadata,
  *	which a clone copies on its first change to the chunk, small.
+ * @trim_order: 0, or the lowest order whose requests become trimmed runs
+ *	(see "Trimmed runs"); more than BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT.
  */
 struct buddy_config {
 	unsigned int max_order;
@@ -226,6 +255,7 @@ struct buddy_config {
 	u64 cap_bytes;
 	u64 low_water_bytes;
 	unsigned int max_step_order;
+	unsigned int trim_order;
 };
 
 /* One chunk of a heap (read-only for embedders). */
@@ -236,9 +266,10 @@ struct buddy_chunk {
 	void *meta;		/* bitmaps and counts, from ops->meta_alloc */
 	size_t meta_bytes;
 	bool meta_shared;	/* ops->meta_share()d: read-only until unshared */
-	/* private: the free and split areas inside @meta */
+	/* private: the free, split and run areas inside @meta */
 	u64 *free_area;
 	u64 *split_area;
+	u64 *run_area;
 };
 
 /**
@@ -356,10 +387,14 @@ struct buddy_heap {
 	u64 fresh_offset;
 };
 
-/* State of a block as buddy_walk() reports it (deferred blocks are free). */
+/*
+ * State of a block as buddy_walk() reports it (deferred blocks are free;
+ * CONTINUED: allocated, part of the run of the allocated block before it).
+ */
 enum buddy_block_state {
 	BUDDY_BLOCK_FREE,
 	BUDDY_BLOCK_ALLOCATED,
+	BUDDY_BLOCK_CONTINUED,
 };
 
 /**
