@@ -229,6 +229,16 @@ static struct tfix *tfix_new(struct kunit *test)
 	return f;
 }
 
+/* Initialise @f's heap with @cfg and the counting callbacks. */
+static int tfix_init_cfg(struct tfix *f, const struct buddy_config *cfg)
+{
+	int ret;
+
+	ret = buddy_heap_init(&f->heap, cfg, &tfix_ops, f);
+	f->live = !ret;
+	return ret;
+}
+
 static int tfix_init(struct tfix *f, unsigned int max_order,
 		     unsigned int chunk_order, u64 cap, u64 low_water)
 {
@@ -238,11 +248,8 @@ static int tfix_init(struct tfix *f, unsigned int max_order,
 		.cap_bytes = cap,
 		.low_water_bytes = low_water,
 	};
-	int ret;
 
-	ret = buddy_heap_init(&f->heap, &cfg, &tfix_ops, f);
-	f->live = !ret;
-	return ret;
+	return tfix_init_cfg(f, &cfg);
 }
 
 /* A heap with the given limits; the case fails if it cannot be made. */
@@ -253,6 +260,25 @@ static struct tfix *theap(struct kunit *test, unsigned int max_order,
 
 	KUNIT_ASSERT_EQ(test, tfix_init(f, max_order, chunk_order, cap,
 					low_water), 0);
+	return f;
+}
+
+/* A heap with the given limits making trimmed runs from @trim_order on. */
+static __maybe_unused struct tfix *theap_trim(struct kunit *test,
+					      unsigned int max_order,
+					      unsigned int chunk_order,
+					      u64 low_water,
+					      unsigned int trim_order)
+{
+	struct buddy_config cfg = {
+		.max_order = max_order,
+		.min_chunk_order = chunk_order,
+		.low_water_bytes = low_water,
+		.trim_order = trim_order,
+	};
+	struct tfix *f = tfix_new(test);
+
+	KUNIT_ASSERT_EQ(test, tfix_init_cfg(f, &cfg), 0);
 	return f;
 }
 
