@@ -188,6 +188,47 @@ static void buddy_test_init_bad_config(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
 }
 
+static void buddy_test_init_bad_trim_order(struct kunit *test)
+{
+	static const unsigned int good[] = {
+		0, BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT + 1, T_MAX_ORDER,
+	};
+	struct buddy_config cfg = { .max_order = T_MAX_ORDER,
+				    .min_chunk_order = T_CHUNK_ORDER };
+	struct tfix *f = tfix_new(test);
+	unsigned int t, i;
+
+	/* a run is made of 256-byte units: orders up to 4 cannot be trimmed */
+	for (t = 1; t <= BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT; t++) {
+		cfg.trim_order = t;
+		KUNIT_EXPECT_EQ_MSG(test, tfix_init_cfg(f, &cfg), -EINVAL,
+				    "trim_order %u", t);
+	}
+	/* nor orders past the window */
+	cfg.trim_order = T_MAX_ORDER + 1;
+	KUNIT_EXPECT_EQ(test, tfix_init_cfg(f, &cfg), -EINVAL);
+	cfg.trim_order = BUDDY_MAX_ORDER + 1;
+	KUNIT_EXPECT_EQ(test, tfix_init_cfg(f, &cfg), -EINVAL);
+	cfg.trim_order = U32_MAX;
+	KUNIT_EXPECT_EQ(test, tfix_init_cfg(f, &cfg), -EINVAL);
+	/* a 256-byte window has no order a run could be trimmed from */
+	cfg = (struct buddy_config){ .max_order = 4, .min_chunk_order = 4,
+				     .trim_order = 5 };
+	KUNIT_EXPECT_EQ(test, tfix_init_cfg(f, &cfg), -EINVAL);
+	KUNIT_EXPECT_EQ(test, f->chunks_live, 0);
+	KUNIT_EXPECT_EQ(test, f->metas_live, 0);
+	/* 0 (off), the lowest order and the window's are accepted */
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		cfg = (struct buddy_config){ .max_order = T_MAX_ORDER,
+					     .min_chunk_order = T_CHUNK_ORDER,
+					     .trim_order = good[i] };
+		KUNIT_EXPECT_EQ_MSG(test, tfix_init_cfg(f, &cfg), 0,
+				    "trim_order %u", good[i]);
+		KUNIT_EXPECT_EQ(test, f->heap.cfg.trim_order, good[i]);
+		tfix_destroy(f);
+	}
+}
+
 static void buddy_test_init_no_memory(struct kunit *test)
 {
 	struct tfix *f = tfix_new(test);
@@ -935,6 +976,7 @@ static struct kunit_case buddy_errors_cases[] = {
 	KUNIT_CASE(buddy_test_bad_flags_every_call),
 	KUNIT_CASE(buddy_test_no_chunk_no_offsets),
 	KUNIT_CASE(buddy_test_init_bad_config),
+	KUNIT_CASE(buddy_test_init_bad_trim_order),
 	KUNIT_CASE(buddy_test_init_largest_window),
 	KUNIT_CASE(buddy_test_init_no_memory),
 	KUNIT_CASE(buddy_test_grow_first_chunk_failure),
@@ -1114,11 +1156,89 @@ static void buddy_test_check_finds_bad_deferred_entries(struct kunit *test)
 	HEAP_CHECK(test, h);
 }
 
+/* The run bit of the block at window offset @off of an order-9 chunk at 0. */
+#define RUN_BIT(off)	BIT_ULL((off) >> BUDDY_TRIM_SHIFT)
+
+/* Expect buddy_check() to reject @heap, whatever it calls the damage. */
+static void expect_damage(struct kunit *test, const struct buddy_heap *heap,
+			  const char *damage)
+{
+	struct buddy_violation v = { };
+
+	KUNIT_EXPECT_EQ_MSG(test, buddy_check(heap, &v), -EUCLEAN,
+			    "damage not found: %s", damage);
+	KUNIT_EXPECT_TRUE_MSG(test, v.what, "no violation named: %s", damage);
+}
+
+/*
+ * One order-9 chunk at 0 of a heap trimming from order 9, full: a run of
+ * 5120 bytes at 0 (4096 + 1024: the bit of byte 4096 set), 1024 bytes at
+ * 5120 and 2048 at 6144.  The run area is one word, 32 bits of it used.
+ */
+static void buddy_test_check_finds_run_damage(struct kunit *test)
+{
+	struct tfix *f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER,
+				    osz(T_CHUNK_ORDER), 9);
+	struct buddy_heap *h = &f->heap;
+	const u64 good = RUN_BIT(4096);
+	u64 *run;
+
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 5000), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 1024), 5120);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 2048), 6144);
+	HEAP_CHECK(test, h);
+	KUNIT_ASSERT_EQ(test, h->nr_chunks, 1);
+	KUNIT_ASSERT_EQ(test, h->chunks[0].order, 9);
+	run = h->chunks[0].run_area;
+	KUNIT_ASSERT_NOT_NULL(test, run);
+	KUNIT_ASSERT_EQ(test, run[0], good);
+
+	/* a live run's bit cleared: two allocations, counted as one */
+	run[0] = 0;
+	expect_damage(test, h, "run bit of a live run cleared");
+	/* the block at 5120 made part of the run: one, counted as two */
+	run[0] = good | RUN_BIT(5120);
+	expect_damage(test, h, "live block joined to the run before it");
+	/* bits at no block start, or at one with nothing before it */
+	run[0] = good | RUN_BIT(0);
+	expect_damage(test, h, "run bit on the chunk's first block");
+	run[0] = good | RUN_BIT(256);
+	expect_damage(test, h, "run bit inside the run's first block");
+	run[0] = good | RUN_BIT(6144 + 1024);
+	expect_damage(test, h, "run bit inside an allocated block");
+	run[0] = good | BIT_ULL(40);
+	expect_damage(test, h, "run bit past the chunk's 32");
+	run[0] = good;
+	HEAP_CHECK(test, h);
+
+	/* a run bit on a free block */
+	tfree(test, f, 5120);
+	run[0] = good | RUN_BIT(5120);
+	expect_damage(test, h, "run bit on a free block");
+	/* on an allocated block after a free one */
+	run[0] = good | RUN_BIT(6144);
+	expect_damage(test, h, "run bit on a block after a free one");
+	run[0] = good;
+	HEAP_CHECK(test, h);
+
+	/* on a deferred block, after the run's allocated piece */
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 1024), 5120);
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(h, 2), 0);
+	tfree(test, f, 5120);
+	KUNIT_ASSERT_EQ(test, h->defer_n[6], 1);
+	HEAP_CHECK(test, h);
+	run[0] = good | RUN_BIT(5120);
+	expect_damage(test, h, "run bit on a deferred block");
+	run[0] = good;
+	HEAP_CHECK(test, h);
+}
+
 static struct kunit_case buddy_check_cases[] = {
 	KUNIT_CASE(buddy_test_check_detects_corruption),
 	KUNIT_CASE(buddy_test_check_finds_bitmap_damage),
 	KUNIT_CASE(buddy_test_check_finds_count_damage),
 	KUNIT_CASE(buddy_test_check_finds_bad_deferred_entries),
+	KUNIT_CASE(buddy_test_check_finds_run_damage),
 	{}
 };
 
