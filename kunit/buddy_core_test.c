@@ -1579,6 +1579,9 @@ static void buddy_test_trim_alloc_run(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st->free_blocks[6], 1);
 	KUNIT_EXPECT_EQ(test, st->free_blocks[7], 1);
 	KUNIT_EXPECT_EQ(test, st->largest_free_order, 7);
+	/* issue #16's measure: what was asked for against what was given */
+	KUNIT_EXPECT_EQ(test, st->bytes_requested_total, 5000);
+	KUNIT_EXPECT_EQ(test, st->bytes_granted_total, 5120);
 	HEAP_CHECK(test, &f->heap);
 	/* the trimmed tail is free like any block: 1024 bytes right after */
 	KUNIT_EXPECT_EQ(test, talloc(test, f, 1024), 5120);
@@ -1917,6 +1920,7 @@ static void buddy_test_trim_realloc_shrink(struct kunit *test)
 	static const u64 cont[] = { 4096 };
 	struct tfix *f = theap_trim_default(test);
 	u64 off = talloc(test, f, 5000);
+	struct buddy_stats *st;
 
 	tfill(test, f, off, 5120, 0x5a);
 	/* a size with the same run bytes changes nothing */
@@ -1938,6 +1942,12 @@ static void buddy_test_trim_realloc_shrink(struct kunit *test)
 	expect_in_use(test, f, 128, 1);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 128, 0x5a));
 	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	/* each realloc is granted its run's bytes */
+	st = tstats(test, f);
+	KUNIT_EXPECT_EQ(test, st->bytes_requested_total,
+			5000 + 5100 + 4200 + 100);
+	KUNIT_EXPECT_EQ(test, st->bytes_granted_total,
+			5120 + 5120 + 4352 + 128);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -2211,6 +2221,184 @@ static void buddy_test_trim_alloc_zero(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 5120, 3072, 0xee));
 }
 
+static void buddy_test_trim_realloc_rising_pieces(struct kunit *test)
+{
+	static const struct tblock want[] = {
+		TB_A(0, 4), TB_C(256, 4), TB_C(512, 5), TB_C(1024, 6),
+		TB_C(2048, 7), TB_C(4096, 6), TB_F(5120, 6), TB_F(6144, 7),
+	};
+	static const struct tblock whole[] = { TB_F(0, 9) };
+	static const u64 cont[] = { 256, 512, 1024, 2048, 4096 };
+	struct tfix *f = theap_trim_default(test);
+	u64 off = talloc(test, f, 8192);
+
+	tfree(test, f, off);
+	off = talloc(test, f, 256);
+	KUNIT_ASSERT_EQ(test, off, 0);
+	tfill(test, f, off, 256, 0x81);
+	/*
+	 * Every block after the 256 bytes is free: claimed as they are,
+	 * the order-8 one cut to 1024.  The run's orders rise, then fall.
+	 */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 5000, 0), off);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 5120);
+	expect_blocks(test, f, want, ARRAY_SIZE(want));
+	expect_run_bits(test, f, 0, cont, ARRAY_SIZE(cont));
+	expect_in_use(test, f, 5120, 1);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 256, 0x81));
+	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	HEAP_CHECK(test, &f->heap);
+	/* every piece goes back and merges */
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+	expect_run_bits(test, f, 0, NULL, 0);
+	expect_in_use(test, f, 0, 0);
+}
+
+static void buddy_test_trim_realloc_grain_to_run(struct kunit *test)
+{
+	struct tfix *f = theap_trim_default(test);
+	u64 off = talloc(test, f, 8192), now;
+
+	tfree(test, f, off);
+	off = talloc(test, f, 16);
+	KUNIT_ASSERT_EQ(test, off, 0);
+	tfill(test, f, off, 16, 0x92);
+	/*
+	 * The blocks after a grain are free, but a run's blocks start on
+	 * BUDDY_TRIM_UNIT: whether it grows in place or moves is the
+	 * core's; what it holds afterwards is not.
+	 */
+	now = trealloc(test, f, off, 5000, BUDDY_ALLOC_ZERO);
+	KUNIT_EXPECT_EQ(test, now & 8191, 0);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 5120);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0x92));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 16, 5120 - 16, 0));
+	expect_in_use(test, f, 5120, 1);
+	HEAP_CHECK(test, &f->heap);
+	tfree(test, f, now);
+	expect_in_use(test, f, 0, 0);
+}
+
+static void buddy_test_trim_free_after_realloc(struct kunit *test)
+{
+	static const struct tblock whole[] = { TB_F(0, 9) };
+	static const struct tblock halves[] = { TB_A(0, 8), TB_C(4096, 8) };
+	struct tfix *f = theap_trim_default(test);
+	u64 off;
+
+	/* freed right after the realloc that made it, whatever it made */
+	off = talloc(test, f, 5000);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 7000, 0), off);
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+	expect_in_use(test, f, 0, 0);
+
+	off = talloc(test, f, 7000);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 4200, 0), off);
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+
+	/* a plain block claiming its free buddy: two blocks, one run */
+	off = talloc(test, f, 4096);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 8192, 0), off);
+	expect_blocks(test, f, halves, ARRAY_SIZE(halves));
+	expect_in_use(test, f, 8192, 1);
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+
+	/* one block trimmed into a run */
+	off = talloc(test, f, 8192);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 5000, 0), off);
+	expect_blocks(test, f, trim_run5000, ARRAY_SIZE(trim_run5000));
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+
+	/* a run cut to a plain block */
+	off = talloc(test, f, 5000);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 100, 0), off);
+	tfree(test, f, off);
+	expect_blocks(test, f, whole, ARRAY_SIZE(whole));
+	expect_in_use(test, f, 0, 0);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_trim_deferred_block_trimmed(struct kunit *test)
+{
+	static const struct tblock taken[] = {
+		TB_A(0, 5), TB_C(512, 4), TB_F(768, 4), TB_A(1024, 0),
+		TB_F(1040, 0), TB_F(1056, 1), TB_F(1088, 2), TB_F(1152, 3),
+		TB_F(1280, 4), TB_F(1536, 5), TB_F(2048, 7),
+	};
+	static const struct tblock freed[] = {
+		TB_F(0, 6), TB_A(1024, 0),
+		TB_F(1040, 0), TB_F(1056, 1), TB_F(1088, 2), TB_F(1152, 3),
+		TB_F(1280, 4), TB_F(1536, 5), TB_F(2048, 7),
+	};
+	static const u64 cont[] = { 512 };
+	struct tfix *f;
+	unsigned int k;
+	u64 a;
+
+	/* trimming from order 6 (more than 512 bytes), in a 4 KiB chunk */
+	f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER, osz(T_CHUNK_ORDER), 6);
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 2), 0);
+	/* 1024 bytes fill their block: a plain one, held back when freed */
+	a = talloc(test, f, 1024);
+	KUNIT_ASSERT_EQ(test, a, 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 16), 1024);
+	tfree(test, f, a);
+	KUNIT_ASSERT_EQ(test, f->heap.defer_n[6], 1);
+	/* 600 bytes (768) take the deferred order-6 block and trim it */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 600), 0);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_n[6], 0);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, 0), 768);
+	expect_blocks(test, f, taken, ARRAY_SIZE(taken));
+	expect_run_bits(test, f, 0, cont, ARRAY_SIZE(cont));
+	expect_in_use(test, f, 768 + 16, 2);
+	HEAP_CHECK(test, &f->heap);
+	/* the run goes to the bitmaps, merged, not held back */
+	tfree(test, f, 0);
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+		KUNIT_EXPECT_EQ_MSG(test, f->heap.defer_n[k], 0, "order %u", k);
+	expect_blocks(test, f, freed, ARRAY_SIZE(freed));
+	expect_in_use(test, f, 16, 1);
+	HEAP_CHECK(test, &f->heap);
+}
+
+static void buddy_test_trim_realloc_enomem_keeps_run(struct kunit *test)
+{
+	struct buddy_config cfg = {
+		.max_order = T_MAX_ORDER,
+		.min_chunk_order = 9,
+		.cap_bytes = osz(9),
+		.low_water_bytes = osz(9),
+		.trim_order = T_TRIM_ORDER,
+	};
+	struct tfix *f = tfix_new(test);
+	struct tsnap *before;
+	u64 off, now = U64_MAX;
+
+	/* one 8 KiB chunk, no more: a run of 5120 and 2048 at 6144 */
+	KUNIT_ASSERT_EQ(test, tfix_init_cfg(f, &cfg), 0);
+	off = talloc(test, f, 5000);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 2048), 6144);
+	tfill(test, f, off, 5120, 0x3e);
+	before = tsnap(test, f);
+	/* no room after it, none elsewhere */
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, off, 7000,
+						 BUDDY_ALLOC_ZERO, &now),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, off, 9000, 0, &now),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 4097, 0, &now),
+			-ENOMEM);
+	expect_unchanged(test, f, before, 3);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 5120);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 5120, 0x3e));
+}
+
 /* Random sequences: every run where the model says, of the size it says. */
 
 #define T_TRIM_LIVE	48
@@ -2408,6 +2596,11 @@ static struct kunit_case buddy_trim_cases[] = {
 	KUNIT_CASE(buddy_test_trim_realloc_grow_moves),
 	KUNIT_CASE(buddy_test_trim_realloc_past_chunk_moves),
 	KUNIT_CASE(buddy_test_trim_realloc_deferred_tail),
+	KUNIT_CASE(buddy_test_trim_realloc_rising_pieces),
+	KUNIT_CASE(buddy_test_trim_realloc_grain_to_run),
+	KUNIT_CASE(buddy_test_trim_realloc_enomem_keeps_run),
+	KUNIT_CASE(buddy_test_trim_free_after_realloc),
+	KUNIT_CASE(buddy_test_trim_deferred_block_trimmed),
 	KUNIT_CASE(buddy_test_trim_memalign),
 	KUNIT_CASE(buddy_test_trim_random),
 	{}
