@@ -442,7 +442,10 @@ struct tblk {
 	u8 *data;
 };
 
-/* The allocated blocks of a heap, in offset order, and its counters. */
+/*
+ * The allocations of a heap, in offset order (a trimmed run once, at its
+ * first block), and its counters.
+ */
 struct tblocks {
 	struct kunit *test;
 	struct tfix *f;
@@ -485,7 +488,7 @@ static struct tblocks *tblocks(struct kunit *test, struct tfix *f)
 	s->b = kunit_kcalloc(test, s->max + 1, sizeof(*s->b), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, s->b);
 	KUNIT_ASSERT_EQ(test, buddy_walk(&f->heap, tblocks_fn, s), 0);
-	KUNIT_ASSERT_EQ(test, s->n, s->max);
+	KUNIT_ASSERT_EQ(test, s->n, st->live_blocks);
 	s->bytes_in_use = st->bytes_in_use;
 	s->live_blocks = st->live_blocks;
 	s->nr_failed = st->nr_failed;
@@ -697,6 +700,82 @@ static void buddy_test_realloc_move_zero_failure(struct kunit *test)
 						 BUDDY_ALLOC_ZERO, &now), 0);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 64, 0xa2));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 64, 64, 0));
+}
+
+/*
+ * Two order-9 chunks of a heap trimming from order 9, kept however empty
+ * and written all over (TW_OLD): a run of 5000 at 0 (4096 + 1024) and
+ * 2048 bytes at 6144, each with its pattern; free are o6@5120 and the
+ * whole chunk at 8192.  No further call grows the heap.
+ */
+static struct tfix *theap_written_trim(struct kunit *test)
+{
+	struct tfix *f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER, SZ_1M, 9);
+
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 8192), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 8192), 8192);
+	tfill(test, f, 0, 8192, TW_OLD);
+	tfill(test, f, 8192, 8192, TW_OLD);
+	tfree(test, f, 0);
+	tfree(test, f, 8192);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 5000), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 2048), 6144);
+	tfill(test, f, 0, 5120, 0xb0);
+	tfill(test, f, 6144, 2048, 0xb1);
+	return f;
+}
+
+static void buddy_test_run_write_failures(struct kunit *test)
+{
+	struct tfix *f = theap_written_trim(test);
+	struct tblocks *before = tblocks(test, f);
+	u64 off = U64_MAX, now = U64_MAX;
+
+	KUNIT_ASSERT_EQ(test, before->n, 2);
+	f->write_budget = 0;
+	/* a new run cut from the chunk at 8192: every piece goes back */
+	KUNIT_EXPECT_EQ(test, buddy_heap_alloc(&f->heap, 5000, BUDDY_ALLOC_ZERO,
+					       &off), -ENOMEM);
+	/* the run claiming o6@5120 (to 5632 bytes) cannot zero it */
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 5500,
+						 BUDDY_ALLOC_ZERO, &now), -ENOMEM);
+	/* 7168 bytes need 6144's: the move to 8192 cannot copy */
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 7000, 0, &now),
+			-ENOMEM);
+	KUNIT_EXPECT_EQ(test, off, U64_MAX);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 3);
+	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	KUNIT_EXPECT_EQ(test, f->zeroes, 0);
+	/* the move copies, then cannot zero what the run gains */
+	f->write_budget = 1;
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 7000,
+						 BUDDY_ALLOC_ZERO, &now), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, now, U64_MAX);
+	expect_write_failure(test, f, before, 4);
+	KUNIT_EXPECT_EQ(test, f->copies, 1);
+	KUNIT_EXPECT_EQ(test, f->zeroes, 0);
+	/* with memory to write each succeeds, zeroing the run's bytes only */
+	off = tcalloc(test, f, 5000, 0);
+	KUNIT_EXPECT_EQ(test, off, 8192);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, off), 5120);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 5120, 0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 5120, 3072, TW_OLD));
+	tfree(test, f, off);
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 5500,
+						 BUDDY_ALLOC_ZERO, &now), 0);
+	KUNIT_EXPECT_EQ(test, now, 0);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 0, 5120, 0xb0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 5120, 512, 0));
+	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 7000,
+						 BUDDY_ALLOC_ZERO, &now), 0);
+	KUNIT_EXPECT_EQ(test, now, 8192);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 7168);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 5120, 0xb0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 5120, 2048, 0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 6144, 2048, 0xb1));
+	expect_no_leak(test, f);
+	HEAP_CHECK(test, &f->heap);
 }
 
 static void buddy_test_clone_copy_failure(struct kunit *test)
@@ -988,6 +1067,7 @@ static struct kunit_case buddy_errors_cases[] = {
 	KUNIT_CASE(buddy_test_realloc_grow_in_place_zero_failure),
 	KUNIT_CASE(buddy_test_realloc_move_copy_failure),
 	KUNIT_CASE(buddy_test_realloc_move_zero_failure),
+	KUNIT_CASE(buddy_test_run_write_failures),
 	KUNIT_CASE(buddy_test_clone_copy_failure),
 	KUNIT_CASE(buddy_test_clone_uses_chunk_clone),
 	KUNIT_CASE(buddy_test_calloc_write_failure_deferred_split),
@@ -1229,6 +1309,9 @@ static void buddy_test_check_finds_run_damage(struct kunit *test)
 	HEAP_CHECK(test, h);
 	run[0] = good | RUN_BIT(5120);
 	expect_damage(test, h, "run bit on a deferred block");
+	/* and on the block after it: a deferred block in a run */
+	run[0] = good | RUN_BIT(6144);
+	expect_damage(test, h, "run bit on the block after a deferred one");
 	run[0] = good;
 	HEAP_CHECK(test, h);
 }
