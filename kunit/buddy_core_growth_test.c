@@ -750,6 +750,47 @@ static void buddy_test_clone_independent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tusable(test, g, ga), 64);
 }
 
+static void buddy_test_clone_runs(struct kunit *test)
+{
+	struct tfix *f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 9);
+	struct tfix *g = tfix_new(test);
+	struct tsnap *a, *b;
+	u64 run, x, size = 0;
+
+	/* a trimmed run (4096 + 1024) with a block in its tail */
+	run = talloc(test, f, 5000);
+	x = talloc(test, f, 1024);
+	KUNIT_ASSERT_EQ(test, x, run + 5120);
+	tfill(test, f, run, 5120, 0x51);
+	KUNIT_ASSERT_EQ(test, buddy_heap_clone(&g->heap, &f->heap, g), 0);
+	g->live = true;
+	HEAP_CHECK(test, &g->heap);
+	a = tsnap(test, f);
+	b = tsnap(test, g);
+	/* the same blocks, continued ones included, and the same counters */
+	KUNIT_EXPECT_EQ(test, a->hash, b->hash);
+	KUNIT_EXPECT_EQ(test, b->st.bytes_in_use, 5120 + 1024);
+	KUNIT_EXPECT_EQ(test, b->st.live_blocks, 2);
+	KUNIT_EXPECT_EQ(test, g->heap.cfg.trim_order, 9);
+	KUNIT_EXPECT_EQ(test, tusable(test, g, run), 5120);
+	KUNIT_EXPECT_TRUE(test, tholds(test, g, run, 5120, 0x51));
+	KUNIT_EXPECT_EQ(test, buddy_heap_usable_size(&g->heap, run + 4096,
+						     &size), -BUDDY_ERR_NOT_START);
+	/* the run bits are the clone's own: freeing there leaves the original */
+	tfree(test, g, run);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&g->heap, run + 4096),
+			-BUDDY_ERR_FREE);
+	HEAP_CHECK(test, &g->heap);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, run), 5120);
+	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, run + 4096),
+			-BUDDY_ERR_NOT_START);
+	HEAP_CHECK(test, &f->heap);
+	/* and the clone trims new runs as its original would */
+	tfree(test, g, x);
+	KUNIT_EXPECT_EQ(test, talloc(test, g, 4200), run);
+	KUNIT_EXPECT_EQ(test, tusable(test, g, run), 4352);
+}
+
 static void buddy_test_clone_failure_is_clean(struct kunit *test)
 {
 	struct tfix *f = theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, 0);
@@ -818,6 +859,7 @@ static struct kunit_case buddy_growth_cases[] = {
 	KUNIT_CASE(buddy_test_clone_empty),
 	KUNIT_CASE(buddy_test_clone_same_contents),
 	KUNIT_CASE(buddy_test_clone_independent),
+	KUNIT_CASE(buddy_test_clone_runs),
 	KUNIT_CASE(buddy_test_clone_failure_is_clean),
 	{}
 };
