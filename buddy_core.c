@@ -1342,10 +1342,11 @@ static int grow_alloc(struct buddy_heap *heap, u64 offset, u64 old_bytes,
 	u64 to = start + (new_bytes >> BUDDY_GRAIN_SHIFT);
 	int ret;
 
+	if (!run && !can_grow_in_place(heap, c, k, i, n))
+		return 0;
 	/* a run's blocks start on BUDDY_TRIM_UNIT: so must what it claims */
-	if (run ? (old_bytes & (BUDDY_TRIM_UNIT - 1)) ||
-		  !tail_is_free(heap, c, from, to) :
-		  !can_grow_in_place(heap, c, k, i, n))
+	if (run && ((old_bytes & (BUDDY_TRIM_UNIT - 1)) ||
+		    !tail_is_free(heap, c, from, to)))
 		return 0;
 	ret = own_meta(heap, ci, false);
 	if (ret)
