@@ -2133,11 +2133,13 @@ static void buddy_test_trim_realloc_past_chunk_moves(struct kunit *test)
 	HEAP_CHECK(test, &f->heap);
 }
 
-static void buddy_test_trim_realloc_deferred_tail(struct kunit *test)
+static void buddy_test_trim_realloc_over_deferred(struct kunit *test)
 {
-	static const struct tblock want[] = {
-		TB_A(8192, 8), TB_C(12288, 7), TB_C(14336, 6), TB_F(15360, 6),
+	static const struct tblock grown[] = {
+		TB_A(0, 8), TB_C(4096, 6), TB_C(5120, 6), TB_C(6144, 6),
+		TB_F(7168, 6),
 	};
+	static const u64 cont[] = { 4096, 5120, 6144 };
 	struct tfix *f = theap_trim_default(test);
 	u64 off = talloc(test, f, 5000);
 	u64 x = talloc(test, f, 1024);
@@ -2149,19 +2151,94 @@ static void buddy_test_trim_realloc_deferred_tail(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, f->heap.defer_n[6], 1);
 	tfill(test, f, off, 5120, 0x4d);
 	/*
-	 * The block after the run is held back, not in the free bitmaps:
-	 * no growth in place.  Looking for an order-9 block merges it, the
-	 * heap grows by an order-9 chunk at 8192, the run moves there and
-	 * its old chunk, whole again, goes back.
+	 * The block after the run is held back from merging: the growth
+	 * merges it for real and claims it, then cuts the 2048 after it.
 	 */
-	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 7000, 0), 8192);
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 7000, 0), off);
+	expect_blocks(test, f, grown, ARRAY_SIZE(grown));
+	expect_run_bits(test, f, 0, cont, ARRAY_SIZE(cont));
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+		KUNIT_EXPECT_EQ_MSG(test, f->heap.defer_n[k], 0, "order %u", k);
+	KUNIT_EXPECT_EQ(test, f->heap.defer_mask, 0);
+	KUNIT_EXPECT_EQ(test, f->copies, 0);
+	KUNIT_EXPECT_EQ(test, f->chunks_live, 1);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, off, 5120, 0x4d));
+	expect_in_use(test, f, 7168, 1);
+	HEAP_CHECK(test, &f->heap);
+}
+
+/*
+ * Two order-9 chunks, kept however empty: a run of 5000 at 0, 1024 at
+ * 5120 and 2048 at 6144 fill the first.
+ */
+static struct tfix *theap_trim_two_chunks(struct kunit *test)
+{
+	struct tfix *f;
+
+	f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER, SZ_1M, T_TRIM_ORDER);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 8192), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 8192), 8192);
+	tfree(test, f, 0);
+	tfree(test, f, 8192);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 5000), 0);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 1024), 5120);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 2048), 6144);
+	return f;
+}
+
+static void buddy_test_trim_realloc_undefer_keeps_order(struct kunit *test)
+{
+	static const struct tblock want[] = {
+		TB_A(0, 8), TB_C(4096, 6), TB_C(5120, 6), TB_A(6144, 7),
+		TB_F(8192, 6), TB_F(9216, 6), TB_F(10240, 7), TB_F(12288, 8),
+	};
+	struct tfix *f = theap_trim_two_chunks(test);
+	struct buddy_heap *h = &f->heap;
+
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 1024), 8192);
+	KUNIT_ASSERT_EQ(test, talloc(test, f, 1024), 9216);
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(h, 4), 0);
+	/* held back, oldest first: 5120, 8192, 9216 */
+	tfree(test, f, 5120);
+	tfree(test, f, 8192);
+	tfree(test, f, 9216);
+	KUNIT_ASSERT_EQ(test, h->defer_n[6], 3);
+	/* 6144 bytes: 5120 merged for real and claimed, the others stay */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, 0, 6000, 0), 0);
+	expect_blocks(test, f, want, ARRAY_SIZE(want));
+	KUNIT_ASSERT_EQ(test, h->defer_n[6], 2);
+	KUNIT_EXPECT_EQ(test, h->defer[6][0], 8192);
+	KUNIT_EXPECT_EQ(test, h->defer[6][1], 9216);
+	/* in their order: the next 1024 bytes take the newest */
+	KUNIT_EXPECT_EQ(test, talloc(test, f, 1024), 9216);
+	KUNIT_EXPECT_EQ(test, h->defer_n[6], 1);
+	expect_in_use(test, f, 6144 + 2048 + 1024, 3);
+	HEAP_CHECK(test, h);
+}
+
+static void buddy_test_trim_realloc_undefer_then_move(struct kunit *test)
+{
+	static const struct tblock want[] = {
+		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7),
+		TB_A(8192, 8), TB_C(12288, 7), TB_C(14336, 6), TB_F(15360, 6),
+	};
+	struct tfix *f = theap_trim_two_chunks(test);
+	unsigned int k;
+
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, 2), 0);
+	tfree(test, f, 5120);
+	tfill(test, f, 0, 5120, 0x4d);
+	/*
+	 * 7168 bytes: 5120 is merged for real, 6144 is allocated, so the
+	 * run moves, to the free chunk at 8192 (no flush needed).  The
+	 * merge stays: with the old run freed, 4096..6143 is one block.
+	 */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, 0, 7000, 0), 8192);
 	expect_blocks(test, f, want, ARRAY_SIZE(want));
 	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
 		KUNIT_EXPECT_EQ_MSG(test, f->heap.defer_n[k], 0, "order %u", k);
-	KUNIT_EXPECT_EQ(test, f->chunks_live, 1);
-	KUNIT_EXPECT_EQ(test, f->chunk_frees, 1);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192, 5120, 0x4d));
-	expect_in_use(test, f, 7168, 1);
+	expect_in_use(test, f, 7168 + 2048, 2);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -2257,6 +2334,9 @@ static void buddy_test_trim_realloc_rising_pieces(struct kunit *test)
 
 static void buddy_test_trim_realloc_grain_to_run(struct kunit *test)
 {
+	static const struct tblock moved[] = {
+		TB_A(8192, 8), TB_C(12288, 6), TB_F(13312, 6), TB_F(14336, 7),
+	};
 	struct tfix *f = theap_trim_default(test);
 	u64 off = talloc(test, f, 8192), now;
 
@@ -2265,12 +2345,16 @@ static void buddy_test_trim_realloc_grain_to_run(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, off, 0);
 	tfill(test, f, off, 16, 0x92);
 	/*
-	 * The blocks after a grain are free, but a run's blocks start on
-	 * BUDDY_TRIM_UNIT: whether it grows in place or moves is the
-	 * core's; what it holds afterwards is not.
+	 * The blocks after the grain are free, but a run's blocks start on
+	 * BUDDY_TRIM_UNIT: a run cannot grow from 16 bytes in place.  It
+	 * moves to a new order-9 chunk at 8192, and the old one, whole
+	 * again, goes back.
 	 */
 	now = trealloc(test, f, off, 5000, BUDDY_ALLOC_ZERO);
-	KUNIT_EXPECT_EQ(test, now & 8191, 0);
+	KUNIT_EXPECT_EQ(test, now, 8192);
+	expect_blocks(test, f, moved, ARRAY_SIZE(moved));
+	KUNIT_EXPECT_EQ(test, f->chunk_frees, 1);
+	KUNIT_EXPECT_EQ(test, f->copied_bytes, 16);
 	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 5120);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0x92));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 16, 5120 - 16, 0));
@@ -2595,7 +2679,9 @@ static struct kunit_case buddy_trim_cases[] = {
 	KUNIT_CASE(buddy_test_trim_realloc_block_to_run),
 	KUNIT_CASE(buddy_test_trim_realloc_grow_moves),
 	KUNIT_CASE(buddy_test_trim_realloc_past_chunk_moves),
-	KUNIT_CASE(buddy_test_trim_realloc_deferred_tail),
+	KUNIT_CASE(buddy_test_trim_realloc_over_deferred),
+	KUNIT_CASE(buddy_test_trim_realloc_undefer_keeps_order),
+	KUNIT_CASE(buddy_test_trim_realloc_undefer_then_move),
 	KUNIT_CASE(buddy_test_trim_realloc_rising_pieces),
 	KUNIT_CASE(buddy_test_trim_realloc_grain_to_run),
 	KUNIT_CASE(buddy_test_trim_realloc_enomem_keeps_run),
