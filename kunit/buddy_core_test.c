@@ -1526,6 +1526,11 @@ static void expect_run_bits(struct kunit *test, struct tfix *f,
 	want = kunit_kcalloc(test, words, sizeof(*want), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, want);
 	for (i = 0; i < n; i++) {
+		/* a run elsewhere than expected must fail, not write wild */
+		KUNIT_ASSERT_TRUE_MSG(test, cont[i] >= c->offset &&
+				      cont[i] - c->offset < osz(c->order),
+				      "%llu is not in the chunk at %llu",
+				      cont[i], c->offset);
 		bit = (cont[i] - c->offset) >> BUDDY_TRIM_SHIFT;
 		want[bit >> 6] |= BIT_ULL(bit & 63);
 	}
