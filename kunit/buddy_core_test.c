@@ -2491,7 +2491,7 @@ static void buddy_test_trim_realloc_enomem_keeps_run(struct kunit *test)
 /* Random sequences: every run where the model says, of the size it says. */
 
 #define T_TRIM_LIVE	48
-#define T_TRIM_STEPS	1500
+#define T_TRIM_STEPS	4000
 
 struct trim_live {
 	u64 off;
@@ -2571,9 +2571,20 @@ static u64 trim_draw_size(struct rnd_state *rnd)
 	return 1 + prandom_u32_state(rnd) % (1u << bits);
 }
 
+/* The trim orders of the random case: the lowest, the usual, a high one. */
+static const unsigned int trim_random_orders[] = { 5, T_TRIM_ORDER, 12 };
+
+static void trim_random_desc(const unsigned int *t, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "trim_order %u", *t);
+}
+
+KUNIT_ARRAY_PARAM(trim_random, trim_random_orders, trim_random_desc);
+
 static void buddy_test_trim_random(struct kunit *test)
 {
-	struct tfix *f = theap_trim(test, 20, T_CHUNK_ORDER, 0, T_TRIM_ORDER);
+	const unsigned int t = *(const unsigned int *)test->param_value;
+	struct tfix *f = theap_trim(test, 20, T_CHUNK_ORDER, 0, t);
 	struct trim_live *live, *l;
 	struct buddy_stats *st;
 	struct rnd_state rnd;
@@ -2586,12 +2597,14 @@ static void buddy_test_trim_random(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, live);
 	st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, st);
-	prandom_seed_state(&rnd, seed);
-	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap, seed % 3), 0);
+	prandom_seed_state(&rnd, seed + t);
+	/* deferral of 0, 1 or 2 blocks an order, by seed and trim order */
+	KUNIT_ASSERT_EQ(test, buddy_heap_set_defer_depth(&f->heap,
+							 (seed + t) % 3), 0);
 	for (step = 0; step < T_TRIM_STEPS; step++) {
 		r = prandom_u32_state(&rnd);
 		size = trim_draw_size(&rnd);
-		bytes = ref_run_bytes(size, T_TRIM_ORDER);
+		bytes = ref_run_bytes(size, t);
 		flags = (r >> 4) & 1 ? BUDDY_ALLOC_ZERO : 0;
 		i = n ? (r >> 8) % n : 0;
 		l = &live[i];
@@ -2693,7 +2706,7 @@ static struct kunit_case buddy_trim_cases[] = {
 	KUNIT_CASE(buddy_test_trim_free_after_realloc),
 	KUNIT_CASE(buddy_test_trim_deferred_block_trimmed),
 	KUNIT_CASE(buddy_test_trim_memalign),
-	KUNIT_CASE(buddy_test_trim_random),
+	KUNIT_CASE_PARAM(buddy_test_trim_random, trim_random_gen_params),
 	{}
 };
 
