@@ -62,10 +62,21 @@ static inline u64 split_offset(unsigned int depth)
 	return depth <= 7 ? depth : BIT_ULL(depth - 6) + 5;
 }
 
+/* Grains per run bit: a trimmed run's blocks start on BUDDY_TRIM_UNIT. */
+#define RUN_GRAIN_SHIFT		(BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT)
+
+/* Words in the run bitmap of a chunk of order @order. */
+static inline u64 run_words(unsigned int order)
+{
+	return order <= RUN_GRAIN_SHIFT + 6 ? 1 :
+	       BIT_ULL(order - RUN_GRAIN_SHIFT - 6);
+}
+
 /* Words of metadata for a chunk of order @order. */
 static u64 meta_words(const struct buddy_heap *heap, unsigned int order)
 {
-	return order + 1 + heap->free_off[order + 1] + split_offset(order);
+	return order + 1 + heap->free_off[order + 1] + split_offset(order) +
+	       run_words(order);
 }
 
 /* Per-order free counts of a chunk: the first order + 1 words. */
@@ -79,6 +90,7 @@ static void set_areas(const struct buddy_heap *heap, struct buddy_chunk *c)
 {
 	c->free_area = (u64 *)c->meta + c->order + 1;
 	c->split_area = c->free_area + heap->free_off[c->order + 1];
+	c->run_area = c->split_area + split_offset(c->order);
 }
 
 /* Level 0 of the free bitmap of order @k in chunk @c. */
@@ -123,6 +135,31 @@ static inline void clear_split(const struct buddy_heap *heap,
 			       u64 i)
 {
 	split_map(heap, c, k)[i >> 6] &= ~BIT_ULL(i & 63);
+}
+
+/* Does the block starting at grain @g of chunk @c continue a run? */
+static inline bool continues_run(const struct buddy_chunk *c, u64 g)
+{
+	return !(g & (BIT_ULL(RUN_GRAIN_SHIFT) - 1)) &&
+	       test_bit64(c->run_area, g >> RUN_GRAIN_SHIFT);
+}
+
+/* Is grain @g, just past a block of chunk @c, the next block of its run? */
+static inline bool run_follows(const struct buddy_chunk *c, u64 g)
+{
+	return g < BIT_ULL(c->order) && continues_run(c, g);
+}
+
+static inline void set_run_bit(const struct buddy_chunk *c, u64 g)
+{
+	c->run_area[g >> (RUN_GRAIN_SHIFT + 6)] |=
+		BIT_ULL((g >> RUN_GRAIN_SHIFT) & 63);
+}
+
+static inline void clear_run_bit(const struct buddy_chunk *c, u64 g)
+{
+	c->run_area[g >> (RUN_GRAIN_SHIFT + 6)] &=
+		~BIT_ULL((g >> RUN_GRAIN_SHIFT) & 63);
 }
 
 /*
@@ -326,7 +363,7 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	if (is_free(heap, c, k, g >> k) ||
 	    is_deferred(heap, k, offset & ~(order_bytes(k) - 1)))
 		return -BUDDY_ERR_FREE;
-	if (rel & (order_bytes(k) - 1))
+	if ((rel & (order_bytes(k) - 1)) || continues_run(c, g))
 		return -BUDDY_ERR_NOT_START;
 	*cip = ci;
 	*orderp = k;
@@ -583,6 +620,158 @@ static void release_block(struct buddy_heap *heap, unsigned int ci,
 	free_to_bitmaps(heap, ci, k, i);
 }
 
+/*
+ * Trim allocated block @i of order @k in chunk @ci to its first @keep
+ * grains (a multiple of 1 << RUN_GRAIN_SHIFT, at most the block): split it
+ * along that end, freeing the right halves past it, like
+ * alloc_pages_exact().  What stays is a run of blocks of decreasing order;
+ * all but the one at grain @start are marked as continuing it.  A freed
+ * half cannot merge: its buddy is a block of the run or split.
+ */
+static void trim_block(struct buddy_heap *heap, unsigned int ci,
+		       unsigned int k, u64 i, u64 keep, u64 start)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+
+	while (keep != BIT_ULL(k)) {
+		set_split(heap, c, k, i);
+		k--;
+		i <<= 1;
+		if (keep < BIT_ULL(k)) {
+			mark_free(heap, ci, k, i + 1);
+			continue;
+		}
+		/* the left half is a block of the run */
+		if (i << k != start)
+			set_run_bit(c, i << k);
+		keep -= BIT_ULL(k);
+		i++;
+		if (!keep) {
+			mark_free(heap, ci, k, i);
+			return;
+		}
+	}
+	if (i << k != start)
+		set_run_bit(c, i << k);
+}
+
+/*
+ * Bytes of the allocation whose first block is block @i of order @k in
+ * chunk @c: that block and the blocks continuing its run.
+ */
+static u64 alloc_bytes(const struct buddy_heap *heap,
+		       const struct buddy_chunk *c, unsigned int k, u64 i)
+{
+	u64 start = i << k, g = start + BIT_ULL(k);
+
+	while (run_follows(c, g))
+		g += BIT_ULL(find_leaf(heap, c, g));
+	return (g - start) << BUDDY_GRAIN_SHIFT;
+}
+
+/*
+ * Free the allocation whose first block is block @i of order @k in chunk
+ * @ci.  A single block may be held back from coalescing; the blocks of a
+ * run go straight to the bitmaps, first to last.
+ */
+static void release_alloc(struct buddy_heap *heap, unsigned int ci,
+			  unsigned int k, u64 i)
+{
+	struct buddy_chunk *c = &heap->chunks[ci];
+	u64 g = i << k;
+	bool more;
+
+	if (!run_follows(c, g + BIT_ULL(k))) {
+		release_block(heap, ci, k, i);
+		return;
+	}
+	own_meta(heap, ci, true);
+	do {
+		u64 next = g + BIT_ULL(k);
+
+		/* the chunk goes away only once the last block is free */
+		more = run_follows(c, next);
+		if (more)
+			clear_run_bit(c, next);
+		free_to_bitmaps(heap, ci, k, g >> k);
+		g = next;
+		if (more)
+			k = find_leaf(heap, c, g);
+	} while (more);
+}
+
+/*
+ * Keep the first @keep grains of the allocation whose first block is
+ * block @i of order @k in chunk @ci (@keep below its size): trim the block
+ * that straddles that point and free every block after it.
+ */
+static void shrink_alloc(struct buddy_heap *heap, unsigned int ci,
+			 unsigned int k, u64 i, u64 keep)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+	u64 start = i << k, end = start + keep, g = start;
+	bool more;
+
+	do {
+		u64 next = g + BIT_ULL(k);
+
+		more = run_follows(c, next);
+		if (g >= end) {
+			clear_run_bit(c, g);
+			free_to_bitmaps(heap, ci, k, g >> k);
+		} else if (next > end) {
+			trim_block(heap, ci, k, g >> k, end - g, start);
+		}
+		g = next;
+		if (more)
+			k = find_leaf(heap, c, g);
+	} while (more);
+}
+
+/*
+ * Can the allocation at grain @start of chunk @c, now ending at grain
+ * @from, reach grain @to by claiming free blocks?  Deferred blocks do not
+ * count: they look allocated in the bitmaps.
+ */
+static bool tail_is_free(const struct buddy_heap *heap,
+			 const struct buddy_chunk *c, u64 from, u64 to)
+{
+	unsigned int k;
+	u64 g;
+
+	if (to > BIT_ULL(c->order))
+		return false;
+	for (g = from; g < to; g += BIT_ULL(k)) {
+		k = find_leaf(heap, c, g);
+		if (!is_free(heap, c, k, g >> k))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Extend the run starting at grain @start of chunk @ci from grain @from to
+ * grain @to over the free blocks there (tail_is_free()), trimming the last.
+ */
+static void claim_tail(struct buddy_heap *heap, unsigned int ci, u64 start,
+		       u64 from, u64 to)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+	u64 g = from;
+
+	while (g < to) {
+		unsigned int k = find_leaf(heap, c, g);
+
+		mark_used(heap, ci, k, g >> k);
+		if (g + BIT_ULL(k) > to) {
+			trim_block(heap, ci, k, g >> k, to - g, start);
+			return;
+		}
+		set_run_bit(c, g);
+		g += BIT_ULL(k);
+	}
+}
+
 /* Merge every deferred block for real, oldest first, lowest order first. */
 static void flush_deferred(struct buddy_heap *heap)
 {
@@ -702,14 +891,43 @@ static int zero_range(struct buddy_heap *heap, u64 grows, u64 offset,
 	return 0;
 }
 
-/* Give back a block just taken, when filling it failed: a free block again. */
-static void untake_block(struct buddy_heap *heap, u64 offset)
+/* Give back an allocation just made, when filling it failed: free again. */
+static void untake_alloc(struct buddy_heap *heap, u64 offset)
 {
 	unsigned int ci, k;
 	u64 i;
 
 	locate(heap, offset, &ci, &k, &i);
-	release_block(heap, ci, k, i);
+	release_alloc(heap, ci, k, i);
+}
+
+/*
+ * Take a block of @order at an offset aligned to order @search
+ * (take_block()) and trim it to @bytes, the request's size (see
+ * request_bytes()).
+ */
+static int take_alloc(struct buddy_heap *heap, unsigned int order,
+		      unsigned int search, u64 bytes, u64 *offset)
+{
+	const struct buddy_chunk *c;
+	unsigned int ci;
+	u64 g;
+	int ret;
+
+	ret = take_block(heap, order, search, offset);
+	if (ret || bytes == order_bytes(order))
+		return ret;
+	ci = find_chunk(heap, *offset);
+	/* a deferred block's chunk may still share its metadata */
+	ret = own_meta(heap, ci, false);
+	if (ret) {
+		untake_alloc(heap, *offset);
+		return ret;
+	}
+	c = &heap->chunks[ci];
+	g = (*offset - c->offset) >> BUDDY_GRAIN_SHIFT;
+	trim_block(heap, ci, order, g >> order, bytes >> BUDDY_GRAIN_SHIFT, g);
+	return 0;
 }
 
 static void account_alloc(struct buddy_heap *heap, u64 requested,
@@ -748,7 +966,9 @@ int buddy_heap_init(struct buddy_heap *heap, const struct buddy_config *cfg,
 		return -EINVAL;
 	if (cfg->max_order > BUDDY_MAX_ORDER ||
 	    cfg->min_chunk_order > cfg->max_order ||
-	    cfg->max_step_order > cfg->max_order)
+	    cfg->max_step_order > cfg->max_order ||
+	    cfg->trim_order > cfg->max_order ||
+	    (cfg->trim_order && cfg->trim_order <= RUN_GRAIN_SHIFT))
 		return -EINVAL;
 
 	memset(heap, 0, sizeof(*heap));
@@ -903,6 +1123,18 @@ static int heap_order(const struct buddy_heap *heap, u64 size,
 }
 
 /*
+ * Bytes a request of @size (of order @order) is given: its block, or from
+ * cfg.trim_order on the block trimmed to a multiple of BUDDY_TRIM_UNIT.
+ */
+static u64 request_bytes(const struct buddy_heap *heap, u64 size,
+			 unsigned int order)
+{
+	if (!heap->cfg.trim_order || order < heap->cfg.trim_order)
+		return order_bytes(order);
+	return (size + BUDDY_TRIM_UNIT - 1) & ~(BUDDY_TRIM_UNIT - 1);
+}
+
+/*
  * buddy_heap_alloc() and buddy_heap_alloc_aligned(), their arguments
  * checked.
  */
@@ -911,23 +1143,25 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
 			     unsigned int flags, u64 *offset)
 {
 	u64 grows = heap->counters.nr_grows, off;
+	u64 bytes = request_bytes(heap, size, order);
 	int ret;
 
-	ret = take_block(heap, order, search, &off);
+	ret = take_alloc(heap, order, search, bytes, &off);
 	if (!ret && (flags & BUDDY_ALLOC_ZERO)) {
-		ret = zero_range(heap, grows, off, order_bytes(order));
+		ret = zero_range(heap, grows, off, bytes);
 		if (ret)
-			untake_block(heap, off);
+			untake_alloc(heap, off);
 	}
 	if (ret) {
 		heap->counters.nr_failed++;
 		return ret;
 	}
-	account_alloc(heap, size, order_bytes(order));
+	account_alloc(heap, size, bytes);
 	heap->counters.live_blocks++;
 	heap->counters.nr_allocs++;
 	heap->hint_offset = off;
-	heap->hint_order = order;
+	/* a run is freed block by block: no shortcut for it */
+	heap->hint_order = bytes == order_bytes(order) ? (int)order : -1;
 	*offset = off;
 	return 0;
 }
@@ -1014,17 +1248,22 @@ int buddy_heap_free(struct buddy_heap *heap, u64 offset)
 		order = heap->hint_order;
 		i = block_index(&heap->chunks[ci], order, offset);
 		heap->hint_order = -1;
-	} else {
-		ret = locate(heap, offset, &ci, &order, &i);
-		if (ret) {
-			heap->counters.nr_failed++;
-			return ret;
-		}
+		heap->counters.bytes_in_use -= order_bytes(order);
+		heap->counters.live_blocks--;
+		heap->counters.nr_frees++;
+		release_block(heap, ci, order, i);
+		return 0;
 	}
-	heap->counters.bytes_in_use -= order_bytes(order);
+	ret = locate(heap, offset, &ci, &order, &i);
+	if (ret) {
+		heap->counters.nr_failed++;
+		return ret;
+	}
+	heap->counters.bytes_in_use -= alloc_bytes(heap, &heap->chunks[ci],
+						   order, i);
 	heap->counters.live_blocks--;
 	heap->counters.nr_frees++;
-	release_block(heap, ci, order, i);
+	release_alloc(heap, ci, order, i);
 	return 0;
 }
 
@@ -1041,20 +1280,6 @@ static bool can_grow_in_place(const struct buddy_heap *heap,
 	return true;
 }
 
-/* Shrink block @i of order @k in chunk @ci to order @n: free its tail. */
-static void shrink_in_place(struct buddy_heap *heap, unsigned int ci,
-			    unsigned int k, u64 i, unsigned int n)
-{
-	const struct buddy_chunk *c = &heap->chunks[ci];
-
-	/* keep the left half at each level */
-	for (; k > n; k--) {
-		set_split(heap, c, k, i);
-		i <<= 1;
-		mark_free(heap, ci, k - 1, i + 1);
-	}
-}
-
 /* Grow block @i of order @k in chunk @ci to order @n: can_grow_in_place(). */
 static void grow_in_place(struct buddy_heap *heap, unsigned int ci,
 			  unsigned int k, u64 i, unsigned int n)
@@ -1069,59 +1294,99 @@ static void grow_in_place(struct buddy_heap *heap, unsigned int ci,
 }
 
 /*
- * Move the block of order @k at @offset into a new block of order @n at
- * *@dst: take the new one, copy the old contents (and zero the rest with
- * @zero, for a heap that had counted @grows chunk additions), release the
- * old one.  On failure the old block is untouched.
+ * Move the allocation of @old_bytes at @offset into a new one of @new_bytes
+ * (order @n) at *@dst: take the new one, copy the old contents (and zero
+ * the rest with @zero, for a heap that had counted @grows chunk
+ * additions), release the old one.  On failure the old one is untouched.
  */
-static int move_block(struct buddy_heap *heap, u64 offset, unsigned int k,
-		      unsigned int n, bool zero, u64 grows, u64 *dst)
+static int move_alloc(struct buddy_heap *heap, u64 offset, u64 old_bytes,
+		      unsigned int n, u64 new_bytes, bool zero, u64 grows,
+		      u64 *dst)
 {
-	unsigned int ci;
+	unsigned int ci, k;
 	u64 i;
 	int ret;
 
-	ret = take_block(heap, n, n, dst);
+	ret = take_alloc(heap, n, n, new_bytes, dst);
 	if (ret)
 		return ret;
 	/* the chunk array may have moved under alloc_from_bitmaps() */
-	ret = copy_range(heap, *dst, offset, order_bytes(k));
+	ret = copy_range(heap, *dst, offset, old_bytes);
 	if (!ret && zero)
-		ret = zero_range(heap, grows, *dst + order_bytes(k),
-				 order_bytes(n) - order_bytes(k));
+		ret = zero_range(heap, grows, *dst + old_bytes,
+				 new_bytes - old_bytes);
 	if (ret) {
-		untake_block(heap, *dst);
+		untake_alloc(heap, *dst);
 		return ret;
 	}
 	locate(heap, offset, &ci, &k, &i);
-	release_block(heap, ci, k, i);
+	release_alloc(heap, ci, k, i);
 	return 0;
 }
 
+/*
+ * Grow the allocation of @old_bytes at @offset, whose first block is block
+ * @i of order @k in chunk @ci, to @new_bytes (order @n) without moving it,
+ * zeroing what it gains with @zero: a single block absorbs its free
+ * buddies into one block of order @n; with @run (a size of a trimmed
+ * order) the allocation claims the free blocks after it instead.  Return
+ * 1 if it grew, 0 if it cannot, or -ENOMEM.
+ */
+static int grow_alloc(struct buddy_heap *heap, u64 offset, u64 old_bytes,
+		      unsigned int ci, unsigned int k, u64 i, unsigned int n,
+		      u64 new_bytes, bool run, bool zero, u64 grows)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
+	u64 start = i << k;
+	u64 from = start + (old_bytes >> BUDDY_GRAIN_SHIFT);
+	u64 to = start + (new_bytes >> BUDDY_GRAIN_SHIFT);
+	int ret;
+
+	/* a run's blocks start on BUDDY_TRIM_UNIT: so must what it claims */
+	if (run ? (old_bytes & (BUDDY_TRIM_UNIT - 1)) ||
+		  !tail_is_free(heap, c, from, to) :
+		  !can_grow_in_place(heap, c, k, i, n))
+		return 0;
+	ret = own_meta(heap, ci, false);
+	if (ret)
+		return ret;
+	/* what it gains is free: zeroing that first changes nothing */
+	if (zero) {
+		ret = zero_range(heap, grows, offset + old_bytes,
+				 new_bytes - old_bytes);
+		if (ret)
+			return ret;
+	}
+	if (run)
+		claim_tail(heap, ci, start, from, to);
+	else
+		grow_in_place(heap, ci, k, i, n);
+	return 1;
+}
+
 /**
- * buddy_heap_realloc() - resize the block at @offset
+ * buddy_heap_realloc() - resize the allocation at @offset
  * @heap: the heap
- * @offset: start of a live block
+ * @offset: start of a live allocation
  * @size: new size in bytes (0 gives the smallest block)
- * @flags: BUDDY_ALLOC_ZERO (zero what the block gains) or 0
- * @new_offset: where to store the block's offset afterwards
+ * @flags: BUDDY_ALLOC_ZERO (zero what the allocation gains) or 0
+ * @new_offset: where to store the allocation's offset afterwards
  *
- * Shrinks in place by splitting off the tail; grows in place when each
- * right-hand buddy up to the new order is wholly free; otherwise allocates
- * a new block, copies the old contents with ops->copy and frees the old
- * block.
+ * Shrinks in place by trimming off the tail; grows in place when what it
+ * needs after it is free (each right-hand buddy up to the new order, or
+ * for a trimmed run the blocks up to its new end); otherwise allocates
+ * anew, copies the old contents with ops->copy and frees the old one.
  *
  * Return: 0; -EINVAL for unknown @flags; the errors of buddy_heap_free()
- * for a bad @offset; -ENOMEM (the old block is left intact).
+ * for a bad @offset; -ENOMEM (the old allocation is left intact).
  */
 int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 		       unsigned int flags, u64 *new_offset)
 {
 	u64 grows = heap->counters.nr_grows;
 	u64 i, old_bytes, new_bytes, dst;
-	const struct buddy_chunk *c;
 	unsigned int ci, k, n;
-	bool zero;
+	bool zero, run;
 	int ret;
 
 	if (flags & ~BUDDY_ALLOC_FLAGS) {
@@ -1134,30 +1399,22 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	ret = heap_order(heap, size, &n);
 	if (ret)
 		goto fail;
-	c = &heap->chunks[ci];
-	old_bytes = order_bytes(k);
-	new_bytes = order_bytes(n);
+	old_bytes = alloc_bytes(heap, &heap->chunks[ci], k, i);
+	new_bytes = request_bytes(heap, size, n);
+	run = heap->cfg.trim_order && n >= heap->cfg.trim_order;
 	zero = flags & BUDDY_ALLOC_ZERO;
 	dst = offset;
 
-	if (n < k) {
+	if (new_bytes < old_bytes) {
 		own_meta(heap, ci, true);	/* frees the tail: cannot fail */
-		shrink_in_place(heap, ci, k, i, n);
-	} else if (n > k && can_grow_in_place(heap, c, k, i, n)) {
-		ret = own_meta(heap, ci, false);
-		if (ret)
-			goto fail;
-		/* the buddies are free: zeroing them first changes nothing */
-		if (zero) {
-			ret = zero_range(heap, grows, offset + old_bytes,
-					 new_bytes - old_bytes);
-			if (ret)
-				goto fail;
-		}
-		grow_in_place(heap, ci, k, i, n);
-	} else if (n > k) {
-		ret = move_block(heap, offset, k, n, zero, grows, &dst);
-		if (ret)
+		shrink_alloc(heap, ci, k, i, new_bytes >> BUDDY_GRAIN_SHIFT);
+	} else if (new_bytes > old_bytes) {
+		ret = grow_alloc(heap, offset, old_bytes, ci, k, i, n,
+				 new_bytes, run, zero, grows);
+		if (!ret)
+			ret = move_alloc(heap, offset, old_bytes, n, new_bytes,
+					 zero, grows, &dst);
+		if (ret < 0)
 			goto fail;
 	}
 	/* subtract first: bytes_in_use includes old_bytes, so no wrap */
@@ -1168,8 +1425,9 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	heap->counters.bytes_requested_total += size;
 	heap->counters.bytes_granted_total += new_bytes;
 	heap->counters.nr_reallocs++;
+	/* one block of order n for sure only if neither size is a run's */
 	heap->hint_offset = dst;
-	heap->hint_order = n;
+	heap->hint_order = old_bytes == order_bytes(k) && !run ? (int)n : -1;
 	*new_offset = dst;
 	return 0;
 fail:
@@ -1193,7 +1451,7 @@ int buddy_heap_usable_size(const struct buddy_heap *heap, u64 offset, u64 *size)
 
 	ret = locate(heap, offset, &ci, &order, &i);
 	if (!ret)
-		*size = order_bytes(order);
+		*size = alloc_bytes(heap, &heap->chunks[ci], order, i);
 	return ret;
 }
 
@@ -1310,6 +1568,8 @@ struct walk_ctx {
 	struct buddy_violation *v;
 	u64 nfree[BUDDY_MAX_ORDER + 1];
 	u64 nsplit[BUDDY_MAX_ORDER + 1];
+	u64 ncontinued;		/* allocated blocks continuing a run */
+	bool prev_allocated;	/* the chunk's previous leaf is allocated */
 	u64 used_bytes;
 	u64 used_blocks;
 };
@@ -1358,11 +1618,12 @@ static int walk_chunk(struct walk_ctx *w, u64 g)
 static int walk_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 {
 	u64 off = block_offset(w->c, k, i);
+	enum buddy_block_state state = BUDDY_BLOCK_FREE;
 
-	if (!free)
-		free = is_deferred(w->heap, k, off);
-	return w->fn(w->arg, off, k,
-		     free ? BUDDY_BLOCK_FREE : BUDDY_BLOCK_ALLOCATED);
+	if (!free && !is_deferred(w->heap, k, off))
+		state = continues_run(w->c, i << k) ? BUDDY_BLOCK_CONTINUED :
+						      BUDDY_BLOCK_ALLOCATED;
+	return w->fn(w->arg, off, k, state);
 }
 
 /**
@@ -1434,13 +1695,21 @@ static int violation(struct buddy_violation *v, u64 offset,
 
 static int check_leaf(struct walk_ctx *w, unsigned int k, u64 i, bool free)
 {
-	(void)i;
+	bool continued = continues_run(w->c, i << k);
+
+	if (continued && (free || !w->prev_allocated))
+		return violation(w->v, block_offset(w->c, k, i), k,
+				 "run bit on a block not continuing a run");
+	w->prev_allocated = !free;
 	if (free) {
 		w->nfree[k]++;
-	} else {
-		w->used_bytes += order_bytes(k);
-		w->used_blocks++;
+		return 0;
 	}
+	w->used_bytes += order_bytes(k);
+	if (continued)
+		w->ncontinued++;
+	else
+		w->used_blocks++;
 	return 0;
 }
 
@@ -1506,9 +1775,15 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 	w->c = c;
 	memset(w->nfree, 0, sizeof(w->nfree));
 	memset(w->nsplit, 0, sizeof(w->nsplit));
+	w->ncontinued = 0;
+	w->prev_allocated = false;
 	ret = walk_chunk(w, 0);
 	if (ret)
 		return ret;
+	/* check_leaf() saw the bits at block starts: any other is stray */
+	if (popcount_words(c->run_area, run_words(K)) != w->ncontinued)
+		return violation(w->v, c->offset, K,
+				 "run bit set inside a block or past the end");
 	for (k = 0; k <= K; k++) {
 		u64 words = bitmap_words(K - k);
 
@@ -1563,6 +1838,11 @@ static int check_deferred(const struct buddy_heap *heap, struct walk_ctx *w)
 			    is_free(heap, c, k, block_index(c, k, off)))
 				return violation(w->v, off, k,
 						 "deferred block is not an allocated leaf");
+			rel >>= BUDDY_GRAIN_SHIFT;
+			if (continues_run(c, rel) ||
+			    run_follows(c, rel + BIT_ULL(k)))
+				return violation(w->v, off, k,
+						 "deferred block in a run");
 			for (l = 0; l < j; l++)
 				if (heap->defer[k][l] == off)
 					return violation(w->v, off, k,
@@ -1629,7 +1909,8 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 					 "chunk memory or metadata missing");
 		if (c->free_area != (u64 *)c->meta + c->order + 1 ||
 		    c->split_area != c->free_area +
-				     heap->free_off[c->order + 1])
+				     heap->free_off[c->order + 1] ||
+		    c->run_area != c->split_area + split_offset(c->order))
 			return violation(v, c->offset, c->order,
 					 "chunk metadata pointers wrong");
 		prev_end = c->offset + bytes;
@@ -1658,7 +1939,8 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 		u64 hi;
 
 		if (locate(heap, heap->hint_offset, &hci, &horder, &hi) ||
-		    horder != (unsigned int)heap->hint_order)
+		    horder != (unsigned int)heap->hint_order ||
+		    run_follows(&heap->chunks[hci], (hi + 1) << horder))
 			return violation(v, heap->hint_offset,
 					 heap->hint_order,
 					 "last-allocation hint stale");
