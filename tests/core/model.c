@@ -509,13 +509,18 @@ static void shrink_run(struct model *m, size_t i, u64 t)
 	free(k);
 }
 
-/* Grow the run at @off from @r to @t bytes in place, if the spec allows. */
+/*
+ * Grow the run at @off from @r to @t bytes in place, if the spec allows.
+ * The spec (issue 16) leaves out one condition: a run's later pieces start
+ * on BUDDY_TRIM_UNIT (one run bit each), so an allocation of less than a
+ * unit (at any grain) cannot grow into a run in place; it moves.
+ */
 static int grow_run(struct model *m, u64 off, u64 r, u64 t)
 {
 	int c = chunk_of(m, off), j;
 	u64 pos;
 
-	if (off + t > m->coff[c] + obytes(m->cord[c]))
+	if (r % BUDDY_TRIM_UNIT || off + t > m->coff[c] + obytes(m->cord[c]))
 		return 0;
 	/* the free blocks tiling [off + r, off + t); deferred ones are not */
 	for (pos = off + r; pos < off + t; pos += obytes((unsigned int)j)) {
