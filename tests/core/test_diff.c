@@ -204,10 +204,10 @@ static u64 rand_size(struct diff *d)
 		if (r < 40)
 			return 1 + rng_below(&d->rng, 4096);
 		if (r < 90)
-			return 4097 + rng_below(&d->rng, 28 << 10);
+			return 4097 + rng_below(&d->rng, 12 << 10);
 		if (r < 99)
-			return 4097 + rng_below(&d->rng, 124 << 10);
-		return rng_below(&d->rng, 1 << 20);
+			return 4097 + rng_below(&d->rng, 60 << 10);
+		return rng_below(&d->rng, 256 << 10);
 	}
 	if (r < 2)
 		return 0;
@@ -698,7 +698,7 @@ static const struct phase phases[] = {
 	{ "trim5+defer", 18, 12, 2 << 20, 128 << 10, 1500, BUDDY_DEFER_DEPTH,
 	  0, 5, 0 },
 	/* the module's trim order, 8 KiB, with mostly large blocks */
-	{ "trim9", 22, 14, 0, 1 << 20, 600, 0, 0, 9, 1 },
+	{ "trim9", 22, 14, 0, 1 << 20, 400, 0, 0, 9, 1 },
 	{ "trim9+defer", 20, 8, 0, 0, 300, 3, 0, 9, 1 },
 };
 
