@@ -36,7 +36,7 @@ struct model {
 	u64 heap_bytes, in_use;	/* in_use: bytes of the runs */
 	struct oset free[BUDDY_MAX_ORDER + 1];
 	struct oset live;	/* every allocated block, run pieces included */
-	u64 runs;		/* allocations: live entries without MODEL_CONT */
+	u64 runs;		/* live entries without MODEL_CONT */
 	long fail_chunk_in;	/* mirror of tmem.fail_chunk_in */
 	/* deferred coalescing, same rules as the core */
 	unsigned int defer_depth;

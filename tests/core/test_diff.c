@@ -393,7 +393,7 @@ static void do_realloc(struct diff *d)
 
 	verify(d, l);
 	if (d->p->trim_order) {
-		/* half of them near the usable size: trim, grow into the tail */
+		/* half near the usable size: trim, grow into the tail */
 		if (rng_below(&d->rng, 2)) {
 			u64 delta = rng_below(&d->rng, 1025);
 
@@ -564,7 +564,7 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	if (!d)
 		abort();
 	if (p->trim_order) {
-		/* the bounds: above BUDDY_TRIM_SHIFT - grain, up to max_order */
+		/* the bounds: above the unit's order, up to max_order */
 		struct buddy_config bad = cfg;
 
 		bad.trim_order = BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT;
@@ -652,7 +652,7 @@ static void run_phase(const struct phase *p, u64 seed, long nops)
 	/* steps of an eighth, then doubling past half the chunk slots */
 	EXPECT(!p->max_step_order || d->peak_chunks > BUDDY_MAX_CHUNKS / 2 ||
 	       nops < 20000);
-	/* every path of trimmed runs ran (a phase that misses one proves less) */
+	/* every path of trimmed runs ran (else the phase proves less) */
 	if (p->trim_order && nops >= 20000) {
 		EXPECT(d->run_allocs > 100);
 		EXPECT(d->aligned_runs > 10);

@@ -128,8 +128,9 @@ static void dfs(struct buddy_heap *h, const struct model *m,
 		ops[n++] = (struct ex_op){ OP_ALLOC, 0, ex_sizes[k] };
 	if (cfg->ops & EX_ALIGNED)
 		for (k = 1; k <= cfg->max_order; k++)
-			ops[n++] = (struct ex_op){ OP_ALIGNED, 16ULL << k,
-						   16ULL << (k & 1 ? 0 : k / 2) };
+			ops[n++] = (struct ex_op){
+				OP_ALIGNED, 16ULL << k,
+				16ULL << (k & 1 ? 0 : k / 2) };
 	/* a run of order trim_order + 1 in a larger aligned block */
 	if ((cfg->ops & EX_ALIGNED) && cfg->trim_order)
 		for (k = cfg->trim_order + 2; k <= cfg->max_order; k++)
