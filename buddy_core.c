@@ -729,22 +729,55 @@ static void shrink_alloc(struct buddy_heap *heap, unsigned int ci,
 }
 
 /*
- * Can the allocation at grain @start of chunk @c, now ending at grain
- * @from, reach grain @to by claiming free blocks?  Deferred blocks do not
- * count: they look allocated in the bitmaps.
+ * Merge block @i of order @k in chunk @ci for real if it is deferred,
+ * keeping the order of the others.  Return whether it was.
  */
-static bool tail_is_free(const struct buddy_heap *heap,
-			 const struct buddy_chunk *c, u64 from, u64 to)
+static bool undefer_block(struct buddy_heap *heap, unsigned int ci,
+			  unsigned int k, u64 i)
 {
+	u64 off = block_offset(&heap->chunks[ci], k, i);
+	unsigned int j, n;
+
+	if (k >= BUDDY_DEFER_ORDERS)
+		return false;
+	n = heap->defer_n[k];
+	for (j = 0; j < n && heap->defer[k][j] != off; j++)
+		;
+	if (j == n)
+		return false;
+	memmove(&heap->defer[k][j], &heap->defer[k][j + 1],
+		(n - j - 1) * sizeof(heap->defer[k][0]));
+	heap->defer_n[k] = --n;
+	if (!n)
+		heap->defer_mask &= ~BIT(k);
+	free_to_bitmaps(heap, ci, k, i);
+	return true;
+}
+
+/*
+ * Are grains @from (the end of an allocation) to @to of chunk @ci all in
+ * free blocks?  A deferred block on the way is merged for real first: it
+ * is only held back for the next allocation of its size, and looks
+ * allocated in the bitmaps.  Merging never frees the chunk, which holds
+ * the allocation, nor reaches below @from.
+ */
+static bool tail_is_free(struct buddy_heap *heap, unsigned int ci, u64 from,
+			 u64 to)
+{
+	const struct buddy_chunk *c = &heap->chunks[ci];
 	unsigned int k;
 	u64 g;
 
 	if (to > BIT_ULL(c->order))
 		return false;
-	for (g = from; g < to; g += BIT_ULL(k)) {
+	/* a merged block may start before g: step to the end of its leaf */
+	for (g = from; g < to; g = ((g >> k) + 1) << k) {
 		k = find_leaf(heap, c, g);
-		if (!is_free(heap, c, k, g >> k))
+		if (is_free(heap, c, k, g >> k))
+			continue;
+		if (!undefer_block(heap, ci, k, g >> k))
 			return false;
+		k = find_leaf(heap, c, g);
 	}
 	return true;
 }
@@ -1342,10 +1375,11 @@ static int grow_alloc(struct buddy_heap *heap, u64 offset, u64 old_bytes,
 	u64 to = start + (new_bytes >> BUDDY_GRAIN_SHIFT);
 	int ret;
 
+	if (!run && !can_grow_in_place(heap, c, k, i, n))
+		return 0;
 	/* a run's blocks start on BUDDY_TRIM_UNIT: so must what it claims */
-	if (run ? (old_bytes & (BUDDY_TRIM_UNIT - 1)) ||
-		  !tail_is_free(heap, c, from, to) :
-		  !can_grow_in_place(heap, c, k, i, n))
+	if (run && ((old_bytes & (BUDDY_TRIM_UNIT - 1)) ||
+		    !tail_is_free(heap, ci, from, to)))
 		return 0;
 	ret = own_meta(heap, ci, false);
 	if (ret)

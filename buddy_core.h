@@ -95,9 +95,9 @@
  * Size: about 2 free bits + 1/32 summary bit + 1 split bit per grain of
  * 128 bits plus 1 run bit per 2048, 2.42%, plus per-order words that
  * matter only for small chunks: 2.75% of a 64 KiB chunk (order 12),
- * 2.45% of 1 MiB, 2.42% from 16 MiB on.  Chunks below 32 KiB exceed 3%
- * (a 4 KiB chunk needs 6.6%): use cfg.min_chunk_order >= 12 where the
- * budget matters.  The
+ * 2.44% of 1 MiB, 2.42% from 16 MiB on.  Chunks of 32 KiB and less
+ * exceed 3% (a 4 KiB chunk needs 6.6%): use cfg.min_chunk_order >= 12
+ * where the budget matters.  The
  * struct buddy_heap itself (about 6 KiB) comes on top, once per heap.
  *
  * Requested sizes are not stored per block (16 bits per grain-sized
@@ -130,8 +130,10 @@
  * bits in O(K) words, with no scan proportional to the heap: alloc finds
  * the order and chunk from two masks, descends the summaries and splits
  * down; free finds the block by galloping from the offset's alignment
- * (about two split bits for any block start) and merges upwards.  Chunk
- * lookup is a binary search over at most BUDDY_MAX_CHUNKS chunks.
+ * (about two split bits for any block start) and merges upwards.  A
+ * trimmed run costs that once per block of it: fewer than K blocks when
+ * allocated, at most 2K more per growth in place.  Chunk lookup is a
+ * binary search over at most BUDDY_MAX_CHUNKS chunks.
  * Growth and release add O(max_order) for the masks.  buddy_check() and
  * buddy_walk() are O(heap size): debugging and heap maps only.
  */
@@ -140,10 +142,11 @@
  * DOC: Validation
  *
  * free, realloc and usable_size accept only the start of an allocated
- * block that does not continue a run.  Otherwise they return -BUDDY_ERR_OUTSIDE (no live chunk holds
- * the offset), -BUDDY_ERR_FREE (it is inside a free block: a double free)
- * or -BUDDY_ERR_NOT_START (inside an allocated block, or misaligned),
- * and change nothing but stats.nr_failed.
+ * block that does not continue a run.  Otherwise they return
+ * -BUDDY_ERR_OUTSIDE (no live chunk holds the offset), -BUDDY_ERR_FREE
+ * (it is inside a free block: a double free) or -BUDDY_ERR_NOT_START
+ * (inside an allocated block or run, or misaligned), and change nothing
+ * but stats.nr_failed.
  */
 #ifndef _BUDDY_CORE_H
 #define _BUDDY_CORE_H

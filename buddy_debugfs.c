@@ -115,6 +115,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "cap_bytes %llu\n", kh->params.cap_bytes);
 	seq_printf(m, "min_chunk_bytes %llu\n", kh->params.min_chunk_bytes);
 	seq_printf(m, "low_water_bytes %llu\n", kh->params.low_water_bytes);
+	seq_printf(m, "trim_block_bytes %llu\n", kh->params.trim_block_bytes);
 	seq_printf(m, "mappings %d\n", atomic_read(&kh->nr_vmas));
 	seq_printf(m, "user_bytes %lld\n", buddy_kheap_user_bytes(kh));
 	for (i = 0; i < ARRAY_SIZE(buddy_stat_offset); i++)
@@ -127,9 +128,10 @@ static int stats_show(struct seq_file *m, void *v)
 DEFINE_SHOW_ATTRIBUTE(stats);
 
 /*
- * map: one line per block, "0x<offset> <order> free|allocated", in offset
- * order.  Read in batches of BUDDY_MAP_BATCH blocks, each under the heap's
- * lock; a batch resumes the walk at the offset where the previous one
+ * map: one line per block, "0x<offset> <order> free|allocated|continued"
+ * (continued: the next block of a trimmed run), in offset order.  Read
+ * in batches of BUDDY_MAP_BATCH blocks, each under the heap's lock; a
+ * batch resumes the walk at the offset where the previous one
  * ended (buddy_walk_from()), so reading the whole map costs O(N) and the
  * lock is dropped (and the CPU offered) between batches.  Not a snapshot:
  * the heap may change between batches.  Only a seek to another position
@@ -213,10 +215,15 @@ static void buddy_map_stop(struct seq_file *m, void *v)
 
 static int buddy_map_show(struct seq_file *m, void *v)
 {
+	static const char * const state_name[] = {
+		[BUDDY_BLOCK_FREE]	= "free",
+		[BUDDY_BLOCK_ALLOCATED]	= "allocated",
+		[BUDDY_BLOCK_CONTINUED]	= "continued",
+	};
 	const struct buddy_map_rec *r = v;
 
 	seq_printf(m, "0x%llx %u %s\n", r->offset, r->order,
-		   r->state == BUDDY_BLOCK_FREE ? "free" : "allocated");
+		   state_name[r->state]);
 	return 0;
 }
 

@@ -373,6 +373,8 @@ static const struct buddy_ops buddy_kheap_ops = {
  * The minimum chunk must be a power of two of at least a page (chunks are
  * mapped page by page), the cap at least one minimum chunk, and the window
  * (the cap rounded up to a power of two) no larger than the core supports.
+ * Trimming, when on, starts at a power of two above BUDDY_TRIM_UNIT that
+ * the core supports.
  *
  * Return: 0 if usable, -EINVAL if not.
  */
@@ -386,6 +388,10 @@ int buddy_kheap_check_params(const struct buddy_kheap_params *p)
 	if (p->cap_bytes < p->min_chunk_bytes || p->cap_bytes > max)
 		return -EINVAL;
 	if (p->defer_depth > BUDDY_DEFER_DEPTH)
+		return -EINVAL;
+	if (p->trim_block_bytes &&
+	    (!is_power_of_2(p->trim_block_bytes) ||
+	     p->trim_block_bytes <= BUDDY_TRIM_UNIT || p->trim_block_bytes > max))
 		return -EINVAL;
 	return 0;
 }
@@ -458,6 +464,10 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 	cfg.max_step_order = min_t(unsigned int, cfg.max_order,
 				   ilog2(BUDDY_KHEAP_STEP_BYTES) -
 				   BUDDY_GRAIN_SHIFT);
+	/* a block larger than the window is never taken: no need to trim it */
+	cfg.trim_order = 0;
+	if (p->trim_block_bytes && p->trim_block_bytes <= kh->window_bytes)
+		cfg.trim_order = ilog2(p->trim_block_bytes) - BUDDY_GRAIN_SHIFT;
 	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
 	if (!ret)
 		ret = buddy_heap_set_defer_depth(&kh->core, p->defer_depth);

@@ -39,6 +39,9 @@ struct mem_cgroup;
  *	heap keeps at least this much.
  * @defer_depth: the core's deferred coalescing, 0 (off) to
  *	BUDDY_DEFER_DEPTH: see buddy_heap_set_defer_depth().
+ * @trim_block_bytes: 0, or the smallest block trimmed to its request
+ *	rounded up to BUDDY_TRIM_UNIT (a power of two, more than
+ *	BUDDY_TRIM_UNIT): the core's cfg.trim_order.
  * @debugfs_root: directory for the heap's debugfs files, or NULL/ERR_PTR
  *	for none.
  * @user_limit: most chunk and metadata bytes all heaps created by one
@@ -50,6 +53,7 @@ struct buddy_kheap_params {
 	u64 min_chunk_bytes;
 	u64 low_water_bytes;
 	unsigned int defer_depth;
+	u64 trim_block_bytes;
 	struct dentry *debugfs_root;
 	const u64 *user_limit;
 };

@@ -63,6 +63,11 @@ module_param_cb(defer_depth, &defer_depth_ops, &defer_depth, 0644);
 MODULE_PARM_DESC(defer_depth,
 		 "Deferred coalescing: freed blocks of up to 4 KiB a new heap holds back per size, unmerged, for the next allocation; 0 (off) to 16 (default 16); root may change it at any time");
 
+static unsigned long long trim_block_bytes = SZ_8K;
+module_param(trim_block_bytes, ullong, 0444);
+MODULE_PARM_DESC(trim_block_bytes,
+		 "Allocations that need a block of this size or more hold only their size rounded up to 256 B, the rest of the block going back to the heap; a power of two > 256, or 0 for whole power-of-two blocks (default 8 KiB)");
+
 static unsigned long long max_user_bytes;
 module_param(max_user_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_user_bytes,
@@ -574,12 +579,14 @@ static int __init buddy_init(void)
 	buddy_params.cap_bytes = max_heap_bytes;
 	buddy_params.min_chunk_bytes = min_chunk_bytes;
 	buddy_params.low_water_bytes = low_water_bytes;
+	buddy_params.trim_block_bytes = trim_block_bytes;
 	if (!max_user_bytes)
 		max_user_bytes = (u64)totalram_pages() << PAGE_SHIFT >> 1;
 	buddy_params.user_limit = &max_user_bytes;
 	if (buddy_kheap_check_params(&buddy_params)) {
-		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu]\n",
-		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER);
+		pr_err("bad parameters: min_chunk_bytes must be a power of two >= %lu, max_heap_bytes in [min_chunk_bytes, %llu], trim_block_bytes 0 or a power of two in (%llu, %llu]\n",
+		       PAGE_SIZE, BUDDY_GRAIN << BUDDY_MAX_ORDER,
+		       BUDDY_TRIM_UNIT, BUDDY_GRAIN << BUDDY_MAX_ORDER);
 		return -EINVAL;
 	}
 

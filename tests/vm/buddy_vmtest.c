@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	test_memcg();
 	test_sizes();
 	test_growth();
+	test_trim();
 	test_efault();
 	test_user_bound();
 	test_rdonly_map();

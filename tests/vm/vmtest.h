@@ -58,6 +58,7 @@ void test_debugfs(void);
 void test_memcg(void);
 void test_sizes(void);
 void test_growth(void);
+void test_trim(void);
 void test_efault(void);
 void test_user_bound(void);
 void test_rdonly_map(void);

@@ -960,3 +960,80 @@ void test_growth(void)
 	      got, want);
 	close(fd);
 }
+
+/*
+ * Trimmed runs (the module's trim_block_bytes, 8 KiB by default): a
+ * request that needs a block of 8 KiB or more holds its size rounded up to
+ * 256 B, and the rest of the block is free for others at once.
+ */
+void test_trim(void)
+{
+	struct buddy_info info;
+	struct buddy_heap_stats s0, s1;
+	uint64_t off, off2, noff, use, i;
+	uint32_t reason;
+	unsigned char *base;
+	int fd = open_heap();
+
+	info = get_info(fd);
+	base = (unsigned char *)map_window(fd, info.window_bytes);
+	s0 = get_stats(fd);
+	CHECK_ERR(heap_malloc(fd, 5000, 0, &off, &use), 0, "trim: MALLOC 5000");
+	CHECK(use == 5120, "trim: MALLOC 5000 holds 5120 bytes, not 8192 (%"
+	      PRIu64 ")", use);
+	s1 = get_stats(fd);
+	CHECK(s1.bytes_in_use - s0.bytes_in_use == 5120 &&
+	      s1.live_blocks - s0.live_blocks == 1,
+	      "trim: STATS count 5120 bytes in one block (%" PRIu64 ", %" PRIu64
+	      ")", (uint64_t)(s1.bytes_in_use - s0.bytes_in_use),
+	      (uint64_t)(s1.live_blocks - s0.live_blocks));
+	CHECK_ERR(heap_malloc(fd, 1000, 0, &off2, NULL), 0, "trim: MALLOC 1000");
+	CHECK(off2 == off + 5120,
+	      "trim: the next 1 KiB block is the trimmed tail (+%" PRIu64 ")",
+	      off2 - off);
+
+	/* the second block of the run is not an allocation of its own */
+	s0 = get_stats(fd);
+	CHECK_ERR(heap_free(fd, off + 4096, &reason), EINVAL,
+		  "trim: FREE at the run's second block");
+	CHECK(reason == BUDDY_REASON_NOT_BLOCK_START,
+	      "trim: ... reason NOT_BLOCK_START (%u)", reason);
+	CHECK_ERR(heap_usable(fd, off + 4096, NULL, &reason), EINVAL,
+		  "trim: USABLE_SIZE at the run's second block");
+	s1 = get_stats(fd);
+	CHECK(s0.bytes_in_use == s1.bytes_in_use &&
+	      s0.live_blocks == s1.live_blocks &&
+	      !memcmp(s0.free_blocks, s1.free_blocks, sizeof(s0.free_blocks)),
+	      "trim: refused, the heap unchanged");
+
+	/* realloc grows into the tail once it is free again, and shrinks */
+	for (i = 0; i < 5000; i++)
+		base[off + i] = (unsigned char)(i * 7);
+	CHECK_ERR(heap_free(fd, off2, NULL), 0, "trim: FREE the 1000");
+	CHECK_ERR(heap_realloc(fd, off, 7000, BUDDY_ALLOC_ZERO, &noff, &use),
+		  0, "trim: REALLOC 5000 -> 7000");
+	for (i = 0; i < 5000 && base[off + i] == (unsigned char)(i * 7); i++)
+		;
+	CHECK(noff == off && use == 7168 && i == 5000 &&
+	      all_bytes((char *)base + off + 5120, 0, 7168 - 5120),
+	      "trim: REALLOC grew in place to 7168, contents kept, the gain zeroed (+%"
+	      PRIu64 ", %" PRIu64 ")", noff - off, use);
+	CHECK_ERR(heap_realloc(fd, off, 4200, 0, &noff, &use), 0,
+		  "trim: REALLOC 7000 -> 4200");
+	CHECK(noff == off && use == 4352, "trim: REALLOC shrank in place to 4352 (%"
+	      PRIu64 ")", use);
+	CHECK_ERR(heap_free(fd, off, NULL), 0, "trim: FREE the run");
+
+	/* sizes that fill their block stay one block; large ones are trimmed */
+	CHECK_ERR(heap_malloc(fd, 8192, 0, &off, &use), 0, "trim: MALLOC 8192");
+	CHECK(use == 8192, "trim: MALLOC 8192 holds 8192 (%" PRIu64 ")", use);
+	CHECK_ERR(heap_malloc(fd, MiB + 1, 0, &off2, &use), 0,
+		  "trim: MALLOC 1 MiB + 1");
+	CHECK(use == MiB + 256, "trim: MALLOC 1 MiB + 1 holds 1 MiB + 256 (%"
+	      PRIu64 ")", use);
+	CHECK_ERR(heap_malloc(fd, 4000, 0, &off, &use), 0, "trim: MALLOC 4000");
+	CHECK(use == 4096, "trim: below 8 KiB blocks stay powers of two (%"
+	      PRIu64 ")", use);
+	munmap(base, info.window_bytes);
+	close(fd);
+}

@@ -95,6 +95,7 @@ static int parse_state(const char *s, enum hm_state *state)
 		return 0;
 	case 'a':
 	case 'u':
+	case 'c':	/* "continued": the next block of a trimmed run */
 		*state = HM_ALLOCATED;
 		return 0;
 	default:

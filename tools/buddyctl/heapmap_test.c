@@ -312,6 +312,14 @@ static void test_parse(void)
 	CHECK(m.bytes[HM_ALLOCATED] == 256 && m.bytes[HM_FREE] == 768, "bytes");
 	hm_map_free(&m);
 
+	/* The blocks of a trimmed run after its first are allocated memory. */
+	CHECK(!parse_str("0 6 allocated\n0x400 4 continued\n0x500 4 free\n"
+			 "0x600 5 free\n", &m, err, sizeof(err)), "%s", err);
+	CHECK(m.count[HM_ALLOCATED][6] == 1 && m.count[HM_ALLOCATED][4] == 1 &&
+	      m.bytes[HM_ALLOCATED] == 1280, "continued: %llu",
+	      (unsigned long long)m.bytes[HM_ALLOCATED]);
+	hm_map_free(&m);
+
 	/* A header line and unsorted lines are fine. */
 	CHECK(!parse_str("offset order state\n256 4 used\n0 4 free\n", &m, err,
 			 sizeof(err)), "%s", err);
