@@ -509,27 +509,66 @@ static void shrink_run(struct model *m, size_t i, u64 t)
 	free(k);
 }
 
+/* Order of the free block holding @o (its start in *@q), or -1. */
+static int free_holding(const struct model *m, u64 o, u64 *q)
+{
+	unsigned int j;
+
+	for (j = 0; j <= m->cfg.max_order; j++) {
+		*q = o & ~(obytes(j) - 1);
+		if (oset_find(&m->free[j], *q) >= 0)
+			return (int)j;
+	}
+	return -1;
+}
+
+/* Merge the deferred block at @o for real, if there is one. */
+static int undefer(struct model *m, u64 o)
+{
+	unsigned int k, j;
+
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+		for (j = 0; j < m->defer_n[k]; j++) {
+			if (m->defer[k][j] != o)
+				continue;
+			/* the others keep their order */
+			memmove(&m->defer[k][j], &m->defer[k][j + 1],
+				(m->defer_n[k] - j - 1) * sizeof(u64));
+			m->defer_n[k]--;
+			put(m, o, k);
+			return 1;
+		}
+	return 0;
+}
+
 /*
- * Grow the run at @off from @r to @t bytes in place, if the spec allows.
- * The spec (issue 16) leaves out one condition: a run's later pieces start
- * on BUDDY_TRIM_UNIT (one run bit each), so an allocation of less than a
- * unit (at any grain) cannot grow into a run in place; it moves.
+ * Grow the run at @off from @r to @t bytes in place, if the spec allows
+ * (with its two corrections): only from a multiple of BUDDY_TRIM_UNIT (a
+ * run's later pieces start on the unit, one run bit each), inside the
+ * chunk, and over free blocks up to the new end, a deferred block on the
+ * way being merged for real first.  Those merges stay when an allocated
+ * block then stops the growth.
  */
 static int grow_run(struct model *m, u64 off, u64 r, u64 t)
 {
 	int c = chunk_of(m, off), j;
-	u64 pos;
+	u64 pos, q;
 
 	if (r % BUDDY_TRIM_UNIT || off + t > m->coff[c] + obytes(m->cord[c]))
 		return 0;
-	/* the free blocks tiling [off + r, off + t); deferred ones are not */
-	for (pos = off + r; pos < off + t; pos += obytes((unsigned int)j)) {
-		j = free_at(m, pos);
+	/* a merge may give a block starting before pos, never before off + r */
+	for (pos = off + r; pos < off + t; pos = q + obytes((unsigned int)j)) {
+		j = free_holding(m, pos, &q);
+		if (j < 0 && undefer(m, pos))
+			j = free_holding(m, pos, &q);
 		if (j < 0)
 			return 0;
 	}
+	/* claim the free blocks now tiling [off + r, off + t) */
 	for (pos = off + r; pos < off + t; pos += obytes((unsigned int)j)) {
 		j = free_at(m, pos);
+		if (j < 0)
+			abort();
 		oset_remove_at(&m->free[j],
 			       (size_t)oset_find(&m->free[j], pos));
 		if (pos + obytes((unsigned int)j) <= off + t)
