@@ -35,7 +35,7 @@
 static unsigned int defer_depth;	/* for buddy_heap_set_defer_depth() */
 static unsigned int trim_order;		/* cfg.trim_order */
 
-/* The trim order the module is to set (issue 16): runs from 4 KiB + 1. */
+/* The module's default trim_block_bytes, 8 KiB: runs from 4 KiB + 1. */
 #define MODULE_TRIM_ORDER	9
 
 /* 1 GiB window, 1 MiB first chunk, keep 1 MiB */
