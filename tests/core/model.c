@@ -267,6 +267,9 @@ static void trim(struct model *m, unsigned int j, u64 pos, u64 keep,
 			add_piece(m, pos, j, pos != start);
 			return;
 		}
+		/* the spec's precondition: @keep fits and is a unit multiple */
+		if (!j)
+			abort();
 		j--;
 		if (keep >= obytes(j)) {
 			add_piece(m, pos, j, pos != start);

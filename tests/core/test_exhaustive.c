@@ -132,10 +132,13 @@ static void dfs(struct buddy_heap *h, const struct model *m,
 				OP_ALIGNED, 16ULL << k,
 				16ULL << (k & 1 ? 0 : k / 2) };
 	/* a run of order trim_order + 1 in a larger aligned block */
-	if ((cfg->ops & EX_ALIGNED) && cfg->trim_order)
+	if ((cfg->ops & EX_ALIGNED) && cfg->trim_order &&
+	    cfg->max_order <= BUDDY_MAX_ORDER) {
+		u64 run = (16ULL << cfg->trim_order) + BUDDY_TRIM_UNIT;
+
 		for (k = cfg->trim_order + 2; k <= cfg->max_order; k++)
-			ops[n++] = (struct ex_op){ OP_ALIGNED, 16ULL << k,
-				(16ULL << cfg->trim_order) + BUDDY_TRIM_UNIT };
+			ops[n++] = (struct ex_op){ OP_ALIGNED, 16ULL << k, run };
+	}
 	for (i = 0; i < m->live.n; i++) {
 		u64 u = 0;
 
