@@ -1207,7 +1207,9 @@ static int alloc_and_account(struct buddy_heap *heap, u64 size,
  * @offset: where to store the block's window offset
  *
  * The block is the lowest-addressed free one of the smallest fitting
- * order; the heap grows when there is none.  O(log N).
+ * order; the heap grows when there is none.  From cfg.trim_order on it is
+ * trimmed to @size rounded up to BUDDY_TRIM_UNIT (see "Trimmed runs" in
+ * buddy_core.h).  O(log N).
  *
  * Return: 0, -EINVAL for unknown @flags, -ENOMEM if the heap cannot grow.
  */
@@ -1236,8 +1238,9 @@ int buddy_heap_alloc(struct buddy_heap *heap, u64 size, unsigned int flags,
  * @offset: where to store the block's window offset
  *
  * Takes a block of order max(order(@size), order(@align)) and trims its
- * tail back to the free bitmaps, so the result is an order(@size) block:
- * no padding, nothing to remember at free time.
+ * tail back to the free bitmaps, so the result is an order(@size) block
+ * (or from cfg.trim_order on a run, as buddy_heap_alloc() gives): no
+ * padding, nothing to remember at free time.
  *
  * Return: 0, -EINVAL for a bad @align or unknown @flags, -ENOMEM.
  */
@@ -1260,9 +1263,9 @@ int buddy_heap_alloc_aligned(struct buddy_heap *heap, u64 size, u64 align,
 }
 
 /**
- * buddy_heap_free() - free the block starting at @offset
+ * buddy_heap_free() - free the allocation (block or run) at @offset
  * @heap: the heap
- * @offset: the block's window offset
+ * @offset: the allocation's window offset
  *
  * Return: 0; -BUDDY_ERR_OUTSIDE if @offset is in no live chunk,
  * -BUDDY_ERR_FREE if it is inside a free block, -BUDDY_ERR_NOT_START if it
@@ -1470,7 +1473,7 @@ fail:
 }
 
 /**
- * buddy_heap_usable_size() - size of the allocated block starting at @offset
+ * buddy_heap_usable_size() - size of the allocation (block or run) at @offset
  * @heap: the heap
  * @offset: start of a live block
  * @size: where to store its size in bytes

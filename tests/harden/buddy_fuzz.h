@@ -60,11 +60,18 @@ static inline bool is_pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Is a successful allocation result well formed? */
+/*
+ * Is a successful allocation result well formed?  A power-of-two block
+ * aligned to its size, or a trimmed run (trim_block_bytes): a multiple of
+ * 256 B on a 256 B boundary (a run grown in place keeps its offset, so
+ * its start may be aligned to less than its size).
+ */
 static inline bool block_ok(uint64_t off, uint64_t usable, uint64_t window)
 {
-	return is_pow2(usable) && usable >= 16 && off % usable == 0 &&
-	       off < window && usable <= window - off;
+	uint64_t align = usable % 256 ? usable : 256;
+
+	return (is_pow2(usable) || !(usable % 256)) && usable >= 16 &&
+	       off % align == 0 && off < window && usable <= window - off;
 }
 
 extern struct shared *sh;	/* shared by all processes of a run */

@@ -12,6 +12,7 @@
 
 #include "../../userspace_shim/buddy.h"
 #include "t.h"
+#include "buddy_trim.h"
 
 /* Weak: the test also runs on plain glibc, where these do not exist. */
 #pragma weak buddy_stats
@@ -60,9 +61,14 @@ static void test_malloc(buddy_t *dev)
 		if (dev) {
 			size_t u = malloc_usable_size(p);
 
-			/* device: power-of-two blocks, naturally aligned */
-			CHECK(is_pow2(u) && u >= 16 && u / 2 < (n > 16 ? n : 16));
-			CHECK(aligned(p, u));
+			uint64_t block = buddy_usable_for(n, 0);
+
+			/*
+			 * device: power-of-two blocks, naturally aligned, or
+			 * from trim_block_bytes on trimmed from one
+			 */
+			CHECK(u == buddy_usable_for(n, buddy_trim_block_bytes()));
+			CHECK(aligned(p, block));
 			CHECK((char *)p >= (char *)buddy_base(dev) &&
 			      (char *)p + u <= (char *)buddy_base(dev) +
 			      buddy_window_size(dev));

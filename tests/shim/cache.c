@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "buddy.h"
+#include "buddy_trim.h"
 #include "t.h"
 
 #define NBLK	1000
@@ -91,10 +92,11 @@ static void test_blocks(void)
 	for (size_t n = 0; n <= 5000; n += n < 64 ? 1 : 61) {
 		unsigned char *p = malloc(n), *z;
 		size_t u = malloc_usable_size(p);
+		uint64_t block = buddy_usable_for(n, 0);
 
-		CHECK(p && is_pow2(u) && u >= 16 && u >= n &&
-		      (n <= 16 || u / 2 < n));
-		CHECK(((uintptr_t)p & (u - 1)) == 0);
+		/* a power-of-two block, or trimmed from one (trim_block_bytes) */
+		CHECK(p && u == buddy_usable_for(n, buddy_trim_block_bytes()));
+		CHECK(((uintptr_t)p & (block - 1)) == 0);
 		memset(p, 0xa5, u);
 		free(p);
 		/* the same block, likely: calloc must clear it */
