@@ -22,7 +22,7 @@
  * usable size is also checked against the spec's formula, and the start
  * of a run's later piece must be refused as NOT_START with the heap
  * unchanged.  Each of those paths is counted and the phase fails if one
- * never ran.
+ * ran too rarely to prove anything.
  *
  * BUDDY_TEST_SEED overrides the seed, BUDDY_TEST_OPS the number of
  * operations per phase.
@@ -49,7 +49,7 @@ struct diff {
 	long ops, errs, moves, enomem, wfails;
 	unsigned int peak_chunks;
 	const struct phase *p;
-	/* trimmed runs: how often each path ran (the phase expects them all) */
+	/* trimmed runs: how often each path ran (each has a floor) */
 	long run_allocs;	/* allocs that gave a run of several pieces */
 	long aligned_runs;	/* of those, aligned allocs */
 	long run_frees;		/* frees of a run of several pieces */
