@@ -13,8 +13,11 @@
  *                  jemalloc (-ljemalloc), tcmalloc (-ltcmalloc_minimal), or
  *                  whatever is LD_PRELOADed (the shim, libbuddy.so);
  *   BENCH_CORE     the buddy core (userspace build of buddy_core.c) behind
- *                  a malloc-style wrapper: one heap, one mutex, block at
- *                  window + offset;
+ *                  a malloc-style wrapper: one heap configured as the
+ *                  module configures one, block at window + offset, and
+ *                  one mutex, taken only once the threads workload has
+ *                  started threads (as glibc skips its locks while a
+ *                  process has a single thread);
  *   BENCH_IOCTL    one BUDDY_IOC_* ioctl per call on a raw /dev/buddy fd:
  *                  the floor for a shim that makes one ioctl per call.
  *
@@ -76,7 +79,27 @@ static void die(const char *what)
 static struct buddy_heap core_heap;
 static char *core_win;
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static int core_threaded;
 static unsigned int core_chunks;
+
+/* The core does no locking; with one thread there is nothing to lock. */
+static void core_lock_take(void)
+{
+	if (core_threaded)
+		pthread_mutex_lock(&core_lock);
+}
+
+static void core_lock_drop(void)
+{
+	if (core_threaded)
+		pthread_mutex_unlock(&core_lock);
+}
+
+/* Called before the threads workload starts its threads. */
+static void alloc_threads_start(void)
+{
+	core_threaded = 1;
+}
 
 static void *c_chunk_alloc(void *ctx, u64 bytes)
 {
@@ -127,11 +150,17 @@ static const struct buddy_ops c_ops = {
 
 static void alloc_init(void)
 {
-	/* the kernel's defaults: 64 KiB first chunk, 1 MiB low water */
+	/*
+	 * the kernel's defaults: 64 KiB first chunk, 1 MiB low water, blocks
+	 * of 8 KiB and up trimmed (trim_block_bytes, when the core has it)
+	 */
 	struct buddy_config cfg = {
 		.max_order = CORE_MAX_ORDER,
 		.min_chunk_order = 16 - BUDDY_GRAIN_SHIFT,
 		.low_water_bytes = 1 << 20,
+#ifdef HAVE_TRIM
+		.trim_order = 13 - BUDDY_GRAIN_SHIFT,
+#endif
 	};
 	size_t win = (size_t)BUDDY_GRAIN << CORE_MAX_ORDER;
 	char *m;
@@ -178,11 +207,11 @@ static void *a_malloc(size_t n)
 	u64 off;
 	int r;
 
-	pthread_mutex_lock(&core_lock);
+	core_lock_take();
 	r = buddy_heap_alloc(&core_heap, n, 0, &off);
 	if (!r)
 		core_check_address(off);
-	pthread_mutex_unlock(&core_lock);
+	core_lock_drop();
 	return r ? NULL : core_win + off;
 }
 
@@ -190,10 +219,10 @@ static void a_free(void *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&core_lock);
+	core_lock_take();
 	if (buddy_heap_free(&core_heap, (u64)((char *)p - core_win)))
 		abort();
-	pthread_mutex_unlock(&core_lock);
+	core_lock_drop();
 }
 
 static void *a_realloc(void *p, size_t n)
@@ -203,11 +232,11 @@ static void *a_realloc(void *p, size_t n)
 
 	if (!p)
 		return a_malloc(n);
-	pthread_mutex_lock(&core_lock);
+	core_lock_take();
 	r = buddy_heap_realloc(&core_heap, (u64)((char *)p - core_win), n, 0, &off);
 	if (!r)
 		core_check_address(off);
-	pthread_mutex_unlock(&core_lock);
+	core_lock_drop();
 	return r ? NULL : core_win + off;
 }
 
@@ -216,11 +245,11 @@ static void *a_memalign(size_t align, size_t n)
 	u64 off;
 	int r;
 
-	pthread_mutex_lock(&core_lock);
+	core_lock_take();
 	r = buddy_heap_alloc_aligned(&core_heap, n, align, 0, &off);
 	if (!r)
 		core_check_address(off);
-	pthread_mutex_unlock(&core_lock);
+	core_lock_drop();
 	return r ? NULL : core_win + off;
 }
 
@@ -240,6 +269,11 @@ static int heap_stats(double *heap, double *peak_heap)
 
 static int dev_fd = -1;
 static char *dev_base;
+
+/* the kernel serialises the ioctls itself */
+static void alloc_threads_start(void)
+{
+}
 
 static void alloc_init(void)
 {
@@ -324,6 +358,10 @@ static int heap_stats(double *heap, double *peak_heap)
 #include <linux/buddy.h>
 
 static void alloc_init(void)
+{
+}
+
+static void alloc_threads_start(void)
 {
 }
 
@@ -794,6 +832,7 @@ static void w_threads(void)
 	double one[REPS], two[REPS], sp[REPS];
 	int r;
 
+	alloc_threads_start();
 	for (r = 0; r < REPS; r++) {
 		one[r] = thr_run(1, n);
 		two[r] = thr_run(2, n);

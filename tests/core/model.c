@@ -91,6 +91,20 @@ static unsigned int size_order(u64 size)
 	return o;
 }
 
+/* Is a request of @size a trimmed-run target? */
+static int run_target(const struct model *m, u64 size)
+{
+	return m->cfg.trim_order && size_order(size) >= m->cfg.trim_order;
+}
+
+/* Bytes a request of @size gets: its run, or its power-of-two block. */
+static u64 run_bytes(const struct model *m, u64 size)
+{
+	if (run_target(m, size))
+		return (size + BUDDY_TRIM_UNIT - 1) & ~(BUDDY_TRIM_UNIT - 1);
+	return obytes(size_order(size));
+}
+
 void model_init(struct model *m, const struct buddy_config *cfg)
 {
 	memset(m, 0, sizeof(*m));
@@ -230,13 +244,59 @@ static int take(struct model *m, unsigned int order, unsigned int search,
 		j--;
 		oset_insert(&m->free[j], o + obytes(j), j);
 	}
-	oset_insert(&m->live, o, order);
-	m->in_use += obytes(order);
 	*off = o;
 	return 0;
 }
 
 static void put(struct model *m, u64 o, unsigned int k);
+
+static void add_piece(struct model *m, u64 o, unsigned int k, int cont)
+{
+	oset_insert(&m->live, o, k | (cont ? MODEL_CONT : 0));
+}
+
+/*
+ * The spec's trim(): node (@j, @pos), in no set, keeps its first @keep
+ * bytes as pieces of the run starting at @start; the rest goes back free.
+ */
+static void trim(struct model *m, unsigned int j, u64 pos, u64 keep,
+		 u64 start)
+{
+	for (;;) {
+		if (keep == obytes(j)) {
+			add_piece(m, pos, j, pos != start);
+			return;
+		}
+		/* the spec's precondition: @keep fits and is a unit multiple */
+		if (!j)
+			abort();
+		j--;
+		if (keep >= obytes(j)) {
+			add_piece(m, pos, j, pos != start);
+			keep -= obytes(j);
+			pos += obytes(j);
+			if (!keep) {
+				put(m, pos, j);
+				return;
+			}
+		} else {
+			put(m, pos + obytes(j), j);
+		}
+	}
+}
+
+/* Block @o of order @k, in no set, becomes the allocation of @size. */
+static void place(struct model *m, u64 o, unsigned int k, u64 size)
+{
+	u64 t = run_bytes(m, size);
+
+	if (t < obytes(k))
+		trim(m, k, o, t, o);
+	else
+		add_piece(m, o, k, 0);
+	m->in_use += t;
+	m->runs++;
+}
 
 static int flush(struct model *m)
 {
@@ -266,20 +326,27 @@ int model_alloc(struct model *m, u64 size, u64 align, u64 *off)
 	if (order == search && order < BUDDY_DEFER_ORDERS &&
 	    m->defer_n[order]) {
 		*off = m->defer[order][--m->defer_n[order]];
-		oset_insert(&m->live, *off, order);
-		m->in_use += obytes(order);
+		place(m, *off, order, size);
 		return 0;
 	}
-	if (!take(m, order, search, off))
-		return 0;
-	if (flush(m) && !take(m, order, search, off))
-		return 0;
-	if (grow(m, search))
+	/* the free sets, then with the deferred blocks merged, then grown */
+	if (take(m, order, search, off) &&
+	    (!flush(m) || take(m, order, search, off)) &&
+	    (grow(m, search) || take(m, order, search, off)))
 		return -ENOMEM;
-	return take(m, order, search, off);
+	place(m, *off, order, size);
+	return 0;
 }
 
-/* Classify @off: 0 and the live block's index, or an error. */
+static unsigned int piece_order(const struct model *m, size_t i)
+{
+	return m->live.ord[i] & ~MODEL_CONT;
+}
+
+/*
+ * Classify @off: 0 and the index of the run's first piece, or an error
+ * (the start of a piece that continues a run is no allocation's start).
+ */
 static int locate(const struct model *m, u64 off, size_t *idx)
 {
 	size_t i;
@@ -290,12 +357,31 @@ static int locate(const struct model *m, u64 off, size_t *idx)
 	if (i > 0) {
 		u64 s = m->live.v[i - 1];
 
-		if (off < s + obytes(m->live.ord[i - 1])) {
+		if (off < s + obytes(piece_order(m, i - 1))) {
 			*idx = i - 1;
-			return s == off ? 0 : -BUDDY_ERR_NOT_START;
+			return s == off && !(m->live.ord[i - 1] & MODEL_CONT) ?
+			       0 : -BUDDY_ERR_NOT_START;
 		}
 	}
 	return -BUDDY_ERR_FREE;
+}
+
+/* Index past the last piece of the run whose first piece is at @i. */
+static size_t run_end(const struct model *m, size_t i)
+{
+	for (i++; i < m->live.n && (m->live.ord[i] & MODEL_CONT); i++)
+		;
+	return i;
+}
+
+static u64 run_size(const struct model *m, size_t i)
+{
+	size_t j, e = run_end(m, i);
+	u64 b = 0;
+
+	for (j = i; j < e; j++)
+		b += obytes(piece_order(m, j));
+	return b;
 }
 
 static void release(struct model *m, u64 o, unsigned int k)
@@ -336,19 +422,33 @@ static void put(struct model *m, u64 o, unsigned int k)
 
 int model_free(struct model *m, u64 off)
 {
-	size_t i;
+	size_t i, e;
 	unsigned int k;
 	int ret = locate(m, off, &i);
 
 	if (ret)
 		return ret;
-	k = m->live.ord[i];
-	oset_remove_at(&m->live, i);
-	m->in_use -= obytes(k);
-	if (k < BUDDY_DEFER_ORDERS && m->defer_n[k] < m->defer_depth)
-		m->defer[k][m->defer_n[k]++] = off;
-	else
-		put(m, off, k);
+	e = run_end(m, i);
+	m->in_use -= run_size(m, i);
+	m->runs--;
+	if (e == i + 1) {
+		/* one block: as without runs, it may be deferred */
+		k = piece_order(m, i);
+		oset_remove_at(&m->live, i);
+		if (k < BUDDY_DEFER_ORDERS && m->defer_n[k] < m->defer_depth)
+			m->defer[k][m->defer_n[k]++] = off;
+		else
+			put(m, off, k);
+		return 0;
+	}
+	/* every piece merges at once; the order of the puts does not matter */
+	for (; e > i; e--) {
+		u64 o = m->live.v[i];
+
+		k = piece_order(m, i);
+		oset_remove_at(&m->live, i);
+		put(m, o, k);
+	}
 	return 0;
 }
 
@@ -365,44 +465,165 @@ int model_usable(const struct model *m, u64 off, u64 *usable)
 	int ret = locate(m, off, &i);
 
 	if (!ret)
-		*usable = obytes(m->live.ord[i]);
+		*usable = run_size(m, i);
 	return ret;
+}
+
+/* Order of the free block starting at @o, or -1 if none does. */
+static int free_at(const struct model *m, u64 o)
+{
+	unsigned int j;
+
+	for (j = 0; j <= m->cfg.max_order; j++)
+		if (oset_find(&m->free[j], o) >= 0)
+			return (int)j;
+	return -1;
+}
+
+/*
+ * Shrink the run whose first piece is live entry @i to @t bytes.  (Growth
+ * in place adds a piece per claimed block, so a run may have many.)
+ */
+static void shrink_run(struct model *m, size_t i, u64 t)
+{
+	size_t n = run_end(m, i) - i, p;
+	u64 off = m->live.v[i], *o = malloc(n * sizeof(*o));
+	u8 *k = malloc(n);
+
+	if (!o || !k)
+		abort();
+	/* take the pieces out, then put each back, kept, trimmed or freed */
+	memcpy(o, &m->live.v[i], n * sizeof(*o));
+	memcpy(k, &m->live.ord[i], n);
+	for (p = 0; p < n; p++)
+		oset_remove_at(&m->live, i);
+	for (p = 0; p < n; p++) {
+		unsigned int j = k[p] & ~MODEL_CONT;
+		u64 a = o[p] - off, b = a + obytes(j);
+
+		if (a >= t)
+			put(m, o[p], j);
+		else if (b > t)
+			trim(m, j, o[p], t - a, off);
+		else
+			add_piece(m, o[p], j, p > 0);
+	}
+	free(o);
+	free(k);
+}
+
+/* Order of the free block holding @o (its start in *@q), or -1. */
+static int free_holding(const struct model *m, u64 o, u64 *q)
+{
+	unsigned int j;
+
+	for (j = 0; j <= m->cfg.max_order; j++) {
+		*q = o & ~(obytes(j) - 1);
+		if (oset_find(&m->free[j], *q) >= 0)
+			return (int)j;
+	}
+	return -1;
+}
+
+/* Merge the deferred block at @o for real, if there is one. */
+static int undefer(struct model *m, u64 o)
+{
+	unsigned int k, j;
+
+	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
+		for (j = 0; j < m->defer_n[k]; j++) {
+			if (m->defer[k][j] != o)
+				continue;
+			/* the others keep their order */
+			memmove(&m->defer[k][j], &m->defer[k][j + 1],
+				(m->defer_n[k] - j - 1) * sizeof(u64));
+			m->defer_n[k]--;
+			put(m, o, k);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Grow the run at @off from @r to @t bytes in place, if the spec allows
+ * (with its two corrections): only from a multiple of BUDDY_TRIM_UNIT (a
+ * run's later pieces start on the unit, one run bit each), inside the
+ * chunk, and over free blocks up to the new end, a deferred block on the
+ * way being merged for real first.  Those merges stay when an allocated
+ * block then stops the growth.
+ */
+static int grow_run(struct model *m, u64 off, u64 r, u64 t)
+{
+	int c = chunk_of(m, off), j;
+	u64 pos, q;
+
+	if (r % BUDDY_TRIM_UNIT || off + t > m->coff[c] + obytes(m->cord[c]))
+		return 0;
+	/* a merge may give a block starting before pos, never before off + r */
+	for (pos = off + r; pos < off + t; pos = q + obytes((unsigned int)j)) {
+		j = free_holding(m, pos, &q);
+		if (j < 0 && undefer(m, pos))
+			j = free_holding(m, pos, &q);
+		if (j < 0)
+			return 0;
+	}
+	/* claim the free blocks now tiling [off + r, off + t) */
+	for (pos = off + r; pos < off + t; pos += obytes((unsigned int)j)) {
+		j = free_at(m, pos);
+		if (j < 0)
+			abort();
+		oset_remove_at(&m->free[j],
+			       (size_t)oset_find(&m->free[j], pos));
+		if (pos + obytes((unsigned int)j) <= off + t)
+			add_piece(m, pos, (unsigned int)j, 1);
+		else
+			trim(m, (unsigned int)j, pos, off + t - pos, off);
+	}
+	return 1;
+}
+
+/* A single block grows in place by absorbing free right buddies. */
+static int grow_block(struct model *m, size_t i, unsigned int n)
+{
+	u64 off = m->live.v[i];
+	unsigned int k = piece_order(m, i), l;
+	int ok = n <= m->cord[chunk_of(m, off)];
+
+	for (l = k; ok && l < n; l++)
+		ok = !(off & obytes(l)) &&
+		     oset_find(&m->free[l], off + obytes(l)) >= 0;
+	if (!ok)
+		return 0;
+	for (l = k; l < n; l++)
+		oset_remove_at(&m->free[l],
+			       (size_t)oset_find(&m->free[l], off + obytes(l)));
+	m->live.ord[i] = (u8)n;
+	return 1;
 }
 
 int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off)
 {
-	unsigned int k, n, l;
+	u64 r, t;
 	size_t i;
 	int ret = locate(m, off, &i);
-	int ok;
 
 	if (ret)
 		return ret;
 	if (size > m->window)
 		return -ENOMEM;
-	k = m->live.ord[i];
-	n = size_order(size);
+	r = run_size(m, i);
+	t = run_bytes(m, size);
 	*new_off = off;
-	if (n == k)
+	if (t == r)
 		return 0;
-	if (n < k) {
-		m->live.ord[i] = (u8)n;
-		for (l = k; l-- > n;)
-			oset_insert(&m->free[l], off + obytes(l), l);
-		m->in_use -= obytes(k) - obytes(n);
+	if (t < r) {
+		shrink_run(m, i, t);
+		m->in_use -= r - t;
 		return 0;
 	}
-	ok = n <= m->cord[chunk_of(m, off)];
-	for (l = k; ok && l < n; l++)
-		ok = !(off & obytes(l)) &&
-		     oset_find(&m->free[l], off + obytes(l)) >= 0;
-	if (ok) {
-		for (l = k; l < n; l++)
-			oset_remove_at(&m->free[l],
-				       (size_t)oset_find(&m->free[l],
-							 off + obytes(l)));
-		m->live.ord[i] = (u8)n;
-		m->in_use += obytes(n) - obytes(k);
+	if (run_target(m, size) ? grow_run(m, off, r, t) :
+	    grow_block(m, i, size_order(size))) {
+		m->in_use += t - r;
 		return 0;
 	}
 	ret = model_alloc(m, size, 0, new_off);
@@ -427,9 +648,16 @@ static int cmp_cb(void *arg, u64 offset, unsigned int order,
 	struct cmp_ctx *c = arg;
 	const struct model *m = c->m;
 
-	if (state == BUDDY_BLOCK_ALLOCATED) {
+	if (state != BUDDY_BLOCK_FREE) {
+		/* a run's later pieces are CONTINUED, its first ALLOCATED */
+		unsigned int want = order |
+			(state == BUDDY_BLOCK_CONTINUED ? MODEL_CONT : 0);
+
+		if (state != BUDDY_BLOCK_ALLOCATED &&
+		    state != BUDDY_BLOCK_CONTINUED)
+			goto bad;
 		if (c->li >= m->live.n || m->live.v[c->li] != offset ||
-		    m->live.ord[c->li] != order)
+		    m->live.ord[c->li] != want)
 			goto bad;
 		c->li++;
 	} else {
@@ -450,7 +678,9 @@ static int cmp_cb(void *arg, u64 offset, unsigned int order,
 bad:
 	fprintf(stderr, "    model mismatch at block %#llx order %u %s\n",
 		(unsigned long long)offset, order,
-		state == BUDDY_BLOCK_FREE ? "free" : "allocated");
+		state == BUDDY_BLOCK_FREE ? "free" :
+		state == BUDDY_BLOCK_ALLOCATED ? "allocated" :
+		state == BUDDY_BLOCK_CONTINUED ? "continued" : "bad state");
 	c->bad = 1;
 	return 1;
 }
@@ -463,6 +693,11 @@ static int sync_cb(void *arg, u64 offset, unsigned int order,
 
 	if (state == BUDDY_BLOCK_ALLOCATED) {
 		oset_insert(&m->live, offset, order);
+		m->runs++;
+		return 0;
+	}
+	if (state == BUDDY_BLOCK_CONTINUED) {
+		oset_insert(&m->live, offset, order | MODEL_CONT);
 		return 0;
 	}
 	if (order < BUDDY_DEFER_ORDERS)
@@ -507,14 +742,15 @@ int model_compare(const struct model *m, const struct buddy_heap *h,
 
 	buddy_get_stats(h, &st);
 	if (st.heap_bytes != m->heap_bytes || st.bytes_in_use != m->in_use ||
-	    st.live_blocks != m->live.n || st.nr_chunks != m->nr_chunks) {
+	    st.live_blocks != m->runs || st.nr_chunks != m->nr_chunks) {
 		fprintf(stderr,
-			"    model: heap %llu/%llu in_use %llu/%llu live %llu/%zu chunks %llu/%u\n",
+			"    model: heap %llu/%llu in_use %llu/%llu live %llu/%llu chunks %llu/%u\n",
 			(unsigned long long)st.heap_bytes,
 			(unsigned long long)m->heap_bytes,
 			(unsigned long long)st.bytes_in_use,
 			(unsigned long long)m->in_use,
-			(unsigned long long)st.live_blocks, m->live.n,
+			(unsigned long long)st.live_blocks,
+			(unsigned long long)m->runs,
 			(unsigned long long)st.nr_chunks, m->nr_chunks);
 		return 1;
 	}

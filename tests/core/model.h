@@ -3,10 +3,11 @@
  * model.h - a deliberately simple reference buddy allocator.
  *
  * Same policy as the core (smallest order, then lowest address; growth by
- * doubling into the lowest aligned hole; low-water release), but written
- * the obvious way: free blocks are sorted arrays of offsets per order, live
- * blocks a sorted array.  Slow but easy to trust; the tests run the core
- * and the model side by side and compare every result.
+ * doubling into the lowest aligned hole; low-water release; deferred
+ * coalescing; trimmed runs), but written the obvious way: free blocks are
+ * sorted arrays of offsets per order, live blocks a sorted array.  Slow
+ * but easy to trust; the tests run the core and the model side by side
+ * and compare every result.
  */
 #ifndef _BUDDY_MODEL_H
 #define _BUDDY_MODEL_H
@@ -19,15 +20,23 @@ struct oset {
 	size_t n, cap;
 };
 
+/*
+ * In the live set, a piece of a trimmed run after its first has this bit
+ * set in its ord (orders are <= BUDDY_MAX_ORDER, so it is free): a run is
+ * an entry without it followed by the entries with it.
+ */
+#define MODEL_CONT	0x80
+
 struct model {
 	struct buddy_config cfg;
 	u64 window, cap;
 	unsigned int nr_chunks;
 	u64 coff[BUDDY_MAX_CHUNKS];
 	unsigned int cord[BUDDY_MAX_CHUNKS];
-	u64 heap_bytes, in_use;
+	u64 heap_bytes, in_use;	/* in_use: bytes of the runs */
 	struct oset free[BUDDY_MAX_ORDER + 1];
-	struct oset live;
+	struct oset live;	/* every allocated block, run pieces included */
+	u64 runs;		/* live entries without MODEL_CONT */
 	long fail_chunk_in;	/* mirror of tmem.fail_chunk_in */
 	/* deferred coalescing, same rules as the core */
 	unsigned int defer_depth;

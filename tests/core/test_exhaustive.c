@@ -10,6 +10,11 @@
  * operation the result, the full block list and the counters must match
  * the model, buddy_check() must pass, and buddy_heap_usable_size() must classify
  * every 8-byte offset of the window as the model does.
+ *
+ * With cfg.trim_order the sizes are those that give distinct results:
+ * every power of two below the trim order, and from there every multiple
+ * of BUDDY_TRIM_UNIT (runs of one piece or several); aligned allocs also
+ * ask for a run in a block larger than it.
  */
 #include <string.h>
 #include "tutil.h"
@@ -26,6 +31,7 @@ struct ex_cfg {
 	unsigned int ops;
 	unsigned int defer_depth;
 	unsigned int max_step_order;
+	unsigned int trim_order;
 };
 
 enum { OP_ALLOC, OP_ALIGNED, OP_FREE, OP_REALLOC };
@@ -33,10 +39,13 @@ enum { OP_ALLOC, OP_ALIGNED, OP_FREE, OP_REALLOC };
 struct ex_op {
 	int kind;
 	u64 arg;	/* offset (free/realloc) or alignment */
-	unsigned int order;
+	u64 size;
 };
 
 static struct ex_op path[16];
+/* the sizes alloc and realloc try (see the top) */
+static u64 ex_sizes[64];
+static unsigned int ex_nsizes;
 static long ex_nodes;
 static int ex_stop;
 static struct tmem ex_mem;
@@ -49,8 +58,9 @@ static void print_path(int n)
 
 	fprintf(stderr, "    path:");
 	for (i = 0; i < n; i++)
-		fprintf(stderr, " %s(%#llx,o%u)", names[path[i].kind],
-			(unsigned long long)path[i].arg, path[i].order);
+		fprintf(stderr, " %s(%#llx,%llu)", names[path[i].kind],
+			(unsigned long long)path[i].arg,
+			(unsigned long long)path[i].size);
 	fputc('\n', stderr);
 }
 
@@ -81,12 +91,12 @@ static int apply(struct buddy_heap *h, struct model *m, const struct ex_op *op)
 
 	switch (op->kind) {
 	case OP_ALLOC:
-		r1 = buddy_heap_alloc(h, 16ULL << op->order, 0, &o1);
-		r2 = model_alloc(m, 16ULL << op->order, 0, &o2);
+		r1 = buddy_heap_alloc(h, op->size, 0, &o1);
+		r2 = model_alloc(m, op->size, 0, &o2);
 		break;
 	case OP_ALIGNED:
-		r1 = buddy_heap_alloc_aligned(h, 16ULL << op->order, op->arg, 0, &o1);
-		r2 = model_alloc(m, 16ULL << op->order, op->arg, &o2);
+		r1 = buddy_heap_alloc_aligned(h, op->size, op->arg, 0, &o1);
+		r2 = model_alloc(m, op->size, op->arg, &o2);
 		break;
 	case OP_FREE:
 		r1 = buddy_heap_free(h, op->arg);
@@ -94,8 +104,8 @@ static int apply(struct buddy_heap *h, struct model *m, const struct ex_op *op)
 		o1 = o2 = 0;
 		break;
 	default:
-		r1 = buddy_heap_realloc(h, op->arg, 16ULL << op->order, 0, &o1);
-		r2 = model_realloc(m, op->arg, 16ULL << op->order, &o2);
+		r1 = buddy_heap_realloc(h, op->arg, op->size, 0, &o1);
+		r2 = model_realloc(m, op->arg, op->size, &o2);
 		break;
 	}
 	if (r1 != r2 || (!r1 && o1 != o2)) {
@@ -114,19 +124,35 @@ static void dfs(struct buddy_heap *h, const struct model *m,
 
 	if (level == cfg->depth || ex_stop)
 		return;
-	for (k = 0; k <= cfg->max_order; k++)
-		ops[n++] = (struct ex_op){ OP_ALLOC, 0, k };
+	for (k = 0; k < ex_nsizes; k++)
+		ops[n++] = (struct ex_op){ OP_ALLOC, 0, ex_sizes[k] };
 	if (cfg->ops & EX_ALIGNED)
 		for (k = 1; k <= cfg->max_order; k++)
-			ops[n++] = (struct ex_op){ OP_ALIGNED, 16ULL << k,
-						   k & 1 ? 0 : k / 2 };
+			ops[n++] = (struct ex_op){
+				OP_ALIGNED, 16ULL << k,
+				16ULL << (k & 1 ? 0 : k / 2) };
+	/* a run of order trim_order + 1 in a larger aligned block */
+	if ((cfg->ops & EX_ALIGNED) && cfg->trim_order &&
+	    cfg->max_order <= BUDDY_MAX_ORDER) {
+		u64 run = (16ULL << cfg->trim_order) + BUDDY_TRIM_UNIT;
+
+		for (k = cfg->trim_order + 2; k <= cfg->max_order; k++)
+			ops[n++] = (struct ex_op){ OP_ALIGNED, 16ULL << k, run };
+	}
 	for (i = 0; i < m->live.n; i++) {
+		u64 u = 0;
+
+		/* a run is one allocation: its first piece */
+		if (m->live.ord[i] & MODEL_CONT)
+			continue;
 		ops[n++] = (struct ex_op){ OP_FREE, m->live.v[i], 0 };
+		model_usable(m, m->live.v[i], &u);
 		if (cfg->ops & EX_REALLOC)
-			for (k = 0; k <= cfg->max_order && n < 250; k++)
-				if (k != m->live.ord[i])
+			for (k = 0; k < ex_nsizes && n < 250; k++)
+				if (ex_sizes[k] != u)
 					ops[n++] = (struct ex_op){
-						OP_REALLOC, m->live.v[i], k };
+						OP_REALLOC, m->live.v[i],
+						ex_sizes[k] };
 	}
 
 	for (i = 0; i < n && !ex_stop; i++) {
@@ -173,10 +199,20 @@ static void run_cfg(const struct ex_cfg *cfg)
 		.cap_bytes = cfg->cap,
 		.low_water_bytes = cfg->low_water,
 		.max_step_order = cfg->max_step_order,
+		.trim_order = cfg->trim_order,
 	};
+	u64 s, window = 16ULL << cfg->max_order;
 	struct buddy_heap h;
 	struct model m;
 
+	ex_nsizes = 0;
+	for (s = 16; s <= window; s *= 2) {
+		if (cfg->trim_order && s > (8ULL << cfg->trim_order))
+			break;
+		ex_sizes[ex_nsizes++] = s;
+	}
+	for (; s <= window; s += BUDDY_TRIM_UNIT)
+		ex_sizes[ex_nsizes++] = s;
 	memset(&ex_mem, 0, sizeof(ex_mem));
 	ex_nodes = 0;
 	ex_stop = 0;
@@ -197,7 +233,7 @@ static void run_cfg(const struct ex_cfg *cfg)
 static void test_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0, 0, 0,
+		"one 256 B chunk", 4, 4, 0, ~0ULL, 6, 0, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -206,7 +242,7 @@ static void test_one_chunk(void)
 static void test_growth_release(void)
 {
 	static const struct ex_cfg cfg = {
-		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0, 0, 0,
+		"growth, holes, release to 0", 5, 1, 0, 0, 6, 0, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -215,7 +251,8 @@ static void test_growth_release(void)
 static void test_order0_chunks(void)
 {
 	static const struct ex_cfg cfg = {
-		"16-byte chunks, 64-byte window", 2, 0, 0, 16, 6, EX_ALIGNED, 0, 0,
+		"16-byte chunks, 64-byte window",
+		2, 0, 0, 16, 6, EX_ALIGNED, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -224,7 +261,8 @@ static void test_order0_chunks(void)
 static void test_cap_low_water(void)
 {
 	static const struct ex_cfg cfg = {
-		"cap 384, low water 64, aligned", 5, 2, 384, 64, 4, EX_ALIGNED, 0, 0,
+		"cap 384, low water 64, aligned",
+		5, 2, 384, 64, 4, EX_ALIGNED, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -233,7 +271,8 @@ static void test_cap_low_water(void)
 static void test_realloc_all(void)
 {
 	static const struct ex_cfg cfg = {
-		"realloc and aligned", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 0, 0,
+		"realloc and aligned",
+		4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 0, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -242,7 +281,7 @@ static void test_realloc_all(void)
 static void test_defer_one_chunk(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1, 0,
+		"defer depth 1, one chunk", 4, 4, 0, ~0ULL, 6, 0, 1, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -251,7 +290,7 @@ static void test_defer_one_chunk(void)
 static void test_defer_growth(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2, 0,
+		"defer depth 2, growth and release", 5, 1, 0, 0, 5, 0, 2, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -260,7 +299,8 @@ static void test_defer_growth(void)
 static void test_defer_realloc(void)
 {
 	static const struct ex_cfg cfg = {
-		"defer depth 1, realloc", 4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1, 0,
+		"defer depth 1, realloc",
+		4, 2, 0, 32, 4, EX_ALIGNED | EX_REALLOC, 1, 0, 0,
 	};
 
 	run_cfg(&cfg);
@@ -269,7 +309,30 @@ static void test_defer_realloc(void)
 static void test_stepped_growth(void)
 {
 	static const struct ex_cfg cfg = {
-		"growth by steps of 2 grains, release to 0", 5, 0, 0, 0, 6, 0, 0, 1,
+		"growth by steps of 2 grains, release to 0",
+		5, 0, 0, 0, 6, 0, 0, 1, 0,
+	};
+
+	run_cfg(&cfg);
+}
+
+/* runs from 512 B in one 2 KiB chunk: trim, grow into the tail, move */
+static void test_trim_one_chunk(void)
+{
+	static const struct ex_cfg cfg = {
+		"trim order 5, one 2 KiB chunk, realloc and aligned", 7, 7,
+		0, ~0ULL, 3, EX_ALIGNED | EX_REALLOC, 0, 0, 5,
+	};
+
+	run_cfg(&cfg);
+}
+
+/* runs across growth, release and deferred blocks */
+static void test_trim_growth_defer(void)
+{
+	static const struct ex_cfg cfg = {
+		"trim order 6, growth from 256 B, release to 0, defer 1", 7, 4,
+		0, 0, 4, EX_REALLOC, 1, 0, 6,
 	};
 
 	run_cfg(&cfg);
@@ -285,5 +348,7 @@ const struct test_case exhaustive_tests[] = {
 	{ "defer2_growth_release_depth5", test_defer_growth },
 	{ "defer1_realloc_depth4", test_defer_realloc },
 	{ "stepped_growth_depth6", test_stepped_growth },
+	{ "trim5_one_chunk_realloc_aligned_depth3", test_trim_one_chunk },
+	{ "trim6_growth_release_defer1_depth4", test_trim_growth_defer },
 	{ NULL, NULL },
 };

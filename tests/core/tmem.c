@@ -301,17 +301,21 @@ int tsnap_blocks_kept(const struct tsnap *before, const struct tsnap *after)
 			(unsigned long long)after->st.live_blocks);
 		return 1;
 	}
-	/* both walks are in offset order: merge them, allocated blocks only */
+	/*
+	 * both walks are in offset order: merge them, allocated blocks only,
+	 * a run's later blocks (CONTINUED) included
+	 */
 	for (;;) {
-		while (i < before->n && before->b[i].state != BUDDY_BLOCK_ALLOCATED)
+		while (i < before->n && before->b[i].state == BUDDY_BLOCK_FREE)
 			i++;
-		while (j < after->n && after->b[j].state != BUDDY_BLOCK_ALLOCATED)
+		while (j < after->n && after->b[j].state == BUDDY_BLOCK_FREE)
 			j++;
 		if (i == before->n && j == after->n)
 			return 0;
 		if (i == before->n || j == after->n ||
 		    before->b[i].offset != after->b[j].offset ||
-		    before->b[i].order != after->b[j].order) {
+		    before->b[i].order != after->b[j].order ||
+		    before->b[i].state != after->b[j].state) {
 			fprintf(stderr, "    allocated block %#llx o%u -> %#llx o%u\n",
 				i < before->n ? (unsigned long long)before->b[i].offset : ~0ULL,
 				i < before->n ? before->b[i].order : 0,

@@ -105,7 +105,8 @@ void tsnap_take(const struct buddy_heap *h, struct tsnap *s);
 int tsnap_cmp(const struct tsnap *a, const struct tsnap *b);
 /*
  * What a failed ops->copy or ops->zero must keep (struct buddy_ops): the
- * same allocated blocks (offset, order), bytes_in_use and live_blocks.
+ * same allocated blocks (offset, order, whether each continues a run),
+ * bytes_in_use and live_blocks.
  * Free blocks and the other counters may differ.  0 when kept; prints the
  * difference otherwise.  Contents are the caller's to check.
  */

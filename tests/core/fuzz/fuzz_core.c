@@ -3,9 +3,11 @@
  * fuzz_core.c - libFuzzer harness for the buddy core.
  *
  * The input's first four bytes pick a heap geometry (window, smallest
- * chunk, cap, low-water mark, deferred-coalescing depth); the rest is decoded into operations: alloc,
- * aligned alloc (including bad alignments), free of live and of arbitrary
- * offsets, realloc (with and without zeroing), chunk allocation failures,
+ * chunk, cap, low-water mark, growth step, deferred-coalescing depth,
+ * trim order for trimmed runs); the rest is decoded into operations:
+ * alloc, aligned alloc (including bad alignments), free of live and of
+ * arbitrary offsets (unit boundaries inside runs among them), realloc
+ * (with and without zeroing), chunk allocation failures,
  * clone-and-swap, and a zeroing alloc, realloc or clone whose first or
  * second ops->copy or ops->zero fails.  The reference model (../model.c)
  * runs alongside.  After EVERY operation: buddy_check(), a full comparison
@@ -21,6 +23,8 @@
 #include "../model.h"
 
 #define MAX_LIVE	256
+/* the lowest trim order buddy_heap_init() accepts */
+#define TRIM_MIN	(BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT + 1)
 
 struct fz {
 	const u8 *p;
@@ -76,6 +80,9 @@ static u64 size_arg(struct fz *f)
 		return s + (d % 33) - 16 + (s < 16 ? 16 : 0);
 	if (e == 0x7f)
 		return ~0ULL - d;
+	/* between powers of two: runs of many pieces when trimmed */
+	if (e & 0x40)
+		return s + (s >> 8) * d + (d & 15);
 	return d & 1 ? s : s - 1;
 }
 
@@ -299,6 +306,10 @@ static void op_bad(struct fz *f)
 	off = ((u64)byte(f) << 16 | (u64)byte(f) << 8 | byte(f));
 	if (b & 1)
 		off = off % (w + 64);
+	else if (f->live && (b & 2))
+		/* a unit boundary: the start of a run's later piece, say */
+		off = f->off[off % f->live] +
+		      ((u64)(b >> 2) << BUDDY_TRIM_SHIFT);
 	else if (f->live)
 		off = f->off[off % f->live] + (b >> 1);
 	r1 = buddy_heap_usable_size(&f->h, off, &u1);
@@ -373,7 +384,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	static struct fz f;
 	struct buddy_config cfg = { 0 };
-	unsigned int step;
+	unsigned int step, trim;
 	u64 window;
 	u8 b;
 
@@ -393,6 +404,23 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	step = (b >> 4) % 4;
 	if (step && cfg.min_chunk_order + step - 1 <= cfg.max_order)
 		cfg.max_step_order = cfg.min_chunk_order + step - 1;
+	/*
+	 * trimmed runs: off, or trim order 5 (the lowest), the middle one or
+	 * max_order; init must refuse one below the unit or above max_order
+	 */
+	trim = b >> 6;
+	if (trim) {
+		cfg.trim_order = cfg.max_order < TRIM_MIN ? TRIM_MIN :
+				 TRIM_MIN - 1;
+		if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem) != -EINVAL)
+			die(&f, "a bad trim order accepted", cfg.trim_order,
+			    cfg.max_order);
+		cfg.trim_order = 0;
+		if (cfg.max_order >= TRIM_MIN)
+			cfg.trim_order = trim == 1 ? TRIM_MIN :
+					 trim == 3 ? cfg.max_order :
+					 (TRIM_MIN + cfg.max_order) / 2;
+	}
 	if (buddy_heap_init(&f.h, &cfg, &tmem_ops, &f.mem))
 		abort();
 	model_init(&f.m, &cfg);
