@@ -56,6 +56,13 @@ static const struct kparams_case kparams_bad[] = {
 	{ "cap-beyond-core", { .cap_bytes = (BUDDY_GRAIN << BUDDY_MAX_ORDER) + 1,
 			       .min_chunk_bytes = SZ_64K } },
 	{ "cap-u64-max", { .cap_bytes = U64_MAX, .min_chunk_bytes = SZ_64K } },
+	{ "trim-one-unit", { .cap_bytes = SZ_1M, .min_chunk_bytes = SZ_64K,
+			     .trim_block_bytes = BUDDY_TRIM_UNIT } },
+	{ "trim-not-pow2", { .cap_bytes = SZ_1M, .min_chunk_bytes = SZ_64K,
+			     .trim_block_bytes = SZ_8K + SZ_4K } },
+	{ "trim-beyond-core", { .cap_bytes = SZ_1M, .min_chunk_bytes = SZ_64K,
+				.trim_block_bytes =
+					BUDDY_GRAIN << (BUDDY_MAX_ORDER + 1) } },
 };
 
 static void kparams_desc(const struct kparams_case *c, char *desc)
@@ -459,6 +466,66 @@ static void buddy_test_kheap_block_reasons(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_NONE);
 	KUNIT_EXPECT_EQ(test, kfree_op(kh, off, &reason), -EINVAL);
 	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_ALREADY_FREE);
+	kheap_check(test, kh);
+}
+
+static void buddy_test_kheap_trim(struct kunit *test)
+{
+	static const char want_map[] =
+		"0x0 8 allocated\n0x1000 6 continued\n0x1400 6 free\n"
+		"0x1800 7 free\n0x2000 9 free\n0x4000 10 free\n0x8000 11 free\n";
+	struct buddy_kheap_params p = {
+		.cap_bytes = SZ_1M,
+		.min_chunk_bytes = KT_MIN_CHUNK,
+		.trim_block_bytes = SZ_8K,
+	};
+	struct seq_file m = { .size = PAGE_SIZE };
+	struct buddy_op op = { .op = BUDDY_OP_USABLE_SIZE };
+	struct buddy_map_iter *it;
+	struct buddy_kheap *kh;
+	loff_t pos;
+	u32 reason = 0;
+	void *r;
+	u64 off;
+
+	/* blocks of 8 KiB and up are trimmed: the core's order 9 */
+	KUNIT_EXPECT_EQ(test, buddy_kheap_check_params(&p), 0);
+	kh = tkheap_params(test, &p);
+	KUNIT_EXPECT_EQ(test, kh->core.cfg.trim_order, 9);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 5000, &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 0);
+	op.offset = off;
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 5120);
+	/* the run's second block is not a block start for the ABI either */
+	KUNIT_EXPECT_EQ(test, kfree_op(kh, off + 4096, &reason), -EINVAL);
+	KUNIT_EXPECT_EQ(test, reason, BUDDY_REASON_NOT_BLOCK_START);
+	/* the debugfs map names it "continued" */
+	m.buf = kunit_kzalloc(test, m.size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, m.buf);
+	it = kunit_kzalloc(test, sizeof(*it), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, it);
+	it->kh = kh;
+	for (pos = 0; (r = buddy_map_get(it, pos)) && !IS_ERR(r); pos++)
+		KUNIT_ASSERT_EQ(test, buddy_map_show(&m, r), 0);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(r));
+	KUNIT_EXPECT_EQ(test, m.count, strlen(want_map));
+	KUNIT_EXPECT_EQ_MSG(test, strncmp(m.buf, want_map, strlen(want_map)),
+			    0, "map:\n%.*s", (int)m.count, m.buf);
+	KUNIT_EXPECT_EQ(test, kfree_op(kh, off, &reason), 0);
+	kheap_check(test, kh);
+
+	/* a trimmed size above the window trims nothing */
+	p.cap_bytes = SZ_64K;
+	p.trim_block_bytes = SZ_128K;
+	KUNIT_EXPECT_EQ(test, buddy_kheap_check_params(&p), 0);
+	kh = tkheap_params(test, &p);
+	KUNIT_EXPECT_EQ(test, kh->core.cfg.trim_order, 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, 5000, &off), 0);
+	op.offset = off;
+	op.usable = 0;
+	KUNIT_ASSERT_EQ(test, buddy_kheap_op(kh, &op), 0);
+	KUNIT_EXPECT_EQ(test, op.usable, 8192);
 	kheap_check(test, kh);
 }
 
@@ -1132,6 +1199,7 @@ static struct kunit_case buddy_kheap_cases[] = {
 	KUNIT_CASE(buddy_test_kheap_alloc_ops),
 	KUNIT_CASE_PARAM(buddy_test_kheap_block_rejected, kblock_bad_gen_params),
 	KUNIT_CASE(buddy_test_kheap_block_reasons),
+	KUNIT_CASE(buddy_test_kheap_trim),
 	KUNIT_CASE(buddy_test_kheap_realloc),
 	KUNIT_CASE(buddy_test_kheap_stats),
 	KUNIT_CASE(buddy_test_kheap_stat_list),
