@@ -622,18 +622,20 @@ static void release_block(struct buddy_heap *heap, unsigned int ci,
 
 /*
  * Trim allocated block @i of order @k in chunk @ci to its first @keep
- * grains (a multiple of 1 << RUN_GRAIN_SHIFT, at most the block): split it
- * along that end, freeing the right halves past it, like
- * alloc_pages_exact().  What stays is a run of blocks of decreasing order;
- * all but the one at grain @start are marked as continuing it.  A freed
- * half cannot merge: its buddy is a block of the run or split.
+ * grains (a multiple of 1 << RUN_GRAIN_SHIFT, or for a run's first block
+ * any size of a block, and less than the block): split it along that end,
+ * freeing the right halves past it, like alloc_pages_exact().  What stays
+ * is a run of blocks of decreasing order; all but the one at grain @start
+ * are marked as continuing it.  A freed half cannot merge: its buddy is a
+ * block of the run or split.
  */
 static void trim_block(struct buddy_heap *heap, unsigned int ci,
 		       unsigned int k, u64 i, u64 keep, u64 start)
 {
 	const struct buddy_chunk *c = &heap->chunks[ci];
 
-	while (keep != BIT_ULL(k)) {
+	/* keep < 2^k all the way: it ends with a block filled exactly */
+	for (;;) {
 		set_split(heap, c, k, i);
 		k--;
 		i <<= 1;
@@ -651,8 +653,6 @@ static void trim_block(struct buddy_heap *heap, unsigned int ci,
 			return;
 		}
 	}
-	if (i << k != start)
-		set_run_bit(c, i << k);
 }
 
 /*

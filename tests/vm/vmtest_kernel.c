@@ -208,6 +208,17 @@ void test_debugfs(void)
 		CHECK((uint64_t)lines == st.live_blocks + nfree,
 		      "debugfs map of %d blocks read in full", lines);
 	}
+	/* a trimmed run is one live block, shown block by block */
+	CHECK_ERR(heap_malloc(fd, 5000, 0, &off, NULL), 0, "MALLOC 5000");
+	snprintf(want, sizeof(want), "0x%" PRIx64 " 8 allocated\n0x%" PRIx64
+		 " 6 continued\n", off, off + 4096);
+	s = slurp(path, file_buf, sizeof(file_buf));
+	CHECK(s && strstr(s, want),
+	      "debugfs map: a 5000-byte run reads 4 KiB allocated, then 1 KiB continued");
+	snprintf(path, sizeof(path), "%s/stats", dir);
+	s = slurp(path, file_buf, sizeof(file_buf));
+	CHECK(s && strstr(s, "trim_block_bytes 8192\n"),
+	      "debugfs stats: trim_block_bytes 8192 (the default)");
 	close(fd);
 
 	/* reading the map is O(N): 16 times the blocks, not 256 times the time */
