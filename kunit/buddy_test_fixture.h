@@ -283,7 +283,7 @@ static __maybe_unused struct tfix *theap_trim(struct kunit *test,
 }
 
 /* The default heap: 1 MiB window, 4 KiB chunks, no cap, keep 4 KiB. */
-static struct tfix *theap_default(struct kunit *test)
+static __maybe_unused struct tfix *theap_default(struct kunit *test)
 {
 	return theap(test, T_MAX_ORDER, T_CHUNK_ORDER, 0, osz(T_CHUNK_ORDER));
 }
@@ -302,6 +302,17 @@ static void tfree(struct kunit *test, struct tfix *f, u64 off)
 {
 	KUNIT_ASSERT_EQ_MSG(test, buddy_heap_free(&f->heap, off), 0,
 			    "buddy_heap_free(%llu)", off);
+}
+
+static u64 __maybe_unused trealloc(struct kunit *test, struct tfix *f,
+				    u64 off, u64 size, unsigned int flags)
+{
+	u64 now = U64_MAX;
+
+	KUNIT_ASSERT_EQ_MSG(test, buddy_heap_realloc(&f->heap, off, size, flags,
+						     &now), 0,
+			    "buddy_heap_realloc(%llu, %llu)", off, size);
+	return now;
 }
 
 static u64 tusable(struct kunit *test, struct tfix *f, u64 off)
