@@ -305,7 +305,7 @@ static void tfree(struct kunit *test, struct tfix *f, u64 off)
 }
 
 static u64 __maybe_unused trealloc(struct kunit *test, struct tfix *f,
-				    u64 off, u64 size, unsigned int flags)
+				   u64 off, u64 size, unsigned int flags)
 {
 	u64 now = U64_MAX;
 
