@@ -90,7 +90,15 @@ static void set_areas(const struct buddy_heap *heap, struct buddy_chunk *c)
 {
 	c->free_area = (u64 *)c->meta + c->order + 1;
 	c->split_area = c->free_area + heap->free_off[c->order + 1];
-	c->run_area = c->split_area + split_offset(c->order);
+}
+
+/*
+ * The run bitmap of chunk @c, right after its split area (computed, not
+ * kept: a struct buddy_chunk stays one cache line).
+ */
+static inline u64 *run_map(const struct buddy_chunk *c)
+{
+	return c->split_area + split_offset(c->order);
 }
 
 /* Level 0 of the free bitmap of order @k in chunk @c. */
@@ -141,7 +149,7 @@ static inline void clear_split(const struct buddy_heap *heap,
 static inline bool continues_run(const struct buddy_chunk *c, u64 g)
 {
 	return !(g & (BIT_ULL(RUN_GRAIN_SHIFT) - 1)) &&
-	       test_bit64(c->run_area, g >> RUN_GRAIN_SHIFT);
+	       test_bit64(run_map(c), g >> RUN_GRAIN_SHIFT);
 }
 
 /* Is grain @g, just past a block of chunk @c, the next block of its run? */
@@ -152,13 +160,13 @@ static inline bool run_follows(const struct buddy_chunk *c, u64 g)
 
 static inline void set_run_bit(const struct buddy_chunk *c, u64 g)
 {
-	c->run_area[g >> (RUN_GRAIN_SHIFT + 6)] |=
+	run_map(c)[g >> (RUN_GRAIN_SHIFT + 6)] |=
 		BIT_ULL((g >> RUN_GRAIN_SHIFT) & 63);
 }
 
 static inline void clear_run_bit(const struct buddy_chunk *c, u64 g)
 {
-	c->run_area[g >> (RUN_GRAIN_SHIFT + 6)] &=
+	run_map(c)[g >> (RUN_GRAIN_SHIFT + 6)] &=
 		~BIT_ULL((g >> RUN_GRAIN_SHIFT) & 63);
 }
 
@@ -363,7 +371,8 @@ static int locate(const struct buddy_heap *heap, u64 offset,
 	if (is_free(heap, c, k, g >> k) ||
 	    is_deferred(heap, k, offset & ~(order_bytes(k) - 1)))
 		return -BUDDY_ERR_FREE;
-	if ((rel & (order_bytes(k) - 1)) || continues_run(c, g))
+	if ((rel & (order_bytes(k) - 1)) ||
+	    (heap->may_have_runs && continues_run(c, g)))
 		return -BUDDY_ERR_NOT_START;
 	*cip = ci;
 	*orderp = k;
@@ -505,6 +514,8 @@ static void remove_chunk(struct buddy_heap *heap, unsigned int ci)
 	heap->nr_chunks--;
 	memset(&heap->chunks[heap->nr_chunks], 0, sizeof(heap->chunks[0]));
 	shift_chunk_masks(heap, ci, false);
+	if (!heap->nr_chunks)
+		heap->may_have_runs = false;
 }
 
 static u64 heap_cap(const struct buddy_heap *heap)
@@ -634,6 +645,7 @@ static void trim_block(struct buddy_heap *heap, unsigned int ci,
 {
 	const struct buddy_chunk *c = &heap->chunks[ci];
 
+	heap->may_have_runs = true;
 	/* keep < 2^k all the way: it ends with a block filled exactly */
 	for (;;) {
 		set_split(heap, c, k, i);
@@ -664,6 +676,8 @@ static u64 alloc_bytes(const struct buddy_heap *heap,
 {
 	u64 start = i << k, g = start + BIT_ULL(k);
 
+	if (!heap->may_have_runs)
+		return order_bytes(k);
 	while (run_follows(c, g))
 		g += BIT_ULL(find_leaf(heap, c, g));
 	return (g - start) << BUDDY_GRAIN_SHIFT;
@@ -681,7 +695,7 @@ static void release_alloc(struct buddy_heap *heap, unsigned int ci,
 	u64 g = i << k;
 	bool more;
 
-	if (!run_follows(c, g + BIT_ULL(k))) {
+	if (!heap->may_have_runs || !run_follows(c, g + BIT_ULL(k))) {
 		release_block(heap, ci, k, i);
 		return;
 	}
@@ -792,6 +806,7 @@ static void claim_tail(struct buddy_heap *heap, unsigned int ci, u64 start,
 	const struct buddy_chunk *c = &heap->chunks[ci];
 	u64 g = from;
 
+	heap->may_have_runs = true;
 	while (g < to) {
 		unsigned int k = find_leaf(heap, c, g);
 
@@ -935,32 +950,43 @@ static void untake_alloc(struct buddy_heap *heap, u64 offset)
 }
 
 /*
- * Take a block of @order at an offset aligned to order @search
- * (take_block()) and trim it to @bytes, the request's size (see
- * request_bytes()).
+ * Trim the block of @order just taken at @offset to @bytes; on failure
+ * (its chunk's metadata could not be unshared) give the block back.
  */
-static int take_alloc(struct buddy_heap *heap, unsigned int order,
-		      unsigned int search, u64 bytes, u64 *offset)
+static int trim_taken(struct buddy_heap *heap, unsigned int order,
+		      u64 bytes, u64 offset)
 {
+	unsigned int ci = find_chunk(heap, offset);
 	const struct buddy_chunk *c;
-	unsigned int ci;
 	u64 g;
 	int ret;
 
-	ret = take_block(heap, order, search, offset);
-	if (ret || bytes == order_bytes(order))
-		return ret;
-	ci = find_chunk(heap, *offset);
 	/* a deferred block's chunk may still share its metadata */
 	ret = own_meta(heap, ci, false);
 	if (ret) {
-		untake_alloc(heap, *offset);
+		untake_alloc(heap, offset);
 		return ret;
 	}
 	c = &heap->chunks[ci];
-	g = (*offset - c->offset) >> BUDDY_GRAIN_SHIFT;
+	g = (offset - c->offset) >> BUDDY_GRAIN_SHIFT;
 	trim_block(heap, ci, order, g >> order, bytes >> BUDDY_GRAIN_SHIFT, g);
 	return 0;
+}
+
+/*
+ * Take a block of @order at an offset aligned to order @search
+ * (take_block()) and trim it to @bytes, the request's size (see
+ * request_bytes()).  Inlined: it is the allocation fast path.
+ */
+static __always_inline int take_alloc(struct buddy_heap *heap,
+				      unsigned int order, unsigned int search,
+				      u64 bytes, u64 *offset)
+{
+	int ret = take_block(heap, order, search, offset);
+
+	if (ret || bytes == order_bytes(order))
+		return ret;
+	return trim_taken(heap, order, bytes, *offset);
 }
 
 static void account_alloc(struct buddy_heap *heap, u64 requested,
@@ -1038,6 +1064,7 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	memset(heap->defer_n, 0, sizeof(heap->defer_n));
 	heap->defer_mask = 0;
 	heap->hint_order = -1;
+	heap->may_have_runs = false;
 	heap->nr_chunks = 0;
 	heap->heap_bytes = 0;
 	heap->counters.bytes_in_use = 0;
@@ -1818,9 +1845,12 @@ static int check_chunk(const struct buddy_heap *heap, unsigned int ci,
 	if (ret)
 		return ret;
 	/* check_leaf() saw the bits at block starts: any other is stray */
-	if (popcount_words(c->run_area, run_words(K)) != w->ncontinued)
+	if (popcount_words(run_map(c), run_words(K)) != w->ncontinued)
 		return violation(w->v, c->offset, K,
 				 "run bit set inside a block or past the end");
+	if (w->ncontinued && !heap->may_have_runs)
+		return violation(w->v, c->offset, K,
+				 "run bits in a heap that made no run");
 	for (k = 0; k <= K; k++) {
 		u64 words = bitmap_words(K - k);
 
@@ -1946,8 +1976,7 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 					 "chunk memory or metadata missing");
 		if (c->free_area != (u64 *)c->meta + c->order + 1 ||
 		    c->split_area != c->free_area +
-				     heap->free_off[c->order + 1] ||
-		    c->run_area != c->split_area + split_offset(c->order))
+				     heap->free_off[c->order + 1])
 			return violation(v, c->offset, c->order,
 					 "chunk metadata pointers wrong");
 		prev_end = c->offset + bytes;

@@ -269,10 +269,9 @@ struct buddy_chunk {
 	void *meta;		/* bitmaps and counts, from ops->meta_alloc */
 	size_t meta_bytes;
 	bool meta_shared;	/* ops->meta_share()d: read-only until unshared */
-	/* private: the free, split and run areas inside @meta */
+	/* private: the free and split areas inside @meta (the run area follows) */
 	u64 *free_area;
 	u64 *split_area;
-	u64 *run_area;
 };
 
 /**
@@ -362,6 +361,9 @@ struct buddy_stats {
  *	freeing it skips the tree walk (only freeing or reallocating that
  *	very block can change its state).
  * @hint_order: its order, -1 when there is none.
+ * @may_have_runs: a trimmed run was made since the heap was last empty:
+ *	until then no run bit is set, and free and usable_size need not
+ *	read them (a heap of small blocks pays nothing for trimming).
  * @fresh_offset: offset of the chunk added last (with @counters.nr_grows,
  *	tells a block carved from a chunk added by the same call: still zero).
  *
@@ -387,6 +389,7 @@ struct buddy_heap {
 	unsigned int defer_depth;
 	u64 hint_offset;
 	int hint_order;
+	bool may_have_runs;
 	u64 fresh_offset;
 };
 

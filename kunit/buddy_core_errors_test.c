@@ -1269,7 +1269,7 @@ static void buddy_test_check_finds_run_damage(struct kunit *test)
 	HEAP_CHECK(test, h);
 	KUNIT_ASSERT_EQ(test, h->nr_chunks, 1);
 	KUNIT_ASSERT_EQ(test, h->chunks[0].order, 9);
-	run = h->chunks[0].run_area;
+	run = run_map(&h->chunks[0]);
 	KUNIT_ASSERT_NOT_NULL(test, run);
 	KUNIT_ASSERT_EQ(test, run[0], good);
 

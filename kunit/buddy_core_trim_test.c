@@ -127,7 +127,7 @@ static void expect_run_bits(struct kunit *test, struct tfix *f,
 
 	KUNIT_ASSERT_LT(test, ci, f->heap.nr_chunks);
 	c = &f->heap.chunks[ci];
-	KUNIT_ASSERT_NOT_NULL(test, c->run_area);
+	KUNIT_ASSERT_NOT_NULL(test, run_map(c));
 	words = max_t(u64, 1, BIT_ULL(c->order) >> 10);
 	want = kunit_kcalloc(test, words, sizeof(*want), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, want);
@@ -141,7 +141,7 @@ static void expect_run_bits(struct kunit *test, struct tfix *f,
 		want[bit >> 6] |= BIT_ULL(bit & 63);
 	}
 	for (w = 0; w < words; w++)
-		KUNIT_EXPECT_EQ_MSG(test, c->run_area[w], want[w],
+		KUNIT_EXPECT_EQ_MSG(test, run_map(c)[w], want[w],
 				    "chunk at %llu: run word %llu", c->offset,
 				    w);
 	kunit_kfree(test, want);
