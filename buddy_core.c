@@ -668,19 +668,38 @@ static void trim_block(struct buddy_heap *heap, unsigned int ci,
 }
 
 /*
+ * Step from block @*g (a grain) of order @*k of an allocation to the block
+ * continuing its run after it, if there is one: return whether there was.
+ * The next block's order is read before the caller frees or trims the one
+ * it leaves, which changes nothing past that block.
+ */
+static inline bool run_step(const struct buddy_heap *heap,
+			    const struct buddy_chunk *c, u64 *g,
+			    unsigned int *k)
+{
+	u64 next = *g + BIT_ULL(*k);
+
+	if (!run_follows(c, next))
+		return false;
+	*g = next;
+	*k = find_leaf(heap, c, next);
+	return true;
+}
+
+/*
  * Bytes of the allocation whose first block is block @i of order @k in
  * chunk @c: that block and the blocks continuing its run.
  */
 static u64 alloc_bytes(const struct buddy_heap *heap,
 		       const struct buddy_chunk *c, unsigned int k, u64 i)
 {
-	u64 start = i << k, g = start + BIT_ULL(k);
+	u64 start = i << k, g = start;
 
 	if (!heap->may_have_runs)
 		return order_bytes(k);
-	while (run_follows(c, g))
-		g += BIT_ULL(find_leaf(heap, c, g));
-	return (g - start) << BUDDY_GRAIN_SHIFT;
+	while (run_step(heap, c, &g, &k))
+		;
+	return (g + BIT_ULL(k) - start) << BUDDY_GRAIN_SHIFT;
 }
 
 /*
@@ -701,16 +720,14 @@ static void release_alloc(struct buddy_heap *heap, unsigned int ci,
 	}
 	own_meta(heap, ci, true);
 	do {
-		u64 next = g + BIT_ULL(k);
+		u64 block = g;
+		unsigned int order = k;
 
 		/* the chunk goes away only once the last block is free */
-		more = run_follows(c, next);
+		more = run_step(heap, c, &g, &k);
 		if (more)
-			clear_run_bit(c, next);
-		free_to_bitmaps(heap, ci, k, g >> k);
-		g = next;
-		if (more)
-			k = find_leaf(heap, c, g);
+			clear_run_bit(c, g);
+		free_to_bitmaps(heap, ci, order, block >> order);
 	} while (more);
 }
 
@@ -727,18 +744,17 @@ static void shrink_alloc(struct buddy_heap *heap, unsigned int ci,
 	bool more;
 
 	do {
-		u64 next = g + BIT_ULL(k);
+		u64 block = g;
+		unsigned int order = k;
 
-		more = run_follows(c, next);
-		if (g >= end) {
-			clear_run_bit(c, g);
-			free_to_bitmaps(heap, ci, k, g >> k);
-		} else if (next > end) {
-			trim_block(heap, ci, k, g >> k, end - g, start);
+		more = run_step(heap, c, &g, &k);
+		if (block >= end) {
+			clear_run_bit(c, block);
+			free_to_bitmaps(heap, ci, order, block >> order);
+		} else if (block + BIT_ULL(order) > end) {
+			trim_block(heap, ci, order, block >> order, end - block,
+				   start);
 		}
-		g = next;
-		if (more)
-			k = find_leaf(heap, c, g);
 	} while (more);
 }
 
