@@ -1017,6 +1017,15 @@ static void account_alloc(struct buddy_heap *heap, u64 requested,
 	s->bytes_granted_total += granted;
 }
 
+static void account_free(struct buddy_heap *heap, u64 granted)
+{
+	struct buddy_counters *s = &heap->counters;
+
+	s->bytes_in_use -= granted;
+	s->live_blocks--;
+	s->nr_frees++;
+}
+
 /* Exported operations */
 
 /**
@@ -1322,14 +1331,12 @@ int buddy_heap_free(struct buddy_heap *heap, u64 offset)
 	int ret;
 
 	if (offset == heap->hint_offset && heap->hint_order >= 0) {
-		/* the block just allocated: no need to search the tree */
+		/* the block just allocated (never a run): no tree to search */
 		ci = find_chunk(heap, offset);
 		order = heap->hint_order;
 		i = block_index(&heap->chunks[ci], order, offset);
 		heap->hint_order = -1;
-		heap->counters.bytes_in_use -= order_bytes(order);
-		heap->counters.live_blocks--;
-		heap->counters.nr_frees++;
+		account_free(heap, order_bytes(order));
 		release_block(heap, ci, order, i);
 		return 0;
 	}
@@ -1338,10 +1345,7 @@ int buddy_heap_free(struct buddy_heap *heap, u64 offset)
 		heap->counters.nr_failed++;
 		return ret;
 	}
-	heap->counters.bytes_in_use -= alloc_bytes(heap, &heap->chunks[ci],
-						   order, i);
-	heap->counters.live_blocks--;
-	heap->counters.nr_frees++;
+	account_free(heap, alloc_bytes(heap, &heap->chunks[ci], order, i));
 	release_alloc(heap, ci, order, i);
 	return 0;
 }
