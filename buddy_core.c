@@ -1458,8 +1458,9 @@ static int grow_alloc(struct buddy_heap *heap, u64 offset, u64 old_bytes,
  *
  * Shrinks in place by trimming off the tail; grows in place when what it
  * needs after it is free (each right-hand buddy up to the new order, or
- * for a trimmed run the blocks up to its new end); otherwise allocates
- * anew, copies the old contents with ops->copy and frees the old one.
+ * for a trimmed run the blocks up to its new end); otherwise allocates a
+ * whole block of the new order, untrimmed (see "Trimmed runs"), copies the
+ * old contents with ops->copy and frees the old one.
  *
  * Return: 0; -EINVAL for unknown @flags; the errors of buddy_heap_free()
  * for a bad @offset; -ENOMEM (the old allocation is left intact).
@@ -1495,9 +1496,12 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	} else if (new_bytes > old_bytes) {
 		ret = grow_alloc(heap, offset, old_bytes, ci, k, i, n,
 				 new_bytes, run, zero, grows);
-		if (!ret)
+		if (!ret) {
+			/* room to grow again in place: the whole block */
+			new_bytes = order_bytes(n);
 			ret = move_alloc(heap, offset, old_bytes, n, new_bytes,
 					 zero, grows, &dst);
+		}
 		if (ret < 0)
 			goto fail;
 	}
@@ -1509,9 +1513,10 @@ int buddy_heap_realloc(struct buddy_heap *heap, u64 offset, u64 size,
 	heap->counters.bytes_requested_total += size;
 	heap->counters.bytes_granted_total += new_bytes;
 	heap->counters.nr_reallocs++;
-	/* one block of order n for sure only if neither size is a run's */
+	/* one block of order n for sure: moved, or neither size a run's */
 	heap->hint_offset = dst;
-	heap->hint_order = old_bytes == order_bytes(k) && !run ? (int)n : -1;
+	heap->hint_order = dst != offset ||
+			   (old_bytes == order_bytes(k) && !run) ? (int)n : -1;
 	*new_offset = dst;
 	return 0;
 fail:

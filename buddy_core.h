@@ -119,7 +119,12 @@
  * returns every block of it (never deferred); realloc shrinks it by
  * trimming it again, and grows it in place when the free blocks after it
  * cover the new end (claiming them, trimmed the same way), else moves it.
- * A request that fills its block exactly stays one block.  buddy_walk()
+ * A realloc that moves an allocation to grow it gives it its whole block,
+ * untrimmed: a buffer that grows again then grows in place, where a run
+ * trimmed to each new size would move at every step once something took
+ * the blocks after it (a growing python3 list or string did, and each
+ * move could double the heap).  A request that fills its block exactly
+ * stays one block.  buddy_walk()
  * reports the blocks after a run's first as BUDDY_BLOCK_CONTINUED.
  */
 

@@ -769,10 +769,11 @@ static void buddy_test_run_write_failures(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 5120, 512, 0));
 	KUNIT_EXPECT_EQ(test, buddy_heap_realloc(&f->heap, 0, 7000,
 						 BUDDY_ALLOC_ZERO, &now), 0);
+	/* moved into its whole block, zeroed from the old end to the new */
 	KUNIT_EXPECT_EQ(test, now, 8192);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 7168);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 8192);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 5120, 0xb0));
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 5120, 2048, 0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 5120, 3072, 0));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 6144, 2048, 0xb1));
 	expect_no_leak(test, f);
 	HEAP_CHECK(test, &f->heap);

@@ -667,11 +667,9 @@ static void buddy_test_trim_realloc_grow_moves(struct kunit *test)
 		TB_A(6144, 7), TB_F(8192, 9),
 	};
 	static const struct tblock moved[] = {
-		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7),
-		TB_A(8192, 8), TB_C(12288, 7), TB_C(14336, 6), TB_F(15360, 6),
+		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7), TB_A(8192, 9),
 	};
 	static const u64 cont0[] = { 4096, 5120 };
-	static const u64 cont1[] = { 12288, 14336 };
 	struct tfix *f;
 	u64 a, b, off, y;
 
@@ -699,20 +697,25 @@ static void buddy_test_trim_realloc_grow_moves(struct kunit *test)
 	expect_run_bits(test, f, 0, cont0, ARRAY_SIZE(cont0));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 5120, 512, 0));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 5632, 512, 0xee));
-	/* 7168 would need y's bytes: the run moves to the other chunk */
+	/*
+	 * 7168 would need y's bytes: the run moves to the other chunk, into
+	 * its whole block, untrimmed, to grow there in place next time
+	 */
 	tfill(test, f, off, 5632, 0x5a);
 	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 7000, BUDDY_ALLOC_ZERO),
 			8192);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, 8192), 7168);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, 8192), 8192);
 	expect_blocks(test, f, moved, ARRAY_SIZE(moved));
 	expect_run_bits(test, f, 0, NULL, 0);
-	expect_run_bits(test, f, 1, cont1, ARRAY_SIZE(cont1));
-	expect_in_use(test, f, 7168 + 2048, 2);
-	/* the old run's bytes copied, the gain zeroed, no more */
+	expect_run_bits(test, f, 1, NULL, 0);
+	expect_in_use(test, f, 8192 + 2048, 2);
+	/* the old run's bytes copied, the whole gain zeroed */
 	KUNIT_EXPECT_EQ(test, f->copied_bytes, 5632);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192, 5632, 0x5a));
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192 + 5632, 7168 - 5632, 0));
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192 + 7168, 1024, 0xee));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192 + 5632, 8192 - 5632, 0));
+	/* and it grows in place up to the block's end, with no copy */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, 8192, 8000, 0), 8192);
+	KUNIT_EXPECT_EQ(test, f->copied_bytes, 5632);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, y, 2048, 0x11));
 	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, off), -BUDDY_ERR_FREE);
 	HEAP_CHECK(test, &f->heap);
@@ -720,24 +723,21 @@ static void buddy_test_trim_realloc_grow_moves(struct kunit *test)
 
 static void buddy_test_trim_realloc_past_chunk_moves(struct kunit *test)
 {
-	static const struct tblock want[] = {
-		TB_A(16384, 9), TB_C(24576, 6), TB_F(25600, 6),
-		TB_F(26624, 7), TB_F(28672, 8),
-	};
-	static const u64 cont[] = { 24576 };
+	static const struct tblock want[] = { TB_A(16384, 10) };
 	struct tfix *f = theap_trim_default(test);
 	u64 off = talloc(test, f, 5000);
 
 	tfill(test, f, off, 5120, 0x3c);
 	/*
-	 * 9216 bytes do not fit the order-9 chunk: a new order-10 one at
-	 * 16384 takes the run, and the old chunk, whole again, goes back.
+	 * 9000 bytes do not fit the order-9 chunk: a new order-10 one at
+	 * 16384 takes the allocation, its whole block, and the old chunk,
+	 * whole again, goes back.
 	 */
 	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 9000, 0), 16384);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, 16384), 9216);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, 16384), 16384);
 	expect_blocks(test, f, want, ARRAY_SIZE(want));
-	expect_run_bits(test, f, 0, cont, ARRAY_SIZE(cont));
-	expect_in_use(test, f, 9216, 1);
+	expect_run_bits(test, f, 0, NULL, 0);
+	expect_in_use(test, f, 16384, 1);
 	KUNIT_EXPECT_EQ(test, f->chunks_live, 1);
 	KUNIT_EXPECT_EQ(test, f->chunk_frees, 1);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 16384, 5120, 0x3c));
@@ -830,8 +830,7 @@ static void buddy_test_trim_realloc_undefer_keeps_order(struct kunit *test)
 static void buddy_test_trim_realloc_undefer_then_move(struct kunit *test)
 {
 	static const struct tblock want[] = {
-		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7),
-		TB_A(8192, 8), TB_C(12288, 7), TB_C(14336, 6), TB_F(15360, 6),
+		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7), TB_A(8192, 9),
 	};
 	struct tfix *f = theap_trim_two_chunks(test);
 	unsigned int k;
@@ -849,7 +848,7 @@ static void buddy_test_trim_realloc_undefer_then_move(struct kunit *test)
 	for (k = 0; k < BUDDY_DEFER_ORDERS; k++)
 		KUNIT_EXPECT_EQ_MSG(test, f->heap.defer_n[k], 0, "order %u", k);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192, 5120, 0x4d));
-	expect_in_use(test, f, 7168 + 2048, 2);
+	expect_in_use(test, f, 8192 + 2048, 2);
 	HEAP_CHECK(test, &f->heap);
 }
 
@@ -945,9 +944,7 @@ static void buddy_test_trim_realloc_rising_pieces(struct kunit *test)
 
 static void buddy_test_trim_realloc_grain_to_run(struct kunit *test)
 {
-	static const struct tblock moved[] = {
-		TB_A(8192, 8), TB_C(12288, 6), TB_F(13312, 6), TB_F(14336, 7),
-	};
+	static const struct tblock moved[] = { TB_A(8192, 9) };
 	struct tfix *f = theap_trim_default(test);
 	u64 off = talloc(test, f, 8192), now;
 
@@ -958,18 +955,18 @@ static void buddy_test_trim_realloc_grain_to_run(struct kunit *test)
 	/*
 	 * The blocks after the grain are free, but a run's blocks start on
 	 * BUDDY_TRIM_UNIT: a run cannot grow from 16 bytes in place.  It
-	 * moves to a new order-9 chunk at 8192, and the old one, whole
-	 * again, goes back.
+	 * moves to a new order-9 chunk at 8192, its whole block, and the old
+	 * one, whole again, goes back.
 	 */
 	now = trealloc(test, f, off, 5000, BUDDY_ALLOC_ZERO);
 	KUNIT_EXPECT_EQ(test, now, 8192);
 	expect_blocks(test, f, moved, ARRAY_SIZE(moved));
 	KUNIT_EXPECT_EQ(test, f->chunk_frees, 1);
 	KUNIT_EXPECT_EQ(test, f->copied_bytes, 16);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 5120);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, now), 8192);
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, now, 16, 0x92));
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 16, 5120 - 16, 0));
-	expect_in_use(test, f, 5120, 1);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, now + 16, 8192 - 16, 0));
+	expect_in_use(test, f, 8192, 1);
 	HEAP_CHECK(test, &f->heap);
 	tfree(test, f, now);
 	expect_in_use(test, f, 0, 0);
@@ -1248,6 +1245,9 @@ static void buddy_test_trim_random(struct kunit *test)
 			KUNIT_ASSERT_EQ_MSG(test, ret, 0,
 					    "step %u: realloc(%llu, %llu)",
 					    step, l->off, size);
+			/* a move gets its whole block */
+			if (now != l->off)
+				bytes = osz(ref_order(size));
 			keep = min(l->bytes, bytes);
 			KUNIT_ASSERT_TRUE_MSG(test, tholds(test, f, now, keep,
 							   l->pat),

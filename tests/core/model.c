@@ -626,7 +626,8 @@ int model_realloc(struct model *m, u64 off, u64 size, u64 *new_off)
 		m->in_use += t - r;
 		return 0;
 	}
-	ret = model_alloc(m, size, 0, new_off);
+	/* a move gets its whole block: room to grow again in place */
+	ret = model_alloc(m, obytes(size_order(size)), 0, new_off);
 	if (ret)
 		return ret;
 	return model_free(m, off);

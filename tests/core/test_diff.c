@@ -119,16 +119,22 @@ static int run_target(const struct diff *d, u64 size)
 	return d->h.cfg.trim_order && n >= d->h.cfg.trim_order;
 }
 
-/* What a request of @size must get: a run in BUDDY_TRIM_UNITs, or 2^n. */
-static u64 spec_usable(const struct diff *d, u64 size)
+/* The block a request of @size needs: 2^n. */
+static u64 spec_block(u64 size)
 {
 	u64 b = 16;
 
-	if (run_target(d, size))
-		return (size + BUDDY_TRIM_UNIT - 1) & ~(BUDDY_TRIM_UNIT - 1);
 	while (b < size)
 		b <<= 1;
 	return b;
+}
+
+/* What a request of @size must get: a run in BUDDY_TRIM_UNITs, or 2^n. */
+static u64 spec_usable(const struct diff *d, u64 size)
+{
+	if (run_target(d, size))
+		return (size + BUDDY_TRIM_UNIT - 1) & ~(BUDDY_TRIM_UNIT - 1);
+	return spec_block(size);
 }
 
 /* The core's walk from a run's start: its pieces (see run_pieces()). */
@@ -425,7 +431,9 @@ static void do_realloc(struct diff *d)
 		d->moves++;
 	buddy_heap_usable_size(&d->h, o1, &u);
 	if (d->p->trim_order) {
-		if (u != spec_usable(d, size))
+		/* a move gets its whole block: room to grow in place */
+		if (u != (o1 != l->off ? spec_block(size) :
+			  spec_usable(d, size)))
 			fail(d, "realloc's usable size is not the spec's", o1);
 		new_pieces = run_pieces(d, o1, u, &rw);
 		if (o1 != l->off)

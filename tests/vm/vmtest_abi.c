@@ -1022,7 +1022,26 @@ void test_trim(void)
 		  "trim: REALLOC 7000 -> 4200");
 	CHECK(noff == off && use == 4352, "trim: REALLOC shrank in place to 4352 (%"
 	      PRIu64 ")", use);
-	CHECK_ERR(heap_free(fd, off, NULL), 0, "trim: FREE the run");
+
+	/* a realloc that must move gets the whole block: room to grow */
+	CHECK_ERR(heap_malloc(fd, 1000, 0, &off2, NULL), 0, "trim: MALLOC 1000");
+	CHECK(off2 == off + 5120, "trim: ... in the run's tail again (+%" PRIu64 ")",
+	      off2 - off);
+	CHECK_ERR(heap_realloc(fd, off, 7000, 0, &noff, &use), 0,
+		  "trim: REALLOC 4352 -> 7000 past the 1000");
+	for (i = 0; i < 4352 && base[noff + i] == (unsigned char)(i * 7); i++)
+		;
+	CHECK(noff != off && use == 8192 && i == 4352,
+	      "trim: REALLOC moved into a whole 8 KiB block, contents kept (%"
+	      PRIu64 ", %" PRIu64 " kept)", use, i);
+	off = noff;
+	CHECK_ERR(heap_realloc(fd, off, 8100, 0, &noff, &use), 0,
+		  "trim: REALLOC 7000 -> 8100");
+	CHECK(noff == off && use == 8192,
+	      "trim: ... then grew in place (+%" PRIu64 ", %" PRIu64 ")",
+	      noff - off, use);
+	CHECK_ERR(heap_free(fd, off2, NULL), 0, "trim: FREE the 1000");
+	CHECK_ERR(heap_free(fd, off, NULL), 0, "trim: FREE the moved block");
 
 	/* sizes that fill their block stay one block; large ones are trimmed */
 	CHECK_ERR(heap_malloc(fd, 8192, 0, &off, &use), 0, "trim: MALLOC 8192");
