@@ -402,6 +402,7 @@ static int own_meta(struct buddy_heap *heap, unsigned int ci, bool must)
 	if (!heap->ops->meta_unshare(heap->ctx, &c->meta, c->meta_bytes, must))
 		return -ENOMEM;
 	c->meta_shared = false;
+	heap->shared_mask &= ~BIT_ULL(ci);
 	set_areas(heap, c);
 	return 0;
 }
@@ -431,22 +432,28 @@ static bool find_hole(const struct buddy_heap *heap, unsigned int order,
 }
 
 /*
- * Keep bit c of every chunk_mask[k] meaning chunks[c] across an insertion
- * (@insert: a zero bit opens at @ci, the bits above move up) or a removal
- * (bit @ci goes, the bits above move down) in the chunk array.
+ * Keep bit c of @m meaning chunks[c] across an insertion (@insert: a zero
+ * bit opens at @ci, the bits above move up) or a removal (bit @ci goes, the
+ * bits above move down) in the chunk array.
  */
+static u64 shift_mask(u64 m, unsigned int ci, bool insert)
+{
+	u64 below = BIT_ULL(ci) - 1;
+	u64 above = insert ? (m & ~below) << 1 : (m >> 1) & ~below;
+
+	return (m & below) | above;
+}
+
+/* shift_mask() every chunk_mask[k] and the shared_mask. */
 static void shift_chunk_masks(struct buddy_heap *heap, unsigned int ci,
 			      bool insert)
 {
-	u64 below = BIT_ULL(ci) - 1;
 	unsigned int k;
 
-	for (k = 0; k <= heap->cfg.max_order; k++) {
-		u64 m = heap->chunk_mask[k];
-		u64 above = insert ? (m & ~below) << 1 : (m >> 1) & ~below;
-
-		heap->chunk_mask[k] = (m & below) | above;
-	}
+	for (k = 0; k <= heap->cfg.max_order; k++)
+		heap->chunk_mask[k] = shift_mask(heap->chunk_mask[k], ci,
+						 insert);
+	heap->shared_mask = shift_mask(heap->shared_mask, ci, insert);
 }
 
 static int add_chunk(struct buddy_heap *heap, unsigned int order, u64 pos)
@@ -1085,6 +1092,7 @@ void buddy_heap_destroy(struct buddy_heap *heap)
 	memset(heap->chunks, 0, sizeof(heap->chunks));
 	memset(heap->free_blocks, 0, sizeof(heap->free_blocks));
 	memset(heap->chunk_mask, 0, sizeof(heap->chunk_mask));
+	heap->shared_mask = 0;
 	heap->order_mask = 0;
 	memset(heap->defer_n, 0, sizeof(heap->defer_n));
 	heap->defer_mask = 0;
@@ -1143,6 +1151,7 @@ int buddy_heap_clone(struct buddy_heap *dst, struct buddy_heap *src,
 
 	*dst = *src;
 	dst->ctx = ctx;
+	dst->shared_mask = 0;
 	for (i = 0; i < src->nr_chunks; i++) {
 		struct buddy_chunk *s = &src->chunks[i];
 		struct buddy_chunk *d = &dst->chunks[i];
@@ -1162,6 +1171,8 @@ int buddy_heap_clone(struct buddy_heap *dst, struct buddy_heap *src,
 		    ops->meta_share(ctx, s->meta, s->meta_bytes)) {
 			s->meta_shared = true;
 			d->meta_shared = true;
+			src->shared_mask |= BIT_ULL(i);
+			dst->shared_mask |= BIT_ULL(i);
 			continue;
 		}
 		d->meta_shared = false;
@@ -1999,6 +2010,9 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 		    c->meta_bytes != meta_words(heap, c->order) * sizeof(u64))
 			return violation(v, c->offset, c->order,
 					 "chunk memory or metadata missing");
+		if (c->meta_shared != !!(heap->shared_mask & BIT_ULL(ci)))
+			return violation(v, c->offset, c->order,
+					 "shared mask disagrees with a chunk");
 		if (c->free_area != (u64 *)c->meta + c->order + 1 ||
 		    c->split_area != c->free_area +
 				     heap->free_off[c->order + 1])
@@ -2022,6 +2036,8 @@ int buddy_check(const struct buddy_heap *heap, struct buddy_violation *v)
 	}
 	if (heap->order_mask != mask)
 		return violation(v, 0, 0, "order mask wrong");
+	if (heap->nr_chunks < 64 && (heap->shared_mask >> heap->nr_chunks))
+		return violation(v, 0, 0, "shared mask bit past the end");
 	ret = check_deferred(heap, &w);
 	if (ret)
 		return ret;

@@ -354,6 +354,8 @@ struct buddy_stats {
  *	that are not computed on demand; the type is defined there).
  * @order_mask: bit k set <=> @free_blocks[k] != 0.
  * @chunk_mask: bit c of [k] set <=> @chunks[c] has a free block of order k.
+ * @shared_mask: bit c set <=> @chunks[c].meta_shared, for the allocation
+ *	policy to test many chunks at once.
  * @free_off: word offset of the free region of depth d (see the layout).
  * @split_off: word offset of the split bitmap of depth d.
  * @defer: deferred coalescing: offsets of the freed blocks held back, per
@@ -386,6 +388,7 @@ struct buddy_heap {
 	struct buddy_counters counters;
 	u64 order_mask;
 	u64 chunk_mask[BUDDY_MAX_ORDER + 1];
+	u64 shared_mask;
 	u64 free_off[BUDDY_MAX_ORDER + 2];
 	u64 split_off[BUDDY_MAX_ORDER + 1];
 	u64 defer[BUDDY_DEFER_ORDERS][BUDDY_DEFER_DEPTH];
