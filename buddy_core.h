@@ -34,6 +34,23 @@
  * expand() in mm/page_alloc.c.  A free block merges with its buddy as
  * far as it can go at once, like __free_one_page() (unless deferred
  * coalescing holds it back, see BUDDY_DEFER_ORDERS).
+ *
+ * With cfg.own_first, a heap whose clone shares some chunks' metadata
+ * (buddy_heap_clone()) keeps away from those chunks while it can, since
+ * its first change to one copies that chunk's metadata: it takes the
+ * lowest fitting block of the smallest order from a chunk it owns, else
+ * splits the smallest larger block a chunk it owns holds.  Only when no
+ * chunk it owns has room does it break a chunk's sharing: the chunk whose
+ * largest free block is the largest part of it (the fewest metadata bytes
+ * copied per byte of free space gained; on a tie the lowest), and there
+ * its smallest fitting block.  So a forked child, or its parent, copies
+ * the metadata of the chunk with the most room once, not that of every
+ * large chunk in which a small block happens to be free (a trimmed run's
+ * tail, say).  Without a shared chunk nothing changes.  A chunk counts as
+ * shared from the clone until the heap first writes to it, even if every
+ * other heap has dropped it meanwhile (the write then copies nothing): a
+ * parent whose child has exited keeps to the chunks it wrote since the
+ * fork, splitting larger blocks there, until it writes to the others.
  */
 
 /**
@@ -138,7 +155,11 @@
  * (about two split bits for any block start) and merges upwards.  A
  * trimmed run costs that once per block of it: fewer than K blocks when
  * allocated, at most 2K more per growth in place.  Chunk lookup is a
- * binary search over at most BUDDY_MAX_CHUNKS chunks.
+ * binary search over at most BUDDY_MAX_CHUNKS chunks.  While a clone
+ * shares some chunk's metadata, cfg.own_first's choice of a chunk adds
+ * O(max_order + chunks) to an allocation that would take a block from one
+ * (the scan of every chunk only when the heap unshares a chunk, at most
+ * once per chunk and clone).
  * Growth and release add O(max_order) for the masks.  buddy_check() and
  * buddy_walk() are O(heap size): debugging and heap maps only.
  */
@@ -256,6 +277,8 @@ struct buddy_ops {
  *	which a clone copies on its first change to the chunk, small.
  * @trim_order: 0, or the lowest order whose requests become trimmed runs
  *	(see "Trimmed runs"); more than BUDDY_TRIM_SHIFT - BUDDY_GRAIN_SHIFT.
+ * @own_first: after a clone, allocate from chunks whose metadata the heap
+ *	does not share before unsharing another's (see "Allocation policy").
  */
 struct buddy_config {
 	unsigned int max_order;
@@ -264,6 +287,7 @@ struct buddy_config {
 	u64 low_water_bytes;
 	unsigned int max_step_order;
 	unsigned int trim_order;
+	bool own_first;
 };
 
 /* One chunk of a heap (read-only for embedders). */

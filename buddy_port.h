@@ -64,6 +64,7 @@ typedef signed long long s64;
 
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
+#define noinline		__attribute__((__noinline__))
 
 static inline unsigned int buddy_ctz64(u64 x)
 {
