@@ -468,6 +468,8 @@ struct buddy_kheap *buddy_kheap_create(const struct buddy_kheap_params *p,
 	cfg.trim_order = 0;
 	if (p->trim_block_bytes && p->trim_block_bytes <= kh->window_bytes)
 		cfg.trim_order = ilog2(p->trim_block_bytes) - BUDDY_GRAIN_SHIFT;
+	/* a CLONE (fork) copies a chunk's metadata on its first change */
+	cfg.own_first = true;
 	ret = buddy_heap_init(&kh->core, &cfg, &buddy_kheap_ops, kh);
 	if (!ret)
 		ret = buddy_heap_set_defer_depth(&kh->core, p->defer_depth);
