@@ -146,9 +146,160 @@ static void test_clone_copies_metadata(void)
 	EXPECT_EQ(m.metas + m2.metas, 0);
 }
 
+/* One side of the forks below: its heap, memory and live allocations. */
+#define OF_LIVE		256
+struct of_side {
+	struct buddy_heap h;
+	struct tmem m;
+	u64 off[OF_LIVE], seed[OF_LIVE];
+	u64 bytes[OF_LIVE];
+	unsigned int live;
+};
+
+static void of_fill(struct of_side *s, unsigned int i, bool check)
+{
+	u64 left, k;
+	u8 *p = buddy_chunk_address(&s->h, s->off[i], &left);
+
+	for (k = 0; p && k < s->bytes[i]; k += 61) {
+		u8 want = (u8)(s->seed[i] + k);
+
+		if (!check)
+			p[k] = want;
+		else if (p[k] != want)
+			t_report(__FILE__, __LINE__, "block %#llx byte %llu",
+				 (unsigned long long)s->off[i],
+				 (unsigned long long)k);
+	}
+}
+
+/* Does a chunk the heap owns hold a free block of order @search or more? */
+static bool of_owned_room(const struct buddy_heap *h, unsigned int search)
+{
+	unsigned int k;
+
+	for (k = search; k <= h->cfg.max_order; k++)
+		if (h->chunk_mask[k] & ~h->shared_mask)
+			return true;
+	return false;
+}
+
+/*
+ * cfg.own_first under forks: random allocations (trimmed runs among them),
+ * frees and reallocations on a heap that is cloned now and then, both
+ * sides going on and one of them dropped later.  After every call the heap
+ * must pass buddy_check() and the contents of every live block must be
+ * intact; an allocation that an owned chunk had room for (a free block of
+ * its order or more) must not unshare a chunk, and every unshare must be
+ * counted by tmem.  The shared mask must end up covering the chunks only.
+ */
+static void test_own_first_forks(void)
+{
+	static struct of_side side[2];
+	struct buddy_config cfg = {
+		.max_order = 22, .min_chunk_order = 12,
+		.low_water_bytes = 1 << 16, .max_step_order = 15,
+		.trim_order = 9, .own_first = true,
+	};
+	u64 rng = env_u64("BUDDY_TEST_SEED", 0x0f0f2026);
+	unsigned int alive = 1, op, i, picks_owned = 0, unshares = 0;
+
+	memset(side, 0, sizeof(side));
+	REQUIRE_EQ(buddy_heap_init(&side[0].h, &cfg, &tmem_ops, &side[0].m),
+		   0);
+	for (op = 0; op < 40000 && !t_failures; op++) {
+		unsigned int si = alive == 3 ? rng_below(&rng, 2) : alive - 1;
+		struct of_side *s = &side[si];
+		unsigned int r = (unsigned int)rng_below(&rng, 1000);
+		u64 shared = s->h.shared_mask, n;
+
+		if (r < 2 && alive != 3 && s->h.nr_chunks) {
+			/* fork: the clone gets a copy of the live list */
+			struct of_side *c = &side[!si];
+
+			memset(&c->m, 0, sizeof(c->m));
+			REQUIRE_EQ(buddy_heap_clone(&c->h, &s->h, &c->m), 0);
+			memcpy(c->off, s->off, sizeof(c->off));
+			memcpy(c->seed, s->seed, sizeof(c->seed));
+			memcpy(c->bytes, s->bytes, sizeof(c->bytes));
+			c->live = s->live;
+			EXPECT_EQ(c->h.shared_mask,
+				  (BIT_ULL(c->h.nr_chunks) - 1));
+			alive = 3;
+			CHECK_HEAP(&c->h);
+		} else if (r < 4 && alive == 3) {
+			/* one side exits */
+			buddy_heap_destroy(&s->h);
+			EXPECT_EQ(s->m.chunks, 0);
+			alive = 1 + !si;
+			CHECK_HEAP(&side[!si].h);
+			continue;
+		} else if (r < 550 && s->live < OF_LIVE) {
+			/* sizes from 16 B to 64 KiB, log-uniform */
+			u64 size = 16 + rng_below(&rng, 16ULL <<
+						  rng_below(&rng, 13));
+			unsigned int order;
+			bool room;
+
+			REQUIRE_EQ(buddy_size_to_order(size, &order), 0);
+			room = of_owned_room(&s->h, order);
+			i = s->live;
+			if (buddy_heap_alloc(&s->h, size, 0, &s->off[i]))
+				continue;
+			if (room && s->h.shared_mask != shared)
+				t_report(__FILE__, __LINE__,
+					 "op %u: unshared with owned room", op);
+			picks_owned += room && shared;
+			REQUIRE_EQ(buddy_heap_usable_size(&s->h, s->off[i],
+							  &s->bytes[i]), 0);
+			s->seed[i] = rng_next(&rng);
+			s->live++;
+			of_fill(s, i, false);
+		} else if (s->live) {
+			i = (unsigned int)rng_below(&rng, s->live);
+			of_fill(s, i, true);
+			if (r < 850) {
+				REQUIRE_EQ(buddy_heap_free(&s->h, s->off[i]),
+					   0);
+				s->live--;
+				s->off[i] = s->off[s->live];
+				s->seed[i] = s->seed[s->live];
+				s->bytes[i] = s->bytes[s->live];
+			} else {
+				u64 size = 16 + rng_below(&rng, 1 << 16);
+
+				if (buddy_heap_realloc(&s->h, s->off[i], size,
+						       0, &n))
+					continue;
+				s->off[i] = n;
+				if (size < s->bytes[i])
+					s->bytes[i] = size;
+				of_fill(s, i, true);
+				REQUIRE_EQ(buddy_heap_usable_size(&s->h, n,
+								  &s->bytes[i]),
+					   0);
+				of_fill(s, i, false);
+			}
+		}
+		unshares += __builtin_popcountll(shared & ~s->h.shared_mask);
+		if (!(op & 63))
+			CHECK_HEAP(&s->h);
+	}
+	EXPECT(picks_owned > 100);
+	EXPECT(unshares > 10);
+	for (i = 0; i < 2; i++) {
+		if (!(alive & (1u << i)))
+			continue;
+		CHECK_HEAP(&side[i].h);
+		buddy_heap_destroy(&side[i].h);
+		EXPECT_EQ(side[i].m.chunks, 0);
+	}
+}
+
 const struct test_case unit_tests[] = {
 	{ "big_blocks", test_big_blocks },
 	{ "clone_shares_metadata", test_clone_shares_metadata },
 	{ "clone_copies_metadata", test_clone_copies_metadata },
+	{ "own_first_forks", test_own_first_forks },
 	{ NULL, NULL },
 };
