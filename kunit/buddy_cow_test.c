@@ -368,6 +368,77 @@ static void buddy_test_cow_metadata(struct kunit *test)
 }
 
 /*
+ * After a clone, a heap allocates where it owns the metadata (the module's
+ * heaps have cfg.own_first): a block in a chunk it owns, else a split of a
+ * larger one there, and it breaks a chunk's sharing only when it must,
+ * choosing the chunk with the most room for its size.  Chunks: 64 KiB at 0
+ * (a 16 KiB hole at 0x8000), 128 KiB at 0x20000 (full), 128 KiB at
+ * 0x40000 (16 KiB used, 112 KiB free: blocks of 16, 32 and 64 KiB).
+ */
+static void buddy_test_cow_own_first(struct kunit *test)
+{
+	struct buddy_kheap *kh = tkheap(test, KT_CAP), *copy;
+	void *meta0, *meta2;
+	u64 a, b, c, d, e, off;
+
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_32K, &a), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_16K, &b), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_16K, &c), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_128K, &d), 0);
+	KUNIT_ASSERT_EQ(test, kmalloc_op(kh, SZ_16K, &e), 0);
+	KUNIT_ASSERT_EQ(test, kfree_op(kh, b, NULL), 0);
+	KUNIT_ASSERT_EQ(test, kh->core.nr_chunks, 3);
+	KUNIT_ASSERT_EQ(test, b, 0x8000);
+	KUNIT_ASSERT_EQ(test, kh->core.chunks[2].offset, 0x40000);
+	KUNIT_ASSERT_EQ(test, e, 0x40000);
+	meta0 = kh->core.chunks[0].meta;
+	meta2 = kh->core.chunks[2].meta;
+
+	copy = cow_clone(test, kh);
+	KUNIT_EXPECT_EQ(test, copy->core.shared_mask, 0x7);
+
+	/*
+	 * All shared: not the lowest 16 KiB block (0x8000, in a chunk with
+	 * no more room), but chunk 2's, whose 64 KiB block is half of it.
+	 */
+	KUNIT_EXPECT_EQ(test, kmalloc_op(copy, SZ_16K, &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 0x44000);
+	KUNIT_EXPECT_PTR_EQ(test, copy->core.chunks[0].meta, meta0);
+	KUNIT_EXPECT_PTR_NE(test, copy->core.chunks[2].meta, meta2);
+	KUNIT_EXPECT_EQ(test, copy->core.shared_mask, 0x3);
+
+	/* the only 16 KiB block is in shared chunk 0: split chunk 2's 32 */
+	KUNIT_EXPECT_EQ(test, kmalloc_op(copy, SZ_16K, &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 0x48000);
+	KUNIT_EXPECT_PTR_EQ(test, copy->core.chunks[0].meta, meta0);
+	KUNIT_EXPECT_EQ(test, copy->core.shared_mask, 0x3);
+	KUNIT_EXPECT_EQ(test, refcount_read(cow_meta_users(kh)), 2);
+
+	/*
+	 * A free writes where it must: chunk 0 is the copy's own then, and
+	 * the lowest 16 KiB block is taken again (0x4c000 is free too).
+	 */
+	KUNIT_EXPECT_EQ(test, kfree_op(copy, a, NULL), 0);
+	KUNIT_EXPECT_PTR_NE(test, copy->core.chunks[0].meta, meta0);
+	KUNIT_EXPECT_EQ(test, refcount_read(cow_meta_users(kh)), 1);
+	KUNIT_EXPECT_EQ(test, copy->core.shared_mask, 0x2);
+	KUNIT_EXPECT_EQ(test, kmalloc_op(copy, SZ_16K, &off), 0);
+	KUNIT_EXPECT_EQ(test, off, 0x8000);
+
+	/* the source's blocks and metadata are as they were */
+	KUNIT_EXPECT_PTR_EQ(test, kh->core.chunks[0].meta, meta0);
+	KUNIT_EXPECT_PTR_EQ(test, kh->core.chunks[2].meta, meta2);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, a, 0, NULL,
+					NULL), 0);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, c, 0, NULL,
+					NULL), 0);
+	KUNIT_EXPECT_EQ(test, kblock_op(kh, BUDDY_OP_USABLE_SIZE, d, 0, NULL,
+					NULL), 0);
+	kheap_check(test, kh);
+	kheap_check(test, copy);
+}
+
+/*
  * Pages stay charged where they were allocated: a clone's memcg pays for
  * its page arrays and for what it copies, and gets it back when it goes.
  * Both heaps are made with the test cgroup active, so both belong to it.
@@ -416,6 +487,7 @@ static struct kunit_case buddy_cow_cases[] = {
 	KUNIT_CASE(buddy_test_cow_share_own_array),
 	KUNIT_CASE(buddy_test_cow_write_enomem),
 	KUNIT_CASE(buddy_test_cow_metadata),
+	KUNIT_CASE(buddy_test_cow_own_first),
 	KUNIT_CASE(buddy_test_cow_memcg),
 	{}
 };
