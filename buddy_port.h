@@ -35,7 +35,8 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include <string.h>		/* and, through glibc's <sys/cdefs.h>, __always_inline */
+/* <string.h> brings glibc's <sys/cdefs.h>: __always_inline, noinline's */
+#include <string.h>
 #include <errno.h>
 
 /* the kernel's own definitions (include/uapi/asm-generic/int-ll64.h) */
@@ -64,7 +65,7 @@ typedef signed long long s64;
 
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)
-#define noinline		__attribute__((__noinline__))
+#define noinline		__attribute_noinline__
 
 static inline unsigned int buddy_ctz64(u64 x)
 {
