@@ -864,14 +864,14 @@ static void flush_deferred(struct buddy_heap *heap)
 /*
  * The chunk to allocate from when some chunk holding a free block of order
  * @j (the smallest in @mask, the orders >= the request's with free blocks)
- * shares its metadata, and the order of the block to take there (*@jp).
- * Without cfg.own_first: the lowest, as if none did.  With it ("Allocation
- * policy" in buddy_core.h): the lowest such chunk the heap owns; else the
- * lowest owned chunk with a block of the smallest larger order; else the
- * shared chunk whose largest free block is largest against its size, at
- * its smallest fitting order.  O(max_order + chunks); the last case only
- * when that chunk is then unshared (once per chunk and clone; its copy,
- * if the clone still uses it, costs more).
+ * shares its metadata, and the order of the block to take there (*@jp),
+ * when cfg.own_first is set (the caller takes the lowest chunk without it).
+ * As "Allocation policy" in buddy_core.h says: the lowest such chunk the
+ * heap owns; else the lowest owned chunk with a block of the smallest
+ * larger order; else the shared chunk whose largest free block is largest
+ * against its size, at its smallest fitting order.  O(max_order + chunks);
+ * the last case only when that chunk is then unshared (once per chunk and
+ * clone; its copy, if the clone still uses it, costs more).
  */
 static noinline unsigned int pick_chunk(const struct buddy_heap *heap,
 					u64 mask, unsigned int *jp)
@@ -879,8 +879,6 @@ static noinline unsigned int pick_chunk(const struct buddy_heap *heap,
 	u64 owned, seen = 0, m;
 	unsigned int j = *jp, best = 0, best_gap = ~0u;
 
-	if (!heap->cfg.own_first)
-		return buddy_ctz64(heap->chunk_mask[j]);
 	for (m = mask; m; m &= m - 1) {
 		j = buddy_ctz64(m);
 		owned = heap->chunk_mask[j] & ~heap->shared_mask;
@@ -916,7 +914,8 @@ static noinline unsigned int pick_chunk(const struct buddy_heap *heap,
  * Take the lowest-addressed free block of the smallest order >= @search
  * (growing the heap if there is none) and split it down to @order, handing
  * the right halves back to the free bitmaps, like expand() in page_alloc.c
- * (pick_chunk() chooses when a clone shares some chunk's metadata).
+ * (pick_chunk() chooses with cfg.own_first when a clone shares some
+ * chunk's metadata).
  */
 static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 			      unsigned int search, u64 *offset)
@@ -939,7 +938,8 @@ static int alloc_from_bitmaps(struct buddy_heap *heap, unsigned int order,
 		mask = heap->order_mask & ~(BIT_ULL(search) - 1);
 	}
 	j = buddy_ctz64(mask);
-	if (likely(!(heap->chunk_mask[j] & heap->shared_mask)))
+	if (likely(!(heap->chunk_mask[j] & heap->shared_mask)) ||
+	    !heap->cfg.own_first)
 		ci = buddy_ctz64(heap->chunk_mask[j]);
 	else
 		ci = pick_chunk(heap, mask, &j);
