@@ -184,14 +184,36 @@ static bool of_owned_room(const struct buddy_heap *h, unsigned int search)
 	return false;
 }
 
+/* The chunk of @h at @offset: its index, or -1 if @h has none there. */
+static int of_chunk_at(const struct buddy_heap *h, u64 offset)
+{
+	unsigned int ci;
+
+	for (ci = 0; ci < h->nr_chunks; ci++)
+		if (h->chunks[ci].offset == offset)
+			return (int)ci;
+	return -1;
+}
+
+/* Does @h share the metadata of its chunk at @offset (if it has one)? */
+static bool of_shares(const struct buddy_heap *h, u64 offset)
+{
+	int ci = of_chunk_at(h, offset);
+
+	return ci >= 0 && (h->shared_mask & BIT_ULL(ci));
+}
+
 /*
  * cfg.own_first under forks: random allocations (trimmed runs among them),
  * frees and reallocations on a heap that is cloned now and then, both
  * sides going on and one of them dropped later.  After every call the heap
  * must pass buddy_check() and the contents of every live block must be
  * intact; an allocation that an owned chunk had room for (a free block of
- * its order or more) must not unshare a chunk, and every unshare must be
- * counted by tmem.  The shared mask must end up covering the chunks only.
+ * its order or more) must not unshare a chunk.  In a call that gives back
+ * no chunk, tmem must count (meta_unshares) one metadata copy for each
+ * chunk the heap unshared (shared before the call, owned after it) that
+ * the other side still shares, and none for the others, of which the heap
+ * was the last user.  The shared mask must end up covering the chunks only.
  */
 static void test_own_first_forks(void)
 {
@@ -203,6 +225,7 @@ static void test_own_first_forks(void)
 	};
 	u64 rng = env_u64("BUDDY_TEST_SEED", 0x0f0f2026);
 	unsigned int alive = 1, op, i, picks_owned = 0, unshares = 0;
+	unsigned int copies = 0;
 
 	memset(side, 0, sizeof(side));
 	REQUIRE_EQ(buddy_heap_init(&side[0].h, &cfg, &tmem_ops, &side[0].m),
@@ -212,7 +235,15 @@ static void test_own_first_forks(void)
 		struct of_side *s = &side[si];
 		unsigned int r = (unsigned int)rng_below(&rng, 1000);
 		u64 shared = s->h.shared_mask, n;
+		/* where the chunks it shares are: the array may shift */
+		u64 shared_off[BUDDY_MAX_CHUNKS];
+		u64 shrinks = s->h.counters.nr_shrinks;
+		long copies0 = s->m.meta_unshares;
+		unsigned int nshared = 0, want = 0, k;
 
+		for (k = 0; k < s->h.nr_chunks; k++)
+			if (shared & BIT_ULL(k))
+				shared_off[nshared++] = s->h.chunks[k].offset;
 		if (r < 2 && alive != 3 && s->h.nr_chunks) {
 			/* fork: the clone gets a copy of the live list */
 			struct of_side *c = &side[!si];
@@ -281,12 +312,29 @@ static void test_own_first_forks(void)
 				of_fill(s, i, false);
 			}
 		}
-		unshares += __builtin_popcountll(shared & ~s->h.shared_mask);
+		/* a chunk given back may have been unshared first: no count */
+		for (k = 0; s->h.counters.nr_shrinks == shrinks && k < nshared;
+		     k++) {
+			int ci = of_chunk_at(&s->h, shared_off[k]);
+
+			if (ci < 0 || (s->h.shared_mask & BIT_ULL(ci)))
+				continue;
+			unshares++;
+			want += alive == 3 &&
+				of_shares(&side[!si].h, shared_off[k]);
+		}
+		if (s->h.counters.nr_shrinks == shrinks &&
+		    s->m.meta_unshares - copies0 != (long)want)
+			t_report(__FILE__, __LINE__,
+				 "op %u: %u unshares of chunks the other side shares, %ld metadata copies",
+				 op, want, s->m.meta_unshares - copies0);
+		copies += want;
 		if (!(op & 63))
 			CHECK_HEAP(&s->h);
 	}
 	EXPECT(picks_owned > 100);
 	EXPECT(unshares > 10);
+	EXPECT(copies > 10);
 	for (i = 0; i < 2; i++) {
 		if (!(alive & (1u << i)))
 			continue;
