@@ -664,23 +664,29 @@ static void buddy_test_trim_realloc_grow_moves(struct kunit *test)
 {
 	static const struct tblock partly[] = {
 		TB_A(0, 8), TB_C(4096, 6), TB_C(5120, 5), TB_F(5632, 5),
-		TB_A(6144, 7), TB_F(8192, 9),
+		TB_A(6144, 7), TB_F(16384, 10),
 	};
 	static const struct tblock moved[] = {
-		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7), TB_A(8192, 9),
+		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7), TB_A(16384, 9),
+		TB_F(24576, 9),
+	};
+	static const struct tblock grown[] = {
+		TB_F(0, 8), TB_F(4096, 7), TB_A(6144, 7), TB_A(16384, 9),
+		TB_C(24576, 8), TB_F(28672, 8),
 	};
 	static const u64 cont0[] = { 4096, 5120 };
+	static const u64 cont1[] = { 24576 };
 	struct tfix *f;
 	u64 a, b, off, y;
 
-	/* two order-9 chunks, kept however empty, full of garbage */
+	/* an order-9 and an order-10 chunk, kept however empty, garbage */
 	f = theap_trim(test, T_MAX_ORDER, T_CHUNK_ORDER, SZ_1M, T_TRIM_ORDER);
 	a = talloc(test, f, 8192);
-	b = talloc(test, f, 8192);
+	b = talloc(test, f, 16384);
 	KUNIT_ASSERT_EQ(test, a, 0);
-	KUNIT_ASSERT_EQ(test, b, 8192);
+	KUNIT_ASSERT_EQ(test, b, 16384);
 	tfill(test, f, a, 8192, 0xee);
-	tfill(test, f, b, 8192, 0xee);
+	tfill(test, f, b, 16384, 0xee);
 	tfree(test, f, a);
 	tfree(test, f, b);
 	off = talloc(test, f, 5000);
@@ -699,23 +705,35 @@ static void buddy_test_trim_realloc_grow_moves(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, off + 5632, 512, 0xee));
 	/*
 	 * 7168 would need y's bytes: the run moves to the other chunk, into
-	 * its whole block, untrimmed, to grow there in place next time
+	 * a whole block (the left half of its order-10 one), untrimmed, to
+	 * grow there in place next time
 	 */
 	tfill(test, f, off, 5632, 0x5a);
 	KUNIT_EXPECT_EQ(test, trealloc(test, f, off, 7000, BUDDY_ALLOC_ZERO),
-			8192);
-	KUNIT_EXPECT_EQ(test, tusable(test, f, 8192), 8192);
+			16384);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, 16384), 8192);
 	expect_blocks(test, f, moved, ARRAY_SIZE(moved));
 	expect_run_bits(test, f, 0, NULL, 0);
 	expect_run_bits(test, f, 1, NULL, 0);
 	expect_in_use(test, f, 8192 + 2048, 2);
 	/* the old run's bytes copied, the whole gain zeroed */
 	KUNIT_EXPECT_EQ(test, f->copied_bytes, 5632);
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192, 5632, 0x5a));
-	KUNIT_EXPECT_TRUE(test, tholds(test, f, 8192 + 5632, 8192 - 5632, 0));
-	/* and it grows in place up to the block's end, with no copy */
-	KUNIT_EXPECT_EQ(test, trealloc(test, f, 8192, 8000, 0), 8192);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 16384, 5632, 0x5a));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 16384 + 5632, 8192 - 5632, 0));
+	/*
+	 * and it grows in place past the block's end, with no copy: the
+	 * first 4096 of its free buddy join it as a run, the rest is cut
+	 */
+	KUNIT_EXPECT_EQ(test, trealloc(test, f, 16384, 12288, BUDDY_ALLOC_ZERO),
+			16384);
+	KUNIT_EXPECT_EQ(test, tusable(test, f, 16384), 12288);
+	expect_blocks(test, f, grown, ARRAY_SIZE(grown));
+	expect_run_bits(test, f, 1, cont1, ARRAY_SIZE(cont1));
+	expect_in_use(test, f, 12288 + 2048, 2);
 	KUNIT_EXPECT_EQ(test, f->copied_bytes, 5632);
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 16384, 5632, 0x5a));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 16384 + 5632, 12288 - 5632, 0));
+	KUNIT_EXPECT_TRUE(test, tholds(test, f, 28672, 4096, 0xee));
 	KUNIT_EXPECT_TRUE(test, tholds(test, f, y, 2048, 0x11));
 	KUNIT_EXPECT_EQ(test, buddy_heap_free(&f->heap, off), -BUDDY_ERR_FREE);
 	HEAP_CHECK(test, &f->heap);
