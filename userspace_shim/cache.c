@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-thread caches of small blocks (see cache.h for the fast paths and the
- * shadow map): creating a thread's cache, refilling and flushing it with
- * BUDDY_IOC_BATCH, flushing it at thread exit and before fork, reclaiming
- * the caches of threads a forked child does not have, and the totals
- * BUDDY_STATS prints.
+ * shadow map): the size classes, creating a thread's cache, refilling it
+ * from the slabs and flushing it to them (slab.c), flushing it at thread
+ * exit and before fork, reclaiming the caches of threads a forked child
+ * does not have, and the totals BUDDY_STATS prints.
  *
  * BUDDY_CACHE=0 turns the caches off; BUDDY_CACHE=N holds at most N KiB
  * (default 32) per size class and thread.
@@ -17,18 +17,21 @@
 
 #include "cache.h"
 #include "heap.h"
+#include "side.h"
+#include "slab.h"
 #include "util.h"
 
-#define CACHE_BATCH_OPS		128	/* operations per BATCH call */
 #define CACHE_MAX_SLOTS		512	/* most blocks per size class */
 #define CACHE_DEFAULT_KIB	32
 
 unsigned char *cache_shadow;
 uintptr_t cache_base;
 __thread struct thread_cache *t_cache;
+unsigned char cache_class_of[(CACHE_MAX_BYTES >> CACHE_GRAIN_SHIFT) + 1];
+unsigned short cache_class_size[CACHE_CLASSES];
 
 static struct buddy_handle *cache_heap;
-static unsigned int bin_cap[CACHE_ORDERS];
+static unsigned int bin_cap[CACHE_CLASSES];
 static size_t cache_bytes;		/* mmap size of one thread_cache */
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,11 +61,40 @@ static unsigned int cache_kib(void)
 	return kib;
 }
 
+/*
+ * The size classes: 16-byte steps up to 128 bytes, then four steps per
+ * doubling up to 512 and eight up to CACHE_MAX_BYTES.  Rounding wastes at
+ * most a fifth of a request (a ninth from 512 bytes, where most bytes are),
+ * not the half of a power of two; and every class is a multiple of the
+ * grain, so objects in a slab are 16-byte aligned.
+ */
+static void make_classes(void)
+{
+	unsigned int c = 0, size = 0;
+
+	while (size < CACHE_MAX_BYTES) {
+		unsigned int pow = size ? 1u << (31 - __builtin_clz(size)) : 16;
+
+		size += size < 128 ? 16 : size < 512 ? pow / 4 : pow / 8;
+		if (c == CACHE_CLASSES)
+			die("libbuddy: internal error: too many size classes");
+		cache_class_size[c++] = (unsigned short)size;
+	}
+	if (c != CACHE_CLASSES)
+		die("libbuddy: internal error: too few size classes");
+	for (unsigned int i = 0, cls = 0; i < sizeof(cache_class_of); i++) {
+		while (cache_class_size[cls] < i << CACHE_GRAIN_SHIFT)
+			cls++;
+		cache_class_of[i] = (unsigned char)cls;
+	}
+}
+
 /**
  * cache_init() - turn the caches on for the default heap, unless told not to
  * @h: the default heap, open and mapped
  *
- * Without the shadow map (no memory for it) the caches stay off.
+ * Without the shadow map or the slabs' array (no memory for them) the
+ * caches stay off.
  */
 void cache_init(struct buddy_handle *h)
 {
@@ -72,19 +104,21 @@ void cache_init(struct buddy_handle *h)
 
 	if (!kib || h->info.grain_shift != CACHE_GRAIN_SHIFT)
 		return;
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-		size_t n = ((size_t)kib << 10) >> (o + CACHE_GRAIN_SHIFT);
+	make_classes();
+	for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+		size_t n = ((size_t)kib << 10) / cache_class_size[c];
 
-		bin_cap[o] = n < 1 ? 1 : n > CACHE_MAX_SLOTS ?
+		bin_cap[c] = n < 1 ? 1 : n > CACHE_MAX_SLOTS ?
 			CACHE_MAX_SLOTS : (unsigned int)n;
-		slots += bin_cap[o];
+		slots += bin_cap[c];
 	}
+	if (slab_init(h, CACHE_CLASSES, cache_class_size))
+		return;
 	sh = mmap(NULL, h->window >> CACHE_GRAIN_SHIFT, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sh == MAP_FAILED)
 		return;
-	cache_bytes = sizeof(struct thread_cache) +
-		CACHE_BATCH_OPS * sizeof(struct buddy_op) + slots * sizeof(void *);
+	cache_bytes = sizeof(struct thread_cache) + slots * sizeof(void *);
 	cache_heap = h;
 	cache_base = (uintptr_t)h->base;
 	__atomic_store_n(&cache_shadow, sh, __ATOMIC_RELEASE);
@@ -115,12 +149,11 @@ static struct thread_cache *cache_create(void)
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (tc == MAP_FAILED)
 			goto fail;
-		tc->ops = (struct buddy_op *)(tc + 1);
-		slot = (void **)(tc->ops + CACHE_BATCH_OPS);
-		for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-			tc->bin[o].slot = slot;
-			tc->bin[o].cap = bin_cap[o];
-			slot += bin_cap[o];
+		slot = (void **)(tc + 1);
+		for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+			tc->bin[c].slot = slot;
+			tc->bin[c].cap = bin_cap[c];
+			slot += bin_cap[c];
 		}
 	}
 	/* may allocate (a second-level key array): t_creating says "not yet" */
@@ -145,110 +178,67 @@ fail:
 }
 
 /*
- * Fill an empty bin with up to half its capacity.  Returns blocks added.
+ * Fill an empty bin with up to half its capacity, lowest address on top.
+ * Returns objects added.
  *
- * The bin takes the blocks under the heap's lock, as the kernel hands them
- * out: a fork's copy, made under that lock, never has blocks this cache
- * got from the kernel but does not list yet (a forked child could free
- * them from no cache: cache_fork_child()).
+ * The bin takes them under the heap's lock, as the slabs hand them out: a
+ * fork's copy, made under that lock, never has objects the slabs gave this
+ * cache but the bin does not list yet (cache_fork_child()).
  */
-static unsigned int refill(struct thread_cache *tc, unsigned int order)
+static unsigned int refill(struct thread_cache *tc, unsigned int cls)
 {
-	struct cache_bin *b = &tc->bin[order];
-	unsigned int want = (b->cap + 1) / 2, got = 0;
-	struct buddy_op *ops = tc->ops;
-	int err;
+	struct cache_bin *b = &tc->bin[cls];
+	unsigned int want = (b->cap + 1) / 2, got;
+	void **top = b->slot + b->n;
 
-	if (want > CACHE_BATCH_OPS)
-		want = CACHE_BATCH_OPS;
-	memset(ops, 0, want * sizeof(*ops));
-	for (unsigned int i = 0; i < want; i++) {
-		ops[i].op = BUDDY_OP_MALLOC;
-		ops[i].size = 1u << (order + CACHE_GRAIN_SHIFT);
-	}
-	/* -EAGAIN (a fork pending) or ENOMEM: the uncached path decides */
+	/* -EAGAIN (a fork pending): the uncached path decides */
 	if (heap_lock_change(cache_heap))
 		return 0;
-	err = heap_batch_locked(cache_heap, ops, want);
-	for (unsigned int i = 0; !err && i < want; i++) {
-		void *p;
+	got = slab_take(cls, top, want);
+	for (unsigned int i = 0; i < got / 2; i++) {
+		void *p = top[i];
 
-		if (ops[i].result)
-			continue;
-		p = (void *)(cache_base + ops[i].offset);
-		__atomic_store_n(shadow_of(p), SH_CACHED | order,
-				 __ATOMIC_RELAXED);
-		b->slot[b->n + got++] = p;
+		top[i] = top[got - 1 - i];
+		top[got - 1 - i] = p;
 	}
 	__atomic_signal_fence(__ATOMIC_RELEASE);
 	b->n += got;
 	heap_unlock_change(cache_heap);
-	if (err)
-		return 0;
-	__atomic_fetch_add(&nr_refills, 1, __ATOMIC_RELAXED);
+	if (got)
+		__atomic_fetch_add(&nr_refills, 1, __ATOMIC_RELAXED);
 	return got;
 }
 
 /*
- * Give the oldest k blocks of a bin back to the kernel.  Returns 0, or the
- * error of the BATCH call (-EAGAIN while a fork is pending) with the bin
- * unchanged.
+ * Give the oldest k objects of a bin back to their slabs.  Returns 0, or
+ * -EAGAIN with the bin unchanged while a fork is pending.
  *
- * The shadow bytes are cleared before the kernel frees the blocks (another
- * thread may get them from the kernel at once), and put back if it did not,
- * or the bin shifted down if it did, all under the heap's lock: a fork's
- * copy sees the blocks either cached, in the bin with their shadow, or
- * freed (cache_fork_child() trusts the shadow).
+ * Under the heap's lock: a fork's copy sees the objects either in the bin
+ * or in their slabs (cache_fork_child() trusts the bin's slots).
  */
-static int flush_bin(struct thread_cache *tc, unsigned int order,
+static int flush_bin(struct thread_cache *tc, unsigned int cls,
 		     unsigned int k)
 {
-	struct cache_bin *b = &tc->bin[order];
-	struct buddy_op *ops = tc->ops;
+	struct cache_bin *b = &tc->bin[cls];
+	int err = heap_lock_change(cache_heap);
 
-	while (k) {
-		unsigned int n = k < CACHE_BATCH_OPS ? k : CACHE_BATCH_OPS;
-		int err;
-
-		memset(ops, 0, n * sizeof(*ops));
-		err = heap_lock_change(cache_heap);
-		if (err)
-			return err;
-		for (unsigned int i = 0; i < n; i++) {
-			ops[i].op = BUDDY_OP_FREE;
-			ops[i].offset = (uintptr_t)b->slot[i] - cache_base;
-			__atomic_store_n(shadow_of(b->slot[i]), 0,
-					 __ATOMIC_RELAXED);
-		}
-		err = heap_batch_locked(cache_heap, ops, n);
-		if (err) {
-			for (unsigned int i = 0; i < n; i++)
-				__atomic_store_n(shadow_of(b->slot[i]),
-						 SH_CACHED | order,
-						 __ATOMIC_RELAXED);
-		} else {
-			/*
-			 * memmove() holds some slots in registers only (its
-			 * first and last vectors) while it overwrites where
-			 * they were: not where a fork may look
-			 */
-			memmove(b->slot, b->slot + n,
-				(b->n - n) * sizeof(void *));
-			b->n -= n;
-		}
-		heap_unlock_change(cache_heap);
-		if (err)
-			return err;
-		for (unsigned int i = 0; i < n; i++)
-			if (ops[i].result)
-				die("libbuddy: internal error: the kernel refused to free a cached block");
-		k -= n;
-		__atomic_fetch_add(&nr_flushes, 1, __ATOMIC_RELAXED);
-	}
+	if (err)
+		return err;
+	for (unsigned int i = 0; i < k; i++)
+		slab_put(b->slot[i], cls);
+	/*
+	 * memmove() holds some slots in registers only (its first and last
+	 * vectors) while it overwrites where they were: not where a fork may
+	 * look
+	 */
+	memmove(b->slot, b->slot + k, (b->n - k) * sizeof(void *));
+	b->n -= k;
+	heap_unlock_change(cache_heap);
+	__atomic_fetch_add(&nr_flushes, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
-void *cache_alloc_slow(unsigned int order)
+void *cache_alloc_slow(unsigned int cls)
 {
 	struct thread_cache *tc = t_cache;
 
@@ -259,48 +249,94 @@ void *cache_alloc_slow(unsigned int order)
 		if (!tc)
 			return NULL;
 	}
-	if (!tc->bin[order].n && !refill(tc, order))
+	if (!tc->bin[cls].n && !refill(tc, cls))
 		return NULL;
-	return cache_alloc(order);
+	return cache_alloc(cls);
+}
+
+struct live_to_cached {
+	unsigned char *sh;
+	unsigned char live;
+};
+
+/* Mark an object free, unless another thread did (a double free). */
+static int mark_free(void *arg)
+{
+	struct live_to_cached *m = arg;
+	unsigned char v = m->live;
+
+	return __atomic_compare_exchange_n(m->sh, &v, SH_CACHED | (v & SH_CLASS),
+					   0, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
 }
 
 /*
  * cache_free() could not push: the thread has no cache yet, none any more,
- * or a full bin.  Make room (flush half) or let the kernel free the block.
+ * or a full bin.  Make room (flush half), or put the object straight back
+ * in its slab.  1 when the object is free, -1 for a double free.
+ *
+ * The object is marked free (its shadow) where a fork's child finds it
+ * either way: under the heap's lock with its slab, or, while a fork is
+ * pending, in the same step as its deferred free is queued (side.c); with
+ * that queue full, this waits for the fork's end.
  */
 int cache_push_slow(unsigned char *sh, unsigned char v, void *p)
 {
+	struct live_to_cached m = { .sh = sh, .live = v };
 	struct thread_cache *tc = t_cache;
+	unsigned int cls = v & SH_CLASS;
+	int err;
 
 	if (tc == CACHE_NONE)
 		tc = cache_create();
 	if (tc > CACHE_DEAD) {
-		struct cache_bin *b = &tc->bin[v & SH_ORDER];
+		struct cache_bin *b = &tc->bin[cls];
 
 		if (b->n == b->cap)
-			flush_bin(tc, v & SH_ORDER, b->cap - b->cap / 2);
+			flush_bin(tc, cls, b->cap - b->cap / 2);
 		if (b->n < b->cap)
 			return cache_free(p);
 	}
-	/* the kernel's from now on: a racing second free is a double free */
-	return __atomic_compare_exchange_n(sh, &v, 0, 0, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED) ? 0 : -1;
+	if (heap_lock_change(cache_heap)) {
+		err = defer_free_if(((uintptr_t)p - cache_base) | DEFER_SLAB,
+				    mark_free, &m);
+		if (err != -1)
+			return err ? -1 : 1;
+		while (heap_lock_change(cache_heap))
+			sched_yield();
+	}
+	err = mark_free(&m);
+	if (err)
+		slab_put(p, cls);
+	heap_unlock_change(cache_heap);
+	return err ? 1 : -1;
+}
+
+/**
+ * cache_return_deferred() - a deferred free of an object, once a fork is over
+ * @p: the object (its shadow says SH_CACHED | class since cache_push_slow())
+ *
+ * Under the heap's lock (malloc.c's run_deferred()).
+ */
+void cache_return_deferred(void *p)
+{
+	slab_put(p, *shadow_of(p) & SH_CLASS);
 }
 
 /*
- * Every block of a cache back to the kernel, waiting out a pending fork
+ * Every object of a cache back to the slabs, waiting out a pending fork
  * or not.  Returns how many went back.
  */
 static unsigned int flush_all(struct thread_cache *tc, int wait)
 {
 	unsigned int done = 0;
 
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-		unsigned int n = tc->bin[o].n;
+	for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+		unsigned int n = tc->bin[c].n;
 
-		while (n && flush_bin(tc, o, n) == -EAGAIN && wait)
+		while (n && flush_bin(tc, c, n) == -EAGAIN && wait)
 			sched_yield();
-		done += n - tc->bin[o].n;
+		done += n - tc->bin[c].n;
 	}
 	return done;
 }
@@ -309,14 +345,24 @@ static unsigned int flush_all(struct thread_cache *tc, int wait)
  * cache_flush_self() - give the calling thread's cached blocks back
  *
  * Before a fork copies the heap (fork.c), before an allocation that failed
- * is retried, and from buddy_cache_flush() (client.c).  A pending fork
- * keeps them.
+ * is retried, and from buddy_cache_flush() (client.c): the objects go back
+ * to their slabs, and every slab no object is used of to the kernel.  A
+ * pending fork keeps them.
  *
- * Return: how many blocks went back.
+ * Return: how many objects and slabs went back.
  */
 unsigned int cache_flush_self(void)
 {
-	return t_cache > CACHE_DEAD ? flush_all(t_cache, 0) : 0;
+	unsigned int done;
+
+	if (t_cache <= CACHE_DEAD)
+		return 0;
+	done = flush_all(t_cache, 0);
+	if (!heap_lock_change(cache_heap)) {
+		done += slab_release_empty();
+		heap_unlock_change(cache_heap);
+	}
+	return done;
 }
 
 static void cache_thread_exit(void *arg)
@@ -331,8 +377,8 @@ static void cache_thread_exit(void *arg)
 			*pp = tc->next;
 			break;
 		}
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++)
-		tc->bin[o].n = 0;	/* a block the kernel refused stays lost */
+	for (unsigned int c = 0; c < CACHE_CLASSES; c++)
+		tc->bin[c].n = 0;
 	tc->next = spare_caches;
 	spare_caches = tc;
 	pthread_mutex_unlock(&cache_lock);
@@ -340,39 +386,26 @@ static void cache_thread_exit(void *arg)
 
 /*
  * In a forked child, with one thread: the caches of the parent's other
- * threads have no owner.  Their blocks are allocated in the child's copy of
- * the heap; free those whose shadow still says "cached" (a fork can catch a
- * thread between two stores: a slot is trusted only with its shadow, and a
- * block is freed at most once).  The bins keep their counts for undo_push().
+ * threads have no owner.  Put back in their slabs the objects whose shadow
+ * still says "cached" (a fork can catch a thread between two stores: a slot
+ * is trusted only with its shadow, and an object goes back at most once).
+ * The bins keep their counts for undo_push().
  */
 static void reclaim(struct thread_cache *tc)
 {
 	uint64_t window = cache_heap->window;
 
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-		struct cache_bin *b = &tc->bin[o];
-		unsigned int n = 0;
+	for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+		struct cache_bin *b = &tc->bin[c];
 
 		for (unsigned int i = 0; i < b->n && i < b->cap; i++) {
 			uintptr_t off = (uintptr_t)b->slot[i] - cache_base;
-			unsigned char *sh;
 
-			if (off >= window)
+			if (off >= window || *shadow_of(b->slot[i]) !=
+			    (SH_CACHED | c) || slab_holds_free(b->slot[i]))
 				continue;
-			sh = shadow_of(b->slot[i]);
-			if (*sh != (SH_CACHED | o))
-				continue;
-			*sh = 0;
-			memset(&tc->ops[n], 0, sizeof(tc->ops[n]));
-			tc->ops[n].op = BUDDY_OP_FREE;
-			tc->ops[n].offset = off;
-			if (++n == CACHE_BATCH_OPS) {
-				heap_batch(cache_heap, tc->ops, n);
-				n = 0;
-			}
+			slab_put(b->slot[i], c);
 		}
-		if (n)
-			heap_batch(cache_heap, tc->ops, n);
 	}
 }
 
@@ -400,8 +433,8 @@ static void undo_push(struct thread_cache *tc, const struct thread_cache *self)
 {
 	uint64_t window = cache_heap->window;
 
-	for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-		struct cache_bin *b = &tc->bin[o];
+	for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+		struct cache_bin *b = &tc->bin[c];
 		uintptr_t off;
 		unsigned char *sh;
 		void *p;
@@ -413,11 +446,36 @@ static void undo_push(struct thread_cache *tc, const struct thread_cache *self)
 		if (off >= window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
 			continue;
 		sh = shadow_of(p);
-		if (*sh != (SH_CACHED | o) ||
-		    (self > CACHE_DEAD && bin_holds(&self->bin[o], p)))
+		if (*sh != (SH_CACHED | c) || slab_holds_free(p) ||
+		    (self > CACHE_DEAD && bin_holds(&self->bin[c], p)))
 			continue;
-		*sh = SH_LIVE | o;
+		*sh = SH_LIVE | c;
 	}
+}
+
+/*
+ * After the deferred frees' replay: a free the fork caught queued (its
+ * object marked free) but not counted had not happened; the object is the
+ * program's again (as in undo_push()).  A stale entry's object is left as
+ * it is: free in its slab, or in the child's cache, or handed out.
+ */
+static void undo_deferred(const struct thread_cache *self)
+{
+	uint64_t off;
+	unsigned char *sh;
+	void *p;
+
+	if (defer_uncounted(&off) || !(off & DEFER_SLAB))
+		return;
+	off &= ~(uint64_t)DEFER_SLAB;
+	if (off >= cache_heap->window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
+		return;
+	p = (void *)(cache_base + off);
+	sh = shadow_of(p);
+	if (!(*sh & SH_CACHED) || slab_holds_free(p) ||
+	    (self > CACHE_DEAD && bin_holds(&self->bin[*sh & SH_CLASS], p)))
+		return;
+	*sh = SH_LIVE | (*sh & SH_CLASS);
 }
 
 void cache_fork_child(void)
@@ -427,19 +485,24 @@ void cache_fork_child(void)
 	pthread_mutex_init(&cache_lock, NULL);
 	if (!cache_shadow)
 		return;
-	for (tc = all_caches; tc; tc = tc->next)
-		if (tc != self)
-			reclaim(tc);
+	/* the child's heap is its own now: nothing else waits on its lock */
+	if (!heap_lock_change(cache_heap)) {
+		for (tc = all_caches; tc; tc = tc->next)
+			if (tc != self)
+				reclaim(tc);
+		heap_unlock_change(cache_heap);
+	}
 	for (tc = all_caches; tc; tc = next) {
 		next = tc->next;
 		if (tc == self)
 			continue;
 		undo_push(tc, self);
-		for (unsigned int o = 0; o < CACHE_ORDERS; o++)
-			tc->bin[o].n = 0;
+		for (unsigned int c = 0; c < CACHE_CLASSES; c++)
+			tc->bin[c].n = 0;
 		tc->next = spare_caches;
 		spare_caches = tc;
 	}
+	undo_deferred(self);
 	all_caches = NULL;
 	if (self > CACHE_DEAD) {
 		self->next = NULL;
@@ -448,22 +511,22 @@ void cache_fork_child(void)
 }
 
 /* For BUDDY_STATS: a snapshot, exact when the other threads are idle. */
-void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
-		  uint64_t *refills, uint64_t *flushes)
+void cache_totals(struct cache_totals *t)
 {
-	*threads = *blocks = *bytes = 0;
+	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&cache_lock);
 	for (struct thread_cache *tc = all_caches; tc; tc = tc->next) {
-		++*threads;
-		for (unsigned int o = 0; o < CACHE_ORDERS; o++) {
-			uint64_t n = __atomic_load_n(&tc->bin[o].n,
+		t->threads++;
+		for (unsigned int c = 0; c < CACHE_CLASSES; c++) {
+			uint64_t n = __atomic_load_n(&tc->bin[c].n,
 						     __ATOMIC_RELAXED);
 
-			*blocks += n;
-			*bytes += n << (o + CACHE_GRAIN_SHIFT);
+			t->blocks += n;
+			t->bytes += n * cache_class_size[c];
 		}
 	}
 	pthread_mutex_unlock(&cache_lock);
-	*refills = __atomic_load_n(&nr_refills, __ATOMIC_RELAXED);
-	*flushes = __atomic_load_n(&nr_flushes, __ATOMIC_RELAXED);
+	t->refills = __atomic_load_n(&nr_refills, __ATOMIC_RELAXED);
+	t->flushes = __atomic_load_n(&nr_flushes, __ATOMIC_RELAXED);
+	slab_totals(&t->slabs, &t->slab_free_bytes);
 }

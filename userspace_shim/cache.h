@@ -2,23 +2,24 @@
 /*
  * Per-thread caches of small blocks for the default heap (cache.c).
  *
- * A thread keeps, per order up to CACHE_MAX_BYTES, a stack of blocks that
- * the kernel has allocated to the process but the program does not hold.
- * malloc pops one, free pushes one; a stack that runs empty is refilled and
- * one that runs full is half flushed, with one BUDDY_IOC_BATCH each.  The
- * kernel still owns the heap: a cached block is an allocated block to it.
+ * Requests up to CACHE_MAX_BYTES are rounded to one of CACHE_CLASSES size
+ * classes (16-byte steps up to 128, then four, from 512 eight, per
+ * doubling).  A thread keeps, per class, a stack of objects the program
+ * does not hold; malloc pops one, free pushes one; a stack that runs empty
+ * is refilled from the class's slabs and one that runs full is half
+ * flushed to them (slab.c).  The kernel sees only the slabs.
  *
  * The shadow map (one byte per 16-byte grain of the window, private
- * anonymous memory, touched only where cached orders live) says what the
- * shim knows of the block starting there: SH_LIVE|order (handed out from a
- * cache), SH_CACHED|order (sitting in a cache) or 0 (nothing: the kernel
- * decides).  It is what lets free() of a cached-order block skip the kernel
- * and still refuse a double free or an interior pointer: only a start with
+ * anonymous memory, touched only where slabs live) says what the shim
+ * knows of the object starting there: SH_LIVE|class (handed out),
+ * SH_CACHED|class (in a cache or free in its slab) or 0 (nothing: the
+ * kernel decides).  It is what lets free() of an object skip the kernel and
+ * still refuse a double free or an interior pointer: only a start with
  * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
- * the kernel's to validate, as without the cache.
+ * the kernel's to validate (an interior pointer of a slab is one of its
+ * block).
  *
- * Above heap.c, below malloc.c: it calls heap_batch() (and its _locked
- * parts) and nothing higher.
+ * Above slab.c and heap.c, below malloc.c.
  */
 #ifndef BUDDY_SHIM_CACHE_H
 #define BUDDY_SHIM_CACHE_H
@@ -29,10 +30,10 @@
 #include "heap.h"
 
 #define CACHE_MAX_BYTES		4096u
-#define CACHE_ORDERS		9	/* 16 B .. 4 KiB at a 16-byte grain */
+#define CACHE_CLASSES		40	/* 16 B .. 4 KiB: cache.c */
 #define CACHE_GRAIN_SHIFT	4
 
-#define SH_ORDER	0x3f
+#define SH_CLASS	0x3f
 #define SH_LIVE		0x40
 #define SH_CACHED	0x80
 
@@ -43,34 +44,40 @@ struct cache_bin {
 };
 
 struct thread_cache {
-	struct cache_bin bin[CACHE_ORDERS];
+	struct cache_bin bin[CACHE_CLASSES];
 	struct thread_cache *next;	/* every cache, for fork and stats */
-	struct buddy_op *ops;		/* BATCH scratch: CACHE_BATCH_OPS */
 };
 
 /* Set once the default heap is open with the cache on; NULL otherwise. */
 extern unsigned char *cache_shadow;
 extern uintptr_t cache_base;
 extern __thread struct thread_cache *t_cache;
+/* class of a request of n bytes: cache_class_of[(n + 15) >> 4] */
+extern unsigned char cache_class_of[(CACHE_MAX_BYTES >> CACHE_GRAIN_SHIFT) + 1];
+extern unsigned short cache_class_size[CACHE_CLASSES];
 
 /* t_cache values below this are states, not caches. */
 #define CACHE_NONE	((struct thread_cache *)0)	/* not created yet */
 #define CACHE_DEAD	((struct thread_cache *)1)	/* never again */
 
 void cache_init(struct buddy_handle *h);
-void *cache_alloc_slow(unsigned int order);
+void *cache_alloc_slow(unsigned int cls);
 int cache_push_slow(unsigned char *sh, unsigned char v, void *p);
 unsigned int cache_flush_self(void);
+void cache_return_deferred(void *p);
 void cache_fork_child(void);
-void cache_totals(uint64_t *threads, uint64_t *blocks, uint64_t *bytes,
-		  uint64_t *refills, uint64_t *flushes);
 
-/* Order of the smallest cached block holding n (<= CACHE_MAX_BYTES) bytes. */
-static inline unsigned int cache_order(size_t n)
+struct cache_totals {
+	uint64_t threads, blocks, bytes, refills, flushes;
+	uint64_t slabs, slab_free_bytes;
+};
+void cache_totals(struct cache_totals *t);
+
+/* Class of the smallest object holding n (<= CACHE_MAX_BYTES) bytes. */
+static inline unsigned int cache_class(size_t n)
 {
-	if (n <= (1u << CACHE_GRAIN_SHIFT))
-		return 0;
-	return (unsigned int)(64 - __builtin_clzl(n - 1)) - CACHE_GRAIN_SHIFT;
+	return cache_class_of[(n + (1u << CACHE_GRAIN_SHIFT) - 1) >>
+			      CACHE_GRAIN_SHIFT];
 }
 
 static inline unsigned char *shadow_of(const void *p)
@@ -94,19 +101,19 @@ static inline unsigned char shadow_state(const void *p, unsigned char **shp)
 	return __atomic_load_n(*shp, __ATOMIC_RELAXED);
 }
 
-/* A block of the order for the caller, or NULL: use the uncached path. */
-static inline void *cache_alloc(unsigned int order)
+/* An object of the class for the caller, or NULL: use the uncached path. */
+static inline void *cache_alloc(unsigned int cls)
 {
 	struct thread_cache *tc = t_cache;
 	struct cache_bin *b;
 	void *p;
 
-	if (unlikely(tc <= CACHE_DEAD) || unlikely(!tc->bin[order].n))
-		return cache_alloc_slow(order);
-	b = &tc->bin[order];
+	if (unlikely(tc <= CACHE_DEAD) || unlikely(!tc->bin[cls].n))
+		return cache_alloc_slow(cls);
+	b = &tc->bin[cls];
 	p = b->slot[b->n - 1];
 	b->n--;
-	__atomic_store_n(shadow_of(p), SH_LIVE | order, __ATOMIC_RELAXED);
+	__atomic_store_n(shadow_of(p), SH_LIVE | cls, __ATOMIC_RELAXED);
 	return p;
 }
 
@@ -123,9 +130,9 @@ static inline int cache_free(void *p)
 	if (!(v & SH_LIVE))
 		return v & SH_CACHED ? -1 : 0;
 	if (likely(tc > CACHE_DEAD)) {
-		b = &tc->bin[v & SH_ORDER];
+		b = &tc->bin[v & SH_CLASS];
 		if (likely(b->n < b->cap)) {
-			unsigned char held = SH_CACHED | (v & SH_ORDER);
+			unsigned char held = SH_CACHED | (v & SH_CLASS);
 
 			/*
 			 * slot[n] first: a forked child finds a push caught
@@ -148,32 +155,17 @@ static inline int cache_free(void *p)
 }
 
 /*
- * p's usable size when it is a block handed out from a cache; 0 when the
- * shim knows nothing of it (ask the kernel); -1 for a block sitting in a
- * cache (a freed block).
+ * p's usable size when it is an object handed out; 0 when the shim knows
+ * nothing of it (ask the kernel); -1 for an object in a cache or a slab (a
+ * freed one).
  */
 static inline long cache_usable(const void *p)
 {
 	unsigned char *sh, v = shadow_state(p, &sh);
 
 	if (v & SH_LIVE)
-		return 1L << ((v & SH_ORDER) + CACHE_GRAIN_SHIFT);
+		return cache_class_size[v & SH_CLASS];
 	return v & SH_CACHED ? -1 : 0;
-}
-
-/*
- * Hand a block handed out from a cache over to the kernel's bookkeeping
- * alone (realloc to a size the caches do not hold).  1 when p was such a
- * block, 0 when not, -1 when it sits in a cache (freed).
- */
-static inline int cache_release(void *p)
-{
-	unsigned char *sh, v = shadow_state(p, &sh);
-
-	if (!(v & SH_LIVE))
-		return v & SH_CACHED ? -1 : 0;
-	return __atomic_compare_exchange_n(sh, &v, 0, 0, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED) ? 1 : -1;
 }
 
 #endif /* BUDDY_SHIM_CACHE_H */

@@ -319,7 +319,7 @@ static void *dev_alloc(unsigned long cmd, size_t n, size_t nmemb, size_t align)
 /* A small block from this thread's cache, or NULL. */
 static inline void *cached_alloc(size_t n, size_t align)
 {
-	unsigned int order;
+	unsigned int cls, size;
 	void *p;
 
 	/*
@@ -329,12 +329,15 @@ static inline void *cached_alloc(size_t n, size_t align)
 	if (n > CACHE_MAX_BYTES || !cache_shadow ||
 	    __atomic_load_n(&default_heap.pending, __ATOMIC_RELAXED))
 		return NULL;
-	order = cache_order(n);
-	/* a block is aligned to its size; larger alignments are trimmed by
-	 * the kernel (MEMALIGN), which a cache cannot do */
-	if (align > (1u << (order + CACHE_GRAIN_SHIFT)))
+	cls = cache_class(n);
+	size = cache_class_size[cls];
+	/*
+	 * An object is aligned to the lowest set bit of its size (a slab is
+	 * aligned to its own); larger alignments are the kernel's (MEMALIGN)
+	 */
+	if (align > (size & -size))
 		return NULL;
-	p = cache_alloc(order);
+	p = cache_alloc(cls);
 	if (p)
 		count(C_BYTES, n);
 	return p;
@@ -360,7 +363,6 @@ alloc_default(unsigned long cmd, size_t n, size_t align)
 			if (p)
 				return p;
 		}
-		/* a cached block is aligned to its size */
 		p = cached_alloc(n, align);
 		if (likely(p))
 			return zero ? memset(p, 0, n) : p;
@@ -528,10 +530,10 @@ API void *calloc(size_t n, size_t size)
 }
 
 /*
- * realloc of a block that may have come from a cache.  1 with *out set: the
- * same block when n still needs its size, or a move through the caches when
- * n is small (*out NULL: no memory for it).  0: the kernel's REALLOC is to
- * follow, the block (if it was cached) handed to its bookkeeping alone.
+ * realloc of a block that may be a slab's object.  1 with *out set: the
+ * same object when n still needs its class, else a move (*out NULL: no
+ * memory for it, p kept).  0: p is not an object, the kernel's REALLOC is
+ * to follow.
  */
 static int cached_realloc(void *p, size_t n, void **out)
 {
@@ -541,21 +543,18 @@ static int cached_realloc(void *p, size_t n, void **out)
 		invalid_pointer(IN_REALLOC);
 	if (!usable)
 		return 0;
-	if (n <= (size_t)usable && (n > (size_t)usable / 2 || usable == 16)) {
+	if (n <= (size_t)usable &&
+	    (usable == cache_class_size[0] ||
+	     n > cache_class_size[cache_class((size_t)usable) - 1])) {
 		*out = p;
 		return 1;
 	}
-	if (n <= CACHE_MAX_BYTES) {
-		*out = do_malloc(n);
-		if (*out) {
-			memcpy(*out, p, n < (size_t)usable ? n : (size_t)usable);
-			do_free(p, IN_REALLOC);
-		}
-		return 1;
+	*out = do_malloc(n);
+	if (*out) {
+		memcpy(*out, p, n < (size_t)usable ? n : (size_t)usable);
+		do_free(p, IN_REALLOC);
 	}
-	if (cache_release(p) < 0)
-		invalid_pointer(IN_REALLOC);
-	return 0;
+	return 1;
 }
 
 API void *realloc(void *p, size_t n)
@@ -741,6 +740,12 @@ static void run_deferred(void)
 			heap_unlock_change(&default_heap);
 			return;
 		}
+		if (offset & DEFER_SLAB) {
+			cache_return_deferred(default_heap.base +
+					      (offset & ~(uint64_t)DEFER_SLAB));
+			heap_unlock_change(&default_heap);
+			continue;
+		}
 		err = heap_free_offset_locked(&default_heap, offset, &reason);
 		heap_unlock_change(&default_heap);
 		check_fd_err(err);
@@ -805,14 +810,16 @@ __attribute__((destructor)) static void shim_fini(void)
 	p = field(p, "fork_side", side_allocs);
 	p = field(p, "fork_deferred", c[C_DEFERRED]);
 	if (cache_shadow) {
-		uint64_t threads, blocks, bytes, refills, flushes;
+		struct cache_totals t;
 
-		cache_totals(&threads, &blocks, &bytes, &refills, &flushes);
-		p = field(p, "cache_threads", threads);
-		p = field(p, "cached_blocks", blocks);
-		p = field(p, "cached_bytes", bytes);
-		p = field(p, "cache_refills", refills);
-		p = field(p, "cache_flushes", flushes);
+		cache_totals(&t);
+		p = field(p, "cache_threads", t.threads);
+		p = field(p, "cached_blocks", t.blocks);
+		p = field(p, "cached_bytes", t.bytes);
+		p = field(p, "cache_refills", t.refills);
+		p = field(p, "cache_flushes", t.flushes);
+		p = field(p, "slabs", t.slabs);
+		p = field(p, "slab_free_bytes", t.slab_free_bytes);
 	} else {
 		p = fmt_str(p, " cache=off");
 	}

@@ -230,11 +230,14 @@ void side_free(void *p)
 }
 
 /*
- * Queue a device block's offset; -1 when the queue is full.  The entry is
- * written before it is counted: a forked child replays [0, ndeferred) as
- * the fork found them, and must not find a stale offset there.
+ * Queue an offset, once confirm(arg) (when given) says yes: 0, -1 when the
+ * queue is full, -2 when confirm said no.  The entry is written before it
+ * is confirmed and counted: a forked child replays [0, ndeferred) as the
+ * fork found them, and must not find a stale offset there; and one that
+ * the fork caught confirmed but not counted is at deferred[ndeferred]
+ * (defer_uncounted()).
  */
-int defer_free(uint64_t offset)
+int defer_free_if(uint64_t offset, int (*confirm)(void *), void *arg)
 {
 	int r = -1;
 
@@ -242,11 +245,34 @@ int defer_free(uint64_t offset)
 	if (ndeferred < MAX_DEFERRED) {
 		deferred[ndeferred] = offset;
 		__atomic_signal_fence(__ATOMIC_RELEASE);
-		ndeferred++;
-		r = 0;
+		r = -2;
+		if (!confirm || confirm(arg)) {
+			__atomic_signal_fence(__ATOMIC_RELEASE);
+			ndeferred++;
+			r = 0;
+		}
 	}
 	pthread_mutex_unlock(&side_lock);
 	return r;
+}
+
+/* Queue a device block's offset; -1 when the queue is full. */
+int defer_free(uint64_t offset)
+{
+	return defer_free_if(offset, NULL, NULL);
+}
+
+/*
+ * In a forked child, after the queue's replay: the entry past the counted
+ * ones (0 with it in *offset), which may be a stale one or one the fork
+ * caught between its confirmation and its count; -1 with none.
+ */
+int defer_uncounted(uint64_t *offset)
+{
+	if (ndeferred >= MAX_DEFERRED)
+		return -1;
+	*offset = deferred[ndeferred];
+	return 0;
 }
 
 /* Take one queued offset: 0, or -1 when the queue is empty. */

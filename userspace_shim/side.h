@@ -14,8 +14,13 @@ void *side_alloc(size_t n, size_t align, int zero);
 int side_owns(const void *p);
 size_t side_usable(const void *p);
 void side_free(void *p);
+/* A deferred offset with this bit is an object to put back in its slab. */
+#define DEFER_SLAB	1u
+
 int defer_free(uint64_t offset);
+int defer_free_if(uint64_t offset, int (*confirm)(void *), void *arg);
 int pop_deferred(uint64_t *offset);
+int defer_uncounted(uint64_t *offset);
 void side_fork_child(void);
 extern uint64_t side_allocs;
 

@@ -64,11 +64,12 @@ static void test_malloc(buddy_t *dev)
 			uint64_t block = buddy_usable_for(n, 0);
 
 			/*
-			 * device: power-of-two blocks, naturally aligned, or
-			 * from trim_block_bytes on trimmed from one
+			 * device: a size class aligned to its lowest set bit
+			 * (a slab's object), or a power-of-two block, naturally
+			 * aligned, from trim_block_bytes on trimmed from one
 			 */
-			CHECK(u == buddy_usable_for(n, buddy_trim_block_bytes()));
-			CHECK(aligned(p, block));
+			CHECK(u == buddy_shim_usable_for(n));
+			CHECK(aligned(p, buddy_shim_cached(n) ? (u & -u) : block));
 			CHECK((char *)p >= (char *)buddy_base(dev) &&
 			      (char *)p + u <= (char *)buddy_base(dev) +
 			      buddy_window_size(dev));

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cache [off]: the per-thread caches of small blocks (BUDDY_CACHE), seen
- * through the kernel's statistics of the default heap.  A cached block is
- * allocated to the kernel; buddy_cache_flush() gives the calling thread's
- * back, so "live blocks after a flush" is what the program really holds.
+ * cache [off]: the per-thread caches of small blocks (BUDDY_CACHE) and the
+ * slabs behind them, seen through the kernel's statistics of the default
+ * heap.  The kernel sees a slab (64 KiB) as one allocated block;
+ * buddy_cache_flush() gives the calling thread's cached objects back to
+ * their slabs and every unused slab to the kernel, so "live blocks after a
+ * flush" is what the program really holds.
  *
- * Checks: frees are cached (no kernel call) up to a bound and flushed by
- * buddy_cache_flush(); a thread's cache goes back when it exits; a forked
- * child frees the caches of the threads it does not have; cached blocks are
- * naturally aligned powers of two with truthful usable sizes; calloc from
- * a cache is zeroed; realloc moves through the caches and keeps contents.
- * With "off" (run under BUDDY_CACHE=0) every free reaches the kernel.
+ * Checks: frees are cached (no kernel call) and flushed by
+ * buddy_cache_flush(); objects of one class share a slab; a thread's cache
+ * goes back when it exits; a forked child frees the caches of the threads
+ * it does not have; objects have the size classes' usable sizes and are
+ * aligned to their lowest set bit; calloc from a cache is zeroed; realloc
+ * moves through the caches and keeps contents.  With "off" (run under
+ * BUDDY_CACHE=0) every free reaches the kernel.
  * "enomem": see fill_heap().
  */
 #include <malloc.h>
@@ -33,6 +36,15 @@ static uint64_t live(void)
 	if (buddy_stats(dev, &st))
 		return (uint64_t)-1;
 	return st.live_blocks;
+}
+
+static uint64_t kernel_frees(void)
+{
+	struct buddy_heap_stats st;
+
+	if (buddy_stats(dev, &st))
+		return (uint64_t)-1;
+	return st.nr_frees;
 }
 
 /* live blocks once this thread's cache is flushed */
@@ -67,22 +79,29 @@ static void *park_thread(void *arg)
 
 static void test_free_is_cached(int off)
 {
-	uint64_t base = held(), after, bound;
-	void *p[NBLK];
+	uint64_t base = held(), frees, after;
+	char *p[NBLK];
 
 	for (int i = 0; i < NBLK; i++)
 		p[i] = malloc(32);
+	if (!off) {
+		/* one 64 KiB slab holds them all, side by side */
+		CHECK(live() == base + 1);
+		for (int i = 0; i < NBLK; i++)
+			CHECK(p[i] && (uintptr_t)p[i] >> 16 ==
+			      (uintptr_t)p[0] >> 16);
+	}
+	frees = kernel_frees();
 	for (int i = 0; i < NBLK; i++)
 		free(p[i]);
 	after = live();
 	if (off) {
 		CHECK(after == base);
+		CHECK(kernel_frees() - frees == NBLK);
 	} else {
-		/* some stayed cached, at most a bin's 512 */
-		bound = 512;
-		CHECK(after > base && after - base <= bound);
-		printf("# %llu blocks of 32 B cached after %d frees\n",
-		       (unsigned long long)(after - base), NBLK);
+		/* in the caches and the slab: the kernel saw no free */
+		CHECK(kernel_frees() == frees);
+		CHECK(after == base + 1);
 	}
 	CHECK(held() == base);
 }
@@ -92,11 +111,16 @@ static void test_blocks(void)
 	for (size_t n = 0; n <= 5000; n += n < 64 ? 1 : 61) {
 		unsigned char *p = malloc(n), *z;
 		size_t u = malloc_usable_size(p);
-		uint64_t block = buddy_usable_for(n, 0);
+		uint64_t align = buddy_usable_for(n, 0);
 
-		/* a power-of-two block, or trimmed from one (trim_block_bytes) */
-		CHECK(p && u == buddy_usable_for(n, buddy_trim_block_bytes()));
-		CHECK(((uintptr_t)p & (block - 1)) == 0);
+		/*
+		 * a size class, aligned to its lowest set bit; above them a
+		 * power-of-two block, or trimmed from one (trim_block_bytes)
+		 */
+		CHECK(p && u == buddy_shim_usable_for(n));
+		if (buddy_shim_cached(n))
+			align = u & -u;
+		CHECK(((uintptr_t)p & (align - 1)) == 0);
 		memset(p, 0xa5, u);
 		free(p);
 		/* the same block, likely: calloc must clear it */
@@ -142,11 +166,22 @@ static void test_realloc(void)
 		CHECK(t_verify(q, 20, 7));
 		p = q;
 	}
-	q = realloc(p, 40);		/* shrinks to a cached size */
-	CHECK(q && t_verify(q, 20, 7) && malloc_usable_size(q) == 64);
-	p = q;
-	q = realloc(p, 33);		/* still fits: same block */
+	q = realloc(p, 40);		/* the kernel's block shrinks */
+	CHECK(q && t_verify(q, 20, 7) &&
+	      malloc_usable_size(q) == buddy_usable_for(40, buddy_trim_block_bytes()));
+	free(q);
+	p = malloc(40);
+	CHECK(p && malloc_usable_size(p) == buddy_shim_usable_for(40));
+	if (!p)
+		return;
+	t_fill(p, 30, 9);
+	q = realloc(p, 33);		/* still its size: same block */
 	CHECK(q == p);
+	q = realloc(p, 30);		/* a smaller class: moves */
+	CHECK(q && t_verify(q, 30, 9) &&
+	      malloc_usable_size(q) == buddy_shim_usable_for(30));
+	if (buddy_shim_cached(30))
+		CHECK(q != p);
 	free(q);
 }
 

@@ -11,18 +11,22 @@
  * memory what each slot is doing (MALLOCING, HELD, FREEING, EMPTY) around
  * every call.  A child, with one thread, looks at every slot:
  *   HELD      the block is the child's: live to the shim and in the
- *             kernel's copy, and free() must take it;
+ *             kernel's copy (a 64 KiB slab holding it there), and free()
+ *             must take it;
  *   FREEING   the free was under way: unless another slot holds the
  *             block (freed, then handed out again), if malloc_usable_size()
  *             still knows it, the free had not happened and the child frees
- *             it; if not, the kernel's copy must not hold it (an orphan);
+ *             it; if not, the kernel's copy must not hold it as a block of
+ *             its own (an orphan; an orphaned slab object keeps its slab,
+ *             which the count below finds);
  *   MALLOCING an allocation under way may leave one block nobody can name.
  * (Blocks from the fork side arena are not the kernel's: HELD ones are
  * freed, FREEING ones left alone, as their usable size says nothing.)
  * A child that aborts (free() refusing a block, or the shim's child
  * handler replaying a deferred free the copy does not hold) fails too.
- * Then, its cache flushed, the child's heap may hold only what the program
- * held before the workers started, plus one block per MALLOCING slot.
+ * Then, its cache flushed (and with it every slab no object is used of),
+ * the child's heap may hold only what the program held before the workers
+ * started, plus one block per MALLOCING slot.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -34,7 +38,7 @@
 #include "buddy.h"
 #include "t.h"
 
-enum { WORKERS = 3, SLOTS = 1200 };
+enum { WORKERS = 3, SLOTS = 1200, SLAB_BYTES = 64 << 10 };
 enum { EMPTY, MALLOCING, HELD, FREEING };
 
 struct slot {
@@ -108,6 +112,14 @@ static int in_window(const void *p)
 	return (uintptr_t)p - (uintptr_t)buddy_base(dev) < buddy_window_size(dev);
 }
 
+/* Whether the kernel's copy holds a 64 KiB slab where p is. */
+static int in_slab(const void *p)
+{
+	uintptr_t slab = (uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1);
+
+	return buddy_usable_size(dev, (void *)slab) == SLAB_BYTES;
+}
+
 /* A slot the child finds wrong (snprintf of numbers does not allocate). */
 static void bad_slot(const char *what, int w, int i, const struct slot *s)
 {
@@ -163,7 +175,8 @@ static int child(uint64_t base)
 			if (held) {
 				/* the child's: both the shim and its copy know it */
 				if (!malloc_usable_size(s->p) ||
-				    !buddy_usable_size(dev, s->p)) {
+				    !(buddy_usable_size(dev, s->p) ||
+				      in_slab(s->p))) {
 					bad_slot("a held block is not live", w, i, s);
 					wrong++;
 				} else {
@@ -173,7 +186,8 @@ static int child(uint64_t base)
 				   !held_elsewhere(s, s->p)) {
 				if (malloc_usable_size(s->p)) {
 					free(s->p);	/* not freed yet */
-				} else if (buddy_usable_size(dev, s->p)) {
+				} else if (buddy_usable_size(dev, s->p) &&
+					   !in_slab(s->p)) {
 					bad_slot("a block being freed is orphaned", w, i, s);
 					wrong++;
 				}

@@ -4,6 +4,7 @@
  * end in abort() with glibc's message on stderr (checked by the runner);
  * "ok-*" modes must exit 0.
  */
+#include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <string.h>
@@ -17,6 +18,19 @@ static void *free_it(void *p)
 {
 	free(p);
 	return NULL;
+}
+
+/* The shim's buddy_cache_flush() (this program is not linked with it). */
+static void cache_flush(void)
+{
+	void (*flush)(void) = (void (*)(void))dlsym(RTLD_DEFAULT,
+						    "buddy_cache_flush");
+
+	if (!flush) {
+		printf("no buddy_cache_flush: not under the shim\n");
+		exit(2);
+	}
+	flush();
 }
 
 int main(int argc, char **argv)
@@ -39,6 +53,17 @@ int main(int argc, char **argv)
 
 		pthread_create(&t, NULL, free_it, p);
 		pthread_join(t, NULL);
+		free(p);
+	} else if (!strcmp(m, "free-double-slab")) {
+		/* the first free went back to the slab, which q keeps */
+		q = malloc(vs);
+		free(p);
+		cache_flush();
+		free(p);
+	} else if (!strcmp(m, "free-double-released")) {
+		/* the first free emptied the slab: the kernel has it back */
+		free(p);
+		cache_flush();
 		free(p);
 	} else if (!strcmp(m, "free-foreign")) {
 		q = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
