@@ -24,7 +24,7 @@
 #define CACHE_MAX_SLOTS		512	/* most blocks per size class */
 #define CACHE_DEFAULT_KIB	32
 
-unsigned char *cache_shadow;
+struct slab_shadow *cache_shadow;
 uintptr_t cache_base;
 __thread struct thread_cache *t_cache;
 unsigned char cache_class_of[(CACHE_MAX_BYTES >> CACHE_GRAIN_SHIFT) + 1];
@@ -99,7 +99,7 @@ static void make_classes(void)
 void cache_init(struct buddy_handle *h)
 {
 	unsigned int kib = cache_kib();
-	unsigned char *sh;
+	struct slab_shadow *sh;
 	size_t slots = 0;
 
 	if (!kib || h->info.grain_shift != CACHE_GRAIN_SHIFT)
@@ -114,7 +114,8 @@ void cache_init(struct buddy_handle *h)
 	}
 	if (slab_init(h, CACHE_CLASSES, cache_class_size))
 		return;
-	sh = mmap(NULL, h->window >> CACHE_GRAIN_SHIFT, PROT_READ | PROT_WRITE,
+	sh = mmap(NULL, (h->window >> SLAB_SHIFT) * sizeof(*sh),
+		  PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (sh == MAP_FAILED)
 		return;
@@ -400,9 +401,11 @@ static void reclaim(struct thread_cache *tc)
 
 		for (unsigned int i = 0; i < b->n && i < b->cap; i++) {
 			uintptr_t off = (uintptr_t)b->slot[i] - cache_base;
+			unsigned char *sh;
 
-			if (off >= window || *shadow_of(b->slot[i]) !=
-			    (SH_CACHED | c) || slab_holds_free(b->slot[i]))
+			if (off >= window ||
+			    shadow_state(b->slot[i], &sh) != (SH_CACHED | c) ||
+			    slab_holds_free(b->slot[i]))
 				continue;
 			slab_put(b->slot[i], c);
 		}
@@ -443,10 +446,9 @@ static void undo_push(struct thread_cache *tc, const struct thread_cache *self)
 			continue;
 		p = b->slot[b->n];
 		off = (uintptr_t)p - cache_base;
-		if (off >= window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
-			continue;
-		sh = shadow_of(p);
-		if (*sh != (SH_CACHED | c) || slab_holds_free(p) ||
+		if (off >= window ||
+		    shadow_state(p, &sh) != (SH_CACHED | c) ||
+		    slab_holds_free(p) ||
 		    (self > CACHE_DEAD && bin_holds(&self->bin[c], p)))
 			continue;
 		*sh = SH_LIVE | c;
@@ -468,11 +470,10 @@ static void undo_deferred(const struct thread_cache *self)
 	if (defer_uncounted(&off) || !(off & DEFER_SLAB))
 		return;
 	off &= ~(uint64_t)DEFER_SLAB;
-	if (off >= cache_heap->window || (off & ((1u << CACHE_GRAIN_SHIFT) - 1)))
+	if (off >= cache_heap->window)
 		return;
 	p = (void *)(cache_base + off);
-	sh = shadow_of(p);
-	if (!(*sh & SH_CACHED) || slab_holds_free(p) ||
+	if (!(shadow_state(p, &sh) & SH_CACHED) || slab_holds_free(p) ||
 	    (self > CACHE_DEAD && bin_holds(&self->bin[*sh & SH_CLASS], p)))
 		return;
 	*sh = SH_LIVE | (*sh & SH_CLASS);

@@ -9,15 +9,17 @@
  * is refilled from the class's slabs and one that runs full is half
  * flushed to them (slab.c).  The kernel sees only the slabs.
  *
- * The shadow map (one byte per 16-byte grain of the window, private
- * anonymous memory, touched only where slabs live) says what the shim
- * knows of the object starting there: SH_LIVE|class (handed out),
+ * The shadow map says what the shim knows of the object starting at an
+ * address: SH_LIVE|class (handed out),
  * SH_CACHED|class (in a cache or free in its slab) or 0 (nothing: the
  * kernel decides).  It is what lets free() of an object skip the kernel and
  * still refuse a double free or an interior pointer: only a start with
  * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
  * the kernel's to validate (an interior pointer of a slab is one of its
- * block).
+ * block).  It is private memory, one array per slab with a byte per
+ * 1 << shift bytes of it, shift the lowest set bit of the class's size:
+ * every object start has its own byte, and an array costs a slab of
+ * 2 KiB objects 256 bytes, not the 4 KiB of a byte per 16-byte grain.
  *
  * Above slab.c and heap.c, below malloc.c.
  */
@@ -32,6 +34,9 @@
 #define CACHE_MAX_BYTES		4096u
 #define CACHE_CLASSES		40	/* 16 B .. 4 KiB: cache.c */
 #define CACHE_GRAIN_SHIFT	4
+
+#define SLAB_SHIFT	16
+#define SLAB_BYTES	(1u << SLAB_SHIFT)
 
 #define SH_CLASS	0x3f
 #define SH_LIVE		0x40
@@ -48,8 +53,17 @@ struct thread_cache {
 	struct thread_cache *next;	/* every cache, for fork and stats */
 };
 
-/* Set once the default heap is open with the cache on; NULL otherwise. */
-extern unsigned char *cache_shadow;
+/* A slab's shadow bytes, or NULL where the window has no slab. */
+struct slab_shadow {
+	unsigned char *bytes;
+	unsigned int shift;
+};
+
+/*
+ * Per SLAB_BYTES of the window; set once the default heap is open with the
+ * cache on, NULL otherwise.
+ */
+extern struct slab_shadow *cache_shadow;
 extern uintptr_t cache_base;
 extern __thread struct thread_cache *t_cache;
 /* class of a request of n bytes: cache_class_of[(n + 15) >> 4] */
@@ -80,24 +94,33 @@ static inline unsigned int cache_class(size_t n)
 			      CACHE_GRAIN_SHIFT];
 }
 
+/* The shadow byte of p, which starts an object of a slab. */
 static inline unsigned char *shadow_of(const void *p)
 {
-	return cache_shadow +
-		(((uintptr_t)p - cache_base) >> CACHE_GRAIN_SHIFT);
+	uintptr_t off = (uintptr_t)p - cache_base;
+	const struct slab_shadow *s = &cache_shadow[off >> SLAB_SHIFT];
+
+	return s->bytes + ((off & (SLAB_BYTES - 1)) >> s->shift);
 }
 
 /*
- * What the shim knows of a pointer that may be a block start: the shadow
- * state, 0 for nothing (also for any pointer off the 16-byte grain, whose
- * *shp is then NULL), and where its shadow byte is in *shp.
+ * What the shim knows of a pointer in the window that may be a block
+ * start: the shadow state, 0 for nothing (also for any pointer where no
+ * slab is or off its class's alignment, whose *shp is then NULL), and
+ * where its shadow byte is in *shp.
  */
 static inline unsigned char shadow_state(const void *p, unsigned char **shp)
 {
-	if ((uintptr_t)p & ((1u << CACHE_GRAIN_SHIFT) - 1)) {
+	uintptr_t off = (uintptr_t)p - cache_base;
+	struct slab_shadow *s = &cache_shadow[off >> SLAB_SHIFT];
+	/* slab.c stores shift before bytes, and clears bytes first */
+	unsigned char *bytes = __atomic_load_n(&s->bytes, __ATOMIC_ACQUIRE);
+
+	if (!bytes || (off & ((1u << s->shift) - 1))) {
 		*shp = NULL;
 		return 0;
 	}
-	*shp = shadow_of(p);
+	*shp = bytes + ((off & (SLAB_BYTES - 1)) >> s->shift);
 	return __atomic_load_n(*shp, __ATOMIC_RELAXED);
 }
 

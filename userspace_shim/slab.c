@@ -23,6 +23,7 @@
 #define SLAB_MAX_OBJECTS	(SLAB_BYTES >> CACHE_GRAIN_SHIFT)
 #define SLAB_MAP_WORDS		(SLAB_MAX_OBJECTS / 64)
 #define SLAB_NIL		UINT32_MAX
+#define SHADOW_POOL_BYTES	(256u << 10)
 
 /* One per SLAB_BYTES of the window, in a side array. */
 struct slab {
@@ -39,6 +40,7 @@ struct slab_class {
 	uint32_t empty;		/* the slab kept with every object free */
 	uint32_t size;		/* bytes per object */
 	uint32_t nobj;		/* objects per slab */
+	uint32_t shift;		/* its lowest set bit: a shadow byte per 1 << shift */
 };
 
 static struct slab *slabs;
@@ -46,6 +48,10 @@ static struct slab_class classes[SH_CLASS + 1];
 static struct buddy_handle *slab_heap;
 static unsigned int slab_classes;
 static uint64_t nr_slabs, free_bytes;
+
+/* Shadow arrays of released slabs, by shift; a pool to cut new ones from. */
+static unsigned char *shadow_spare[CACHE_GRAIN_SHIFT + 12];
+static unsigned char *pool_next, *pool_end;
 
 /**
  * slab_init() - the side array for the default heap's slabs
@@ -72,6 +78,7 @@ int slab_init(struct buddy_handle *h, unsigned int nr_classes,
 		classes[c].empty = SLAB_NIL;
 		classes[c].size = class_size[c];
 		classes[c].nobj = SLAB_BYTES / class_size[c];
+		classes[c].shift = (uint32_t)__builtin_ctz(class_size[c]);
 	}
 	slab_classes = nr_classes;
 	slab_heap = h;
@@ -118,20 +125,56 @@ static inline uintptr_t slab_base(uint32_t i)
 	return cache_base + ((uintptr_t)i << SLAB_SHIFT);
 }
 
+/* A zeroed shadow array for a slab of a class with this shift, or NULL. */
+static unsigned char *shadow_get(unsigned int shift)
+{
+	size_t len = SLAB_BYTES >> shift;
+	unsigned char *a = shadow_spare[shift];
+
+	if (a) {
+		memcpy(&shadow_spare[shift], a, sizeof(a));
+		memset(a, 0, len);
+		return a;
+	}
+	if ((size_t)(pool_end - pool_next) < len) {
+		a = mmap(NULL, SHADOW_POOL_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (a == MAP_FAILED)
+			return NULL;
+		pool_next = a;
+		pool_end = a + SHADOW_POOL_BYTES;
+	}
+	a = pool_next;
+	pool_next += len;
+	return a;
+}
+
+static void shadow_put(unsigned char *a, unsigned int shift)
+{
+	memcpy(a, &shadow_spare[shift], sizeof(a));
+	shadow_spare[shift] = a;
+}
+
 /* A new slab of class cls from the kernel, on the list's head; or SLAB_NIL. */
 static uint32_t slab_new(unsigned int cls)
 {
 	struct slab_class *c = &classes[cls];
 	struct buddy_op op = { .op = BUDDY_OP_MALLOC, .size = SLAB_BYTES };
+	unsigned char *shadow = shadow_get(c->shift);
 	unsigned int reason;
 	struct slab *s;
 	uint32_t i;
 
-	if (heap_batch_locked(slab_heap, &op, 1) || op.result)
+	if (!shadow)
 		return SLAB_NIL;
+	if (heap_batch_locked(slab_heap, &op, 1) || op.result) {
+		shadow_put(shadow, c->shift);
+		return SLAB_NIL;
+	}
 	/* a power of two is never trimmed: the block is aligned to its size */
 	if (op.offset & (SLAB_BYTES - 1)) {
 		heap_free_offset_locked(slab_heap, op.offset, &reason);
+		shadow_put(shadow, c->shift);
 		return SLAB_NIL;
 	}
 	i = (uint32_t)(op.offset >> SLAB_SHIFT);
@@ -147,8 +190,9 @@ static uint32_t slab_new(unsigned int cls)
 			first < c->nobj ? (1ull << (c->nobj - first)) - 1 : 0;
 	}
 	for (unsigned int k = 0; k < c->nobj; k++)
-		__atomic_store_n(shadow_of((void *)(slab_base(i) + k * c->size)),
-				 SH_CACHED | cls, __ATOMIC_RELAXED);
+		shadow[(k * c->size) >> c->shift] = SH_CACHED | cls;
+	cache_shadow[i].shift = c->shift;
+	__atomic_store_n(&cache_shadow[i].bytes, shadow, __ATOMIC_RELEASE);
 	list_add(c, i, 1);
 	nr_slabs++;
 	free_bytes += (uint64_t)c->nobj * c->size;
@@ -160,13 +204,18 @@ static void slab_release(struct slab_class *c, uint32_t i)
 {
 	struct slab *s = &slabs[i];
 	uintptr_t base = slab_base(i);
+	unsigned char *shadow;
 	unsigned int reason;
 
 	list_del(c, i);
-	/* from now on a pointer into it is the kernel's to refuse */
-	for (unsigned int k = 0; k < s->nobj; k++)
-		__atomic_store_n(shadow_of((void *)(base + k * c->size)), 0,
-				 __ATOMIC_RELAXED);
+	/*
+	 * From now on a pointer into it is the kernel's to refuse.  (Only a
+	 * program freeing an object of it in a race with its own last free
+	 * could still be using the array, as a cut-off double free.)
+	 */
+	shadow = cache_shadow[i].bytes;
+	__atomic_store_n(&cache_shadow[i].bytes, NULL, __ATOMIC_RELEASE);
+	shadow_put(shadow, c->shift);
 	if (heap_free_offset_locked(slab_heap, base - cache_base, &reason))
 		die("libbuddy: internal error: the kernel refused to free a slab");
 	free_bytes -= (uint64_t)s->nobj * c->size;

@@ -9,7 +9,8 @@
  *
  * An object free in a slab has the shadow byte SH_CACHED | class, as one in
  * a cache: free() of it is a double free, and the kernel never sees a
- * pointer into a slab unless it is not an object's start.
+ * pointer into a slab unless it is not an object's start.  slab.c owns the
+ * shadow arrays (cache.h), one per slab.
  *
  * Every call but slab_init() runs under the default heap's lock, taken with
  * heap_lock_change(): a fork's copy of the heap is made under it, so the
@@ -21,10 +22,8 @@
 
 #include <stdint.h>
 
+#include "cache.h"
 #include "heap.h"
-
-#define SLAB_SHIFT	16
-#define SLAB_BYTES	(1u << SLAB_SHIFT)
 
 int slab_init(struct buddy_handle *h, unsigned int nr_classes,
 	      const unsigned short *class_size);
