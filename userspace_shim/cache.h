@@ -10,16 +10,15 @@
  * flushed to them (slab.c).  The kernel sees only the slabs.
  *
  * The shadow map says what the shim knows of the object starting at an
- * address: SH_LIVE|class (handed out),
- * SH_CACHED|class (in a cache or free in its slab) or 0 (nothing: the
- * kernel decides).  It is what lets free() of an object skip the kernel and
- * still refuse a double free or an interior pointer: only a start with
- * SH_LIVE goes into a cache; SH_CACHED is a double free; anything else is
- * the kernel's to validate (an interior pointer of a slab is one of its
- * block).  It is private memory, one array per slab with a byte per
- * 1 << shift bytes of it, shift the lowest set bit of the class's size:
- * every object start has its own byte, and an array costs a slab of
- * 2 KiB objects 256 bytes, not the 4 KiB of a byte per 16-byte grain.
+ * address: SH_LIVE|class (handed out), SH_CACHED|class (in a cache or free
+ * in its slab) or 0 (nothing: the kernel decides).  It is what lets free()
+ * of an object skip the kernel and still refuse a double free or an
+ * interior pointer: only a start with SH_LIVE goes into a cache; SH_CACHED
+ * is a double free; anything else is the kernel's to validate (an interior
+ * pointer of a slab is one of its block).  It is private memory, one array
+ * per slab with a byte per 1 << shift bytes of it, shift the lowest set bit
+ * of the class's size: every object start has its own byte, and a slab of
+ * 2 KiB objects needs 32 bytes, not the 4 KiB of a byte per 16-byte grain.
  *
  * Above slab.c and heap.c, below malloc.c.
  */
