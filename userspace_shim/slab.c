@@ -49,8 +49,13 @@ static struct buddy_handle *slab_heap;
 static unsigned int slab_classes;
 static uint64_t nr_slabs, free_bytes;
 
+/* A released slab's shadow array (16 bytes at least), on a free list. */
+struct spare_shadow {
+	struct spare_shadow *next;
+};
+
 /* Shadow arrays of released slabs, by shift; a pool to cut new ones from. */
-static unsigned char *shadow_spare[CACHE_GRAIN_SHIFT + 12];
+static struct spare_shadow *shadow_spare[CACHE_GRAIN_SHIFT + 12];
 static unsigned char *pool_next, *pool_end;
 
 /**
@@ -129,12 +134,13 @@ static inline uintptr_t slab_base(uint32_t i)
 static unsigned char *shadow_get(unsigned int shift)
 {
 	size_t len = SLAB_BYTES >> shift;
-	unsigned char *a = shadow_spare[shift];
+	struct spare_shadow *spare = shadow_spare[shift];
+	unsigned char *a;
 
-	if (a) {
-		memcpy(&shadow_spare[shift], a, sizeof(a));
-		memset(a, 0, len);
-		return a;
+	if (spare) {
+		shadow_spare[shift] = spare->next;
+		memset(spare, 0, len);
+		return (unsigned char *)spare;
 	}
 	if ((size_t)(pool_end - pool_next) < len) {
 		a = mmap(NULL, SHADOW_POOL_BYTES, PROT_READ | PROT_WRITE,
@@ -151,8 +157,10 @@ static unsigned char *shadow_get(unsigned int shift)
 
 static void shadow_put(unsigned char *a, unsigned int shift)
 {
-	memcpy(a, &shadow_spare[shift], sizeof(a));
-	shadow_spare[shift] = a;
+	struct spare_shadow *spare = (struct spare_shadow *)(void *)a;
+
+	spare->next = shadow_spare[shift];
+	shadow_spare[shift] = spare;
 }
 
 /* A new slab of class cls from the kernel, on the list's head; or SLAB_NIL. */
