@@ -274,7 +274,9 @@ static int mark_free(void *arg)
 /*
  * cache_free() could not push: the thread has no cache yet, none any more,
  * or a full bin.  Make room (flush half), or put the object straight back
- * in its slab.  1 when the object is free, -1 for a double free.
+ * in its slab.  1 when the object is free, 2 when its free is queued for a
+ * pending fork's end (the caller replays the queue if that has come), -1
+ * for a double free.
  *
  * The object is marked free (its shadow) where a fork's child finds it
  * either way: under the heap's lock with its slab, or, while a fork is
@@ -302,7 +304,7 @@ int cache_push_slow(unsigned char *sh, unsigned char v, void *p)
 		err = defer_free_if(((uintptr_t)p - cache_base) | DEFER_SLAB,
 				    mark_free, &m);
 		if (err != -1)
-			return err ? -1 : 1;
+			return err ? -1 : 2;
 		while (heap_lock_change(cache_heap))
 			sched_yield();
 	}

@@ -140,8 +140,9 @@ static inline void *cache_alloc(unsigned int cls)
 }
 
 /*
- * free() of p, inside the window: 1 when a cache took it, 0 when it is the
- * kernel's to free (or refuse), -1 for a double free of a cached block.
+ * free() of p, inside the window: 1 when a cache or its slab took it, 2
+ * when its free waits for a pending fork's end (cache_push_slow()), 0 when
+ * it is the kernel's to free (or refuse), -1 for a double free.
  */
 static inline int cache_free(void *p)
 {

@@ -429,6 +429,16 @@ static inline int cache_took(void *p, enum misuse_in in)
 	r = cache_free(p);
 	if (unlikely(r < 0))
 		refused(BUDDY_REASON_ALREADY_FREE, in);
+	if (unlikely(r > 1)) {
+		/* queued for a pending fork's end, which may have come: */
+		int saved = errno;
+
+		count(C_DEFERRED, 1);
+		if (!__atomic_load_n(&default_heap.pending, __ATOMIC_ACQUIRE))
+			run_deferred();
+		errno = saved;
+		return 1;
+	}
 	return r;
 }
 
