@@ -37,7 +37,7 @@ help:
 	@echo "make uninstall         remove what make install put in place"
 	@echo "make ecosystem         DKMS, install, pkg-config and buddyctl tests"
 	@echo "make harden            ioctl fuzzer, fault injection, isolation, 10-min load (~16 min)"
-	@echo "make bench             benchmarks against glibc, jemalloc, tcmalloc (~10 min)"
+	@echo "make bench             benchmarks against glibc, jemalloc, tcmalloc (~15 min)"
 
 module:
 	@scripts/deps module
